@@ -1,0 +1,44 @@
+import type { Policy } from "../policy.js";
+import { drained, judgeDebt } from "./bucket-math.js";
+import { pureStep } from "./step.js";
+import { tokenBucket } from "./token-bucket.js";
+import type { RowAlgorithm } from "./types.js";
+
+/**
+ * Leaky bucket: a bucket of capacity B draining at r = L/W; a request of cost c pours c in
+ * and passes when level + c ≤ B. State [level, last], level scaled like the token bucket's
+ * debt (level × W), so in "reject" mode it admits exactly as token-bucket does; it differs in
+ * what it means (a meter of queued work) and in "delay" mode.
+ *
+ * "delay" mode (nginx's limit_req without nodelay): a request that fits is admitted with
+ * delayMs = the time for the work queued ahead of it to drain, and rejected when that delay
+ * would exceed maxDelay. Callers wait delayMs before acting, which smooths bursts to rate r.
+ */
+export const leakyBucket: RowAlgorithm = {
+  name: "leaky-bucket",
+  width: 2,
+  evaluate(s, at, now, cost, p, out) {
+    const level = drained(s[at]!, s[at + 1]!, now, p);
+    judgeDebt(level, cost, p, out);
+    if (p.mode !== "delay") return;
+    const delay = Math.ceil(level / p.limit);
+    if (out.allowed && delay > p.maxDelayMs) {
+      out.allowed = false;
+      out.remaining = Math.floor((p.burst * p.windowMs - level) / p.windowMs);
+      out.resetMs = Math.ceil(level / p.limit);
+      out.retryAfterMs = delay - p.maxDelayMs;
+    } else if (out.allowed) {
+      out.delayMs = delay;
+    } else {
+      out.retryAfterMs = Math.max(out.retryAfterMs, delay - p.maxDelayMs);
+    }
+  },
+  // Charging, refunding and resting are the token bucket's: same scaled level, same drain.
+  commit: tokenBucket.commit,
+  refund: tokenBucket.refund,
+  restAt: tokenBucket.restAt,
+};
+
+export function step(state: readonly number[] | undefined, now: number, cost: number, p: Policy) {
+  return pureStep(leakyBucket, state, now, cost, p);
+}

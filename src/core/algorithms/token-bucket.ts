@@ -1,0 +1,33 @@
+import type { Policy } from "../policy.js";
+import { drained, judgeDebt } from "./bucket-math.js";
+import { pureStep } from "./step.js";
+import type { RowAlgorithm } from "./types.js";
+
+/**
+ * Token bucket: B tokens, refilled at r = L/W, a request takes c tokens when it has them;
+ * remaining = floor(tokens). State [debt, last] with debt = (B − tokens) × W (see
+ * bucket-math.ts for why the scaled form); zeros are a full bucket.
+ */
+export const tokenBucket: RowAlgorithm = {
+  name: "token-bucket",
+  width: 2,
+  evaluate(s, at, now, cost, p, out) {
+    judgeDebt(drained(s[at]!, s[at + 1]!, now, p), cost, p, out);
+  },
+  commit(s, at, now, cost, p) {
+    const debt = drained(s[at]!, s[at + 1]!, now, p) + cost * p.windowMs;
+    s[at] = debt;
+    s[at + 1] = Math.max(now, s[at + 1]!);
+  },
+  refund(s, at, now, amount, p) {
+    s[at] = Math.max(0, drained(s[at]!, s[at + 1]!, now, p) - amount * p.windowMs);
+    s[at + 1] = Math.max(now, s[at + 1]!);
+  },
+  restAt(s, at, p) {
+    return s[at]! > 0 ? s[at + 1]! + Math.ceil(s[at]! / p.limit) : 0;
+  },
+};
+
+export function step(state: readonly number[] | undefined, now: number, cost: number, p: Policy) {
+  return pureStep(tokenBucket, state, now, cost, p);
+}

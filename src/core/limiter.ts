@@ -1,0 +1,155 @@
+import type { Decision } from "./decision.js";
+import { ConfigError, ProblemList } from "./errors/config-error.js";
+import { SyncUnsupportedError } from "./errors/sync-unsupported-error.js";
+import { DURATION_FORM, type Duration, parseDuration } from "./duration.js";
+import { memoryStore } from "./memory-store.js";
+import { type Policy, type PolicyInput, parsePolicies } from "./policy.js";
+import type { Store, StoreBinding } from "./store.js";
+
+export type LimiterOptions = {
+  /** One policy or several (all must pass; all are charged). "10/s", "1000 per hour", {...}. */
+  policies: PolicyInput | readonly PolicyInput[];
+  /** Where state lives. @default memoryStore() */
+  store?: Store;
+  /** Namespace in the store; limiters with different prefixes never share counters. @default "tk" */
+  prefix?: string;
+  /**
+   * Clock in ms. When given, stores use it (tests pass throttlekit/testing's manual clock);
+   * when omitted, each store uses its own time (Date.now(), or the Redis server's TIME).
+   */
+  clock?: () => number;
+};
+
+export type ConsumeOptions = {
+  /** Units this request costs; a whole number ≥ 0 (0 checks without charging). @default 1 */
+  cost?: number;
+};
+
+export interface Limiter {
+  readonly policies: readonly Policy[];
+  readonly prefix: string;
+  readonly store: Store;
+  /** Decides and, when allowed, charges every policy. Never throws for a limit hit. */
+  consume(key: string, options?: ConsumeOptions): Promise<Decision>;
+  /** Synchronous consume, for stores with an in-process path (the memory store). */
+  consumeSync(key: string, options?: ConsumeOptions): Decision;
+  /** What consume would answer, charging nothing; `remaining` is what is left now. */
+  peek(key: string, options?: ConsumeOptions): Promise<Decision>;
+  /** Gives back `amount` units (default 1) to every policy, never above capacity. */
+  refund(key: string, amount?: number): Promise<void>;
+  /** Forgets the key: full capacity, no block. */
+  reset(key: string): Promise<void>;
+  /** Rejects the key with reason "blocked" for `duration` (ms or "15m"). */
+  block(key: string, duration: Duration): Promise<void>;
+  unblock(key: string): Promise<void>;
+}
+
+const LIMITER_KEYS = new Set(["policies", "store", "prefix", "clock"]);
+
+/**
+ * Builds a limiter. Options are validated here, all at once: a bad option throws one
+ * ConfigError listing every problem.
+ *
+ * @example
+ * const limiter = createLimiter({ policies: ["10/s", "1000/h"] });
+ * const d = await limiter.consume(`user:${id}`);
+ * if (!d.allowed) return tooManyRequests(d.retryAfterMs);
+ */
+export function createLimiter(options: LimiterOptions): Limiter {
+  const problems = new ProblemList();
+  if (typeof options !== "object" || options === null) {
+    throw new ConfigError([
+      { option: "options", received: options, expected: "an object { policies, store?, prefix?, clock? }" },
+    ]);
+  }
+  for (const key of Object.keys(options)) {
+    if (!LIMITER_KEYS.has(key)) {
+      problems.add(key, (options as Record<string, unknown>)[key], `one of ${[...LIMITER_KEYS].join(", ")}`);
+    }
+  }
+  let policies: Policy[] = [];
+  try {
+    policies = parsePolicies(options.policies);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    for (const p of error.problems) problems.add(p.option, p.received, p.expected);
+  }
+  const prefix = options.prefix ?? "tk";
+  if (typeof prefix !== "string" || prefix.length === 0 || prefix.length > 128) {
+    problems.add("prefix", options.prefix, "a string of 1 to 128 characters");
+  }
+  if (options.clock !== undefined && typeof options.clock !== "function") {
+    problems.add("clock", options.clock, "a function returning the time in ms");
+  }
+  const store = options.store ?? memoryStore();
+  if (typeof store !== "object" || store === null || typeof store.bind !== "function") {
+    problems.add("store", options.store, "a Store such as memoryStore() or redisStore({ client })");
+  }
+  problems.throwIfAny();
+  return new RateLimiter(policies, store, prefix, options.clock);
+}
+
+class RateLimiter implements Limiter {
+  private readonly binding: StoreBinding;
+
+  constructor(
+    readonly policies: readonly Policy[],
+    readonly store: Store,
+    readonly prefix: string,
+    private readonly clock: (() => number) | undefined,
+  ) {
+    this.binding = store.bind(prefix, policies);
+  }
+
+  consume(key: string, options?: ConsumeOptions): Promise<Decision> {
+    const cost = options?.cost ?? 1;
+    if (typeof key !== "string" || !isUnits(cost)) return Promise.reject(callError(key, cost, "cost"));
+    return this.binding.consume(key, cost, this.clock?.());
+  }
+
+  consumeSync(key: string, options?: ConsumeOptions): Decision {
+    const cost = options?.cost ?? 1;
+    if (typeof key !== "string" || !isUnits(cost)) throw callError(key, cost, "cost");
+    if (this.binding.consumeSync === undefined) throw new SyncUnsupportedError(this.store.name);
+    return this.binding.consumeSync(key, cost, this.clock?.());
+  }
+
+  peek(key: string, options?: ConsumeOptions): Promise<Decision> {
+    const cost = options?.cost ?? 1;
+    if (typeof key !== "string" || !isUnits(cost)) return Promise.reject(callError(key, cost, "cost"));
+    return this.binding.peek(key, cost, this.clock?.());
+  }
+
+  refund(key: string, amount = 1): Promise<void> {
+    if (typeof key !== "string" || !isUnits(amount)) return Promise.reject(callError(key, amount, "amount"));
+    return this.binding.refund(key, amount, this.clock?.());
+  }
+
+  reset(key: string): Promise<void> {
+    if (typeof key !== "string") return Promise.reject(callError(key, 0, "key"));
+    return this.binding.reset(key);
+  }
+
+  block(key: string, duration: Duration): Promise<void> {
+    const ms = parseDuration(duration);
+    if (typeof key !== "string") return Promise.reject(callError(key, 0, "key"));
+    if (ms === undefined) {
+      return Promise.reject(new ConfigError([{ option: "block(duration)", received: duration, expected: DURATION_FORM }]));
+    }
+    return this.binding.block(key, ms, this.clock?.());
+  }
+
+  unblock(key: string): Promise<void> {
+    if (typeof key !== "string") return Promise.reject(callError(key, 0, "key"));
+    return this.binding.unblock(key);
+  }
+}
+
+function isUnits(n: unknown): n is number {
+  return typeof n === "number" && Number.isSafeInteger(n) && n >= 0;
+}
+
+function callError(key: unknown, units: unknown, what: string): ConfigError {
+  if (typeof key !== "string") return new ConfigError([{ option: "key", received: key, expected: "a string" }]);
+  return new ConfigError([{ option: what, received: units, expected: "a whole number ≥ 0" }]);
+}

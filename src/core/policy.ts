@@ -1,0 +1,267 @@
+import { ProblemList } from "./errors/config-error.js";
+import { DURATION_FORM, type Duration, formatDuration, parseDuration, unitMs } from "./duration.js";
+
+/** The six algorithms. Their exact rules are in docs/algorithms.md. */
+export const ALGORITHMS = [
+  "fixed-window",
+  "sliding-window",
+  "sliding-log",
+  "token-bucket",
+  "gcra",
+  "leaky-bucket",
+] as const;
+export type AlgorithmName = (typeof ALGORITHMS)[number];
+
+/** Algorithms whose capacity is a bucket (`burst`) rather than a count per window. */
+const BUCKETS: ReadonlySet<AlgorithmName> = new Set(["token-bucket", "gcra", "leaky-bucket"]);
+
+/** Short codes keep store keys small; they also separate state of different algorithms. */
+const CODES: Readonly<Record<AlgorithmName, string>> = {
+  "fixed-window": "fw",
+  "sliding-window": "sw",
+  "sliding-log": "sl",
+  "token-bucket": "tb",
+  gcra: "gc",
+  "leaky-bucket": "lb",
+};
+
+/** A policy as written by a user: shorthand text or an object. */
+export type PolicyInput = string | PolicyOptions;
+
+export type PolicyOptions = {
+  /** Requests (cost units) allowed per window. A whole number ≥ 1. */
+  limit: number;
+  /** Window length: ms or text ("1m", "30s", "1h30m"). */
+  window: Duration;
+  /** @default "sliding-window" */
+  algorithm?: AlgorithmName;
+  /** Bucket capacity for token-bucket, gcra and leaky-bucket. @default limit */
+  burst?: number;
+  /** Penalty box: once this policy rejects a key, the key is blocked for this long. @default 0 */
+  blockFor?: Duration;
+  /** Name shown in headers and metrics; also separates store state. @default "<limit>/<window>" */
+  name?: string;
+  /** leaky-bucket only: "delay" admits with `delayMs` instead of rejecting. @default "reject" */
+  mode?: "reject" | "delay";
+  /** leaky-bucket "delay" mode: longest delay handed out. @default burst × window / limit */
+  maxDelay?: Duration;
+};
+
+/** A validated, normalised policy. Every field is explicit; stores read these, never the input. */
+export type Policy = {
+  readonly name: string;
+  readonly limit: number;
+  readonly windowMs: number;
+  readonly algorithm: AlgorithmName;
+  /**
+   * The largest cost one request can ever carry: the bucket size for token-bucket, gcra and
+   * leaky-bucket, and `limit` for the window algorithms.
+   */
+  readonly burst: number;
+  readonly blockForMs: number;
+  readonly mode: "reject" | "delay";
+  readonly maxDelayMs: number;
+  /** Stable identity of this policy's state in a store (changes when its parameters change). */
+  readonly id: string;
+};
+
+const SHORTHAND_FORM =
+  '"<limit>/<window>" or "<limit> per <window>", e.g. "100/min", "5/10s", "1000 per hour", "20000/d"';
+const POLICY_KEYS = new Set([
+  "limit",
+  "window",
+  "algorithm",
+  "burst",
+  "blockFor",
+  "name",
+  "mode",
+  "maxDelay",
+]);
+
+/** The largest value of burst × windowMs: beyond it integer arithmetic stops being exact. */
+const MAX_SCALED = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Validates one or many policies, collecting every problem into one ConfigError.
+ *
+ * @example
+ * parsePolicies(["10/s", { limit: 1000, window: "1h", algorithm: "gcra" }])
+ */
+export function parsePolicies(input: unknown, option = "policies"): Policy[] {
+  const problems = new ProblemList();
+  const list = Array.isArray(input) ? input : [input];
+  if (input === undefined || list.length === 0) {
+    problems.add(option, input, `a policy or a non-empty array of policies (${SHORTHAND_FORM})`);
+  }
+  const policies: Policy[] = [];
+  list.forEach((item, i) => {
+    const where = Array.isArray(input) ? `${option}[${i}]` : option;
+    const policy = parseOne(item, where, problems);
+    if (policy !== undefined) policies.push(policy);
+  });
+  const seen = new Map<string, number>();
+  policies.forEach((p, i) => {
+    const first = seen.get(p.id);
+    if (first !== undefined) {
+      problems.add(
+        `${option}[${i}]`,
+        p.name,
+        `a policy different from ${option}[${first}], or give each a distinct name`,
+      );
+    }
+    seen.set(p.id, i);
+  });
+  problems.throwIfAny();
+  return policies;
+}
+
+function parseOne(input: unknown, where: string, problems: ProblemList): Policy | undefined {
+  if (typeof input === "string") return parseShorthand(input, where, problems);
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    problems.add(where, input, `${SHORTHAND_FORM}, or { limit, window, algorithm? }`);
+    return undefined;
+  }
+  return parseObject(input as Record<string, unknown>, where, problems);
+}
+
+function parseShorthand(text: string, where: string, problems: ProblemList): Policy | undefined {
+  const m = /^\s*(\S+?)\s*(?:\/|\s+per\s+)\s*(.+?)\s*$/i.exec(text);
+  if (m === null) {
+    problems.add(where, text, SHORTHAND_FORM);
+    return undefined;
+  }
+  const limit = Number(m[1]);
+  const windowText = m[2]!.toLowerCase();
+  // "100/min" names a bare unit; "5/10s" and "1/1h30m" are durations.
+  const windowMs = unitMs(windowText) ?? parseDuration(windowText);
+  let ok = true;
+  if (!isLimit(limit)) {
+    problems.add(where, text, `a whole-number limit ≥ 1 in ${SHORTHAND_FORM}`);
+    ok = false;
+  }
+  if (windowMs === undefined || windowMs <= 0) {
+    problems.add(
+      where,
+      text,
+      `a window that is a unit (ms, s, m/min/minute, h/hour, d/day) or a duration like "10s" in ${SHORTHAND_FORM}`,
+    );
+    ok = false;
+  }
+  if (!ok) return undefined;
+  return build({ limit, windowMs: windowMs!, algorithm: "sliding-window" }, where, problems);
+}
+
+function parseObject(
+  o: Record<string, unknown>,
+  where: string,
+  problems: ProblemList,
+): Policy | undefined {
+  const before = problems.items.length;
+  for (const key of Object.keys(o)) {
+    if (!POLICY_KEYS.has(key)) {
+      problems.add(`${where}.${key}`, o[key], `one of the known options: ${[...POLICY_KEYS].join(", ")}`);
+    }
+  }
+  if (!isLimit(o.limit)) problems.add(`${where}.limit`, o.limit, "a whole number ≥ 1");
+  const windowMs = parseDuration(o.window);
+  if (windowMs === undefined || windowMs <= 0) {
+    problems.add(`${where}.window`, o.window, `a positive duration: ${DURATION_FORM}`);
+  }
+  const algorithm = o.algorithm ?? "sliding-window";
+  if (!(ALGORITHMS as readonly unknown[]).includes(algorithm)) {
+    problems.add(`${where}.algorithm`, o.algorithm, `one of ${ALGORITHMS.map((a) => `"${a}"`).join(", ")}`);
+  }
+  const isBucket = BUCKETS.has(algorithm as AlgorithmName);
+  if (o.burst !== undefined) {
+    if (!isBucket) {
+      problems.add(
+        `${where}.burst`,
+        o.burst,
+        'no burst: it applies only to "token-bucket", "gcra" and "leaky-bucket"',
+      );
+    } else if (!isLimit(o.burst)) {
+      problems.add(`${where}.burst`, o.burst, "a whole number ≥ 1");
+    }
+  }
+  let blockForMs = 0;
+  if (o.blockFor !== undefined) {
+    const ms = parseDuration(o.blockFor);
+    if (ms === undefined) problems.add(`${where}.blockFor`, o.blockFor, DURATION_FORM);
+    else blockForMs = ms;
+  }
+  if (o.name !== undefined && (typeof o.name !== "string" || !/^[\w.:/-]{1,64}$/.test(o.name))) {
+    problems.add(`${where}.name`, o.name, "1 to 64 characters of letters, digits, _ . : / -");
+  }
+  const mode = o.mode ?? "reject";
+  if (mode !== "reject" && mode !== "delay") {
+    problems.add(`${where}.mode`, o.mode, '"reject" or "delay"');
+  } else if (o.mode !== undefined && algorithm !== "leaky-bucket") {
+    problems.add(`${where}.mode`, o.mode, 'no mode: it applies only to "leaky-bucket"');
+  }
+  let maxDelayMs: number | undefined;
+  if (o.maxDelay !== undefined) {
+    maxDelayMs = parseDuration(o.maxDelay);
+    if (mode !== "delay") {
+      problems.add(`${where}.maxDelay`, o.maxDelay, 'no maxDelay unless mode is "delay"');
+    } else if (maxDelayMs === undefined) {
+      problems.add(`${where}.maxDelay`, o.maxDelay, DURATION_FORM);
+    }
+  }
+  if (problems.items.length > before) return undefined;
+  return build(
+    {
+      limit: o.limit as number,
+      windowMs: windowMs!,
+      algorithm: algorithm as AlgorithmName,
+      ...(o.burst !== undefined ? { burst: o.burst as number } : {}),
+      blockForMs,
+      ...(o.name !== undefined ? { name: o.name as string } : {}),
+      mode: mode as "reject" | "delay",
+      ...(maxDelayMs !== undefined ? { maxDelayMs } : {}),
+    },
+    where,
+    problems,
+  );
+}
+
+function build(
+  p: {
+    limit: number;
+    windowMs: number;
+    algorithm: AlgorithmName;
+    burst?: number;
+    blockForMs?: number;
+    name?: string;
+    mode?: "reject" | "delay";
+    maxDelayMs?: number;
+  },
+  where: string,
+  problems: ProblemList,
+): Policy | undefined {
+  const burst = p.burst ?? p.limit;
+  if (burst * p.windowMs > MAX_SCALED || p.limit * p.windowMs > MAX_SCALED) {
+    problems.add(
+      where,
+      `${p.limit} (burst ${burst}) per ${p.windowMs}ms`,
+      `limit × window and burst × window at most ${MAX_SCALED} (exact integer arithmetic)`,
+    );
+    return undefined;
+  }
+  const code = CODES[p.algorithm];
+  const params = `${code}:${p.limit}:${p.windowMs}:${burst}`;
+  return Object.freeze({
+    name: p.name ?? `${p.limit}/${formatDuration(p.windowMs)}`,
+    limit: p.limit,
+    windowMs: p.windowMs,
+    algorithm: p.algorithm,
+    burst,
+    blockForMs: p.blockForMs ?? 0,
+    mode: p.mode ?? "reject",
+    maxDelayMs: p.maxDelayMs ?? Math.ceil((burst * p.windowMs) / p.limit),
+    id: p.name === undefined ? params : `${p.name}:${params}`,
+  });
+}
+
+function isLimit(v: unknown): v is number {
+  return typeof v === "number" && Number.isSafeInteger(v) && v >= 1;
+}

@@ -1,0 +1,44 @@
+/**
+ * throttlekit: the core (policies, algorithms, limiter) and the embedded memory store.
+ * Runs anywhere JavaScript does: no `node:*` imports below src/core.
+ */
+export {
+  type Algorithm,
+  algorithms,
+  fixedWindow,
+  gcra,
+  judge,
+  leakyBucket,
+  pureStep,
+  type StepResult,
+  slidingLog,
+  slidingWindow,
+  tokenBucket,
+  type Verdict,
+} from "./core/algorithms/index.js";
+export { combine, type Decision, type PolicyDecision, type Reason, verdictFree } from "./core/decision.js";
+export { type Duration, formatDuration, parseDuration } from "./core/duration.js";
+export { type ConfigProblem, ConfigError } from "./core/errors/config-error.js";
+export { StoreError } from "./core/errors/store-error.js";
+export { SyncUnsupportedError } from "./core/errors/sync-unsupported-error.js";
+export {
+  isThrottlekitError,
+  ThrottlekitError,
+  type ThrottlekitErrorCode,
+} from "./core/errors/throttlekit-error.js";
+export {
+  type ConsumeOptions,
+  createLimiter,
+  type Limiter,
+  type LimiterOptions,
+} from "./core/limiter.js";
+export { type MemoryStoreOptions, memoryStore } from "./core/memory-store.js";
+export {
+  ALGORITHMS,
+  type AlgorithmName,
+  type Policy,
+  type PolicyInput,
+  type PolicyOptions,
+  parsePolicies,
+} from "./core/policy.js";
+export type { Store, StoreBinding } from "./core/store.js";

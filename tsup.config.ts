@@ -1,0 +1,18 @@
+import { defineConfig } from "tsup";
+
+/** One entry per subpath export; keep in step with package.json "exports". */
+export const entries = {
+  index: "src/index.ts",
+  testing: "src/testing/index.ts",
+};
+
+export default defineConfig({
+  entry: entries,
+  format: ["esm", "cjs"],
+  dts: true,
+  sourcemap: true,
+  clean: true,
+  target: "node20",
+  splitting: true,
+  treeshake: true,
+});

@@ -1,0 +1,12 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["src/**/*.test.ts", "test/**/*.test.ts"],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    // Redis and multi-process suites start their own servers; two cores are all we have.
+    maxWorkers: 2,
+    pool: "forks",
+  },
+});
