@@ -16,9 +16,15 @@ export {
   tokenBucket,
   type Verdict,
 } from "./core/algorithms/index.js";
-export { combine, type Decision, type PolicyDecision, type Reason, verdictFree } from "./core/decision.js";
+export {
+  combine,
+  type Decision,
+  type PolicyDecision,
+  type Reason,
+  verdictFree,
+} from "./core/decision.js";
 export { type Duration, formatDuration, parseDuration } from "./core/duration.js";
-export { type ConfigProblem, ConfigError } from "./core/errors/config-error.js";
+export { ConfigError, type ConfigProblem } from "./core/errors/config-error.js";
 export { StoreError } from "./core/errors/store-error.js";
 export { SyncUnsupportedError } from "./core/errors/sync-unsupported-error.js";
 export {
@@ -32,7 +38,7 @@ export {
   type Limiter,
   type LimiterOptions,
 } from "./core/limiter.js";
-export { type MemoryStoreOptions, memoryStore } from "./core/memory-store.js";
+export { type MemoryStore, type MemoryStoreOptions, memoryStore } from "./core/memory-store.js";
 export {
   ALGORITHMS,
   type AlgorithmName,

@@ -64,7 +64,11 @@ export function combine(policies: readonly Policy[], verdicts: readonly Verdict[
       remaining: v.remaining,
       resetMs: v.resetMs,
       retryAfterMs: v.retryAfterMs,
-      reason: v.allowed ? "ok" : v.retryAfterMs === Number.POSITIVE_INFINITY ? "cost-exceeds-limit" : "limited",
+      reason: v.allowed
+        ? "ok"
+        : v.retryAfterMs === Number.POSITIVE_INFINITY
+          ? "cost-exceeds-limit"
+          : "limited",
       policy: p,
       policies: [policyDecision(p, v)],
       delayMs: v.delayMs,
@@ -78,7 +82,8 @@ export function combine(policies: readonly Policy[], verdicts: readonly Verdict[
     const v = verdicts[i]!;
     const b = verdicts[bind]!;
     if (allowed) {
-      if (v.remaining < b.remaining || (v.remaining === b.remaining && v.resetMs > b.resetMs)) bind = i;
+      if (v.remaining < b.remaining || (v.remaining === b.remaining && v.resetMs > b.resetMs))
+        bind = i;
       if (v.delayMs > delayMs) delayMs = v.delayMs;
     } else if (!v.allowed && (b.allowed || v.retryAfterMs > b.retryAfterMs)) {
       bind = i;
@@ -92,7 +97,11 @@ export function combine(policies: readonly Policy[], verdicts: readonly Verdict[
     remaining: v.remaining,
     resetMs: v.resetMs,
     retryAfterMs: allowed ? 0 : v.retryAfterMs,
-    reason: allowed ? "ok" : v.retryAfterMs === Number.POSITIVE_INFINITY ? "cost-exceeds-limit" : "limited",
+    reason: allowed
+      ? "ok"
+      : v.retryAfterMs === Number.POSITIVE_INFINITY
+        ? "cost-exceeds-limit"
+        : "limited",
     policy: p,
     policies: policies.map((q, i) => policyDecision(q, verdicts[i]!)),
     delayMs,

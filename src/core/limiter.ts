@@ -1,7 +1,7 @@
 import type { Decision } from "./decision.js";
+import { DURATION_FORM, type Duration, parseDuration } from "./duration.js";
 import { ConfigError, ProblemList } from "./errors/config-error.js";
 import { SyncUnsupportedError } from "./errors/sync-unsupported-error.js";
-import { DURATION_FORM, type Duration, parseDuration } from "./duration.js";
 import { memoryStore } from "./memory-store.js";
 import { type Policy, type PolicyInput, parsePolicies } from "./policy.js";
 import type { Store, StoreBinding } from "./store.js";
@@ -59,12 +59,20 @@ export function createLimiter(options: LimiterOptions): Limiter {
   const problems = new ProblemList();
   if (typeof options !== "object" || options === null) {
     throw new ConfigError([
-      { option: "options", received: options, expected: "an object { policies, store?, prefix?, clock? }" },
+      {
+        option: "options",
+        received: options,
+        expected: "an object { policies, store?, prefix?, clock? }",
+      },
     ]);
   }
   for (const key of Object.keys(options)) {
     if (!LIMITER_KEYS.has(key)) {
-      problems.add(key, (options as Record<string, unknown>)[key], `one of ${[...LIMITER_KEYS].join(", ")}`);
+      problems.add(
+        key,
+        (options as Record<string, unknown>)[key],
+        `one of ${[...LIMITER_KEYS].join(", ")}`,
+      );
     }
   }
   let policies: Policy[] = [];
@@ -103,7 +111,8 @@ class RateLimiter implements Limiter {
 
   consume(key: string, options?: ConsumeOptions): Promise<Decision> {
     const cost = options?.cost ?? 1;
-    if (typeof key !== "string" || !isUnits(cost)) return Promise.reject(callError(key, cost, "cost"));
+    if (typeof key !== "string" || !isUnits(cost))
+      return Promise.reject(callError(key, cost, "cost"));
     return this.binding.consume(key, cost, this.clock?.());
   }
 
@@ -116,12 +125,14 @@ class RateLimiter implements Limiter {
 
   peek(key: string, options?: ConsumeOptions): Promise<Decision> {
     const cost = options?.cost ?? 1;
-    if (typeof key !== "string" || !isUnits(cost)) return Promise.reject(callError(key, cost, "cost"));
+    if (typeof key !== "string" || !isUnits(cost))
+      return Promise.reject(callError(key, cost, "cost"));
     return this.binding.peek(key, cost, this.clock?.());
   }
 
   refund(key: string, amount = 1): Promise<void> {
-    if (typeof key !== "string" || !isUnits(amount)) return Promise.reject(callError(key, amount, "amount"));
+    if (typeof key !== "string" || !isUnits(amount))
+      return Promise.reject(callError(key, amount, "amount"));
     return this.binding.refund(key, amount, this.clock?.());
   }
 
@@ -134,7 +145,11 @@ class RateLimiter implements Limiter {
     const ms = parseDuration(duration);
     if (typeof key !== "string") return Promise.reject(callError(key, 0, "key"));
     if (ms === undefined) {
-      return Promise.reject(new ConfigError([{ option: "block(duration)", received: duration, expected: DURATION_FORM }]));
+      return Promise.reject(
+        new ConfigError([
+          { option: "block(duration)", received: duration, expected: DURATION_FORM },
+        ]),
+      );
     }
     return this.binding.block(key, ms, this.clock?.());
   }
@@ -150,6 +165,7 @@ function isUnits(n: unknown): n is number {
 }
 
 function callError(key: unknown, units: unknown, what: string): ConfigError {
-  if (typeof key !== "string") return new ConfigError([{ option: "key", received: key, expected: "a string" }]);
+  if (typeof key !== "string")
+    return new ConfigError([{ option: "key", received: key, expected: "a string" }]);
   return new ConfigError([{ option: what, received: units, expected: "a whole number ≥ 0" }]);
 }

@@ -38,11 +38,15 @@ const EMPTY_LOG: number[] = [];
  * @example
  * const limiter = createLimiter({ policies: "100/min", store: memoryStore({ maxKeys: 50_000 }) });
  */
-export function memoryStore(options: MemoryStoreOptions = {}): Store {
+export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   const problems = new ProblemList();
   for (const key of Object.keys(options)) {
     if (key !== "maxKeys" && key !== "whenFull") {
-      problems.add(`memoryStore.${key}`, (options as Record<string, unknown>)[key], "maxKeys or whenFull");
+      problems.add(
+        `memoryStore.${key}`,
+        (options as Record<string, unknown>)[key],
+        "maxKeys or whenFull",
+      );
     }
   }
   const maxKeys = options.maxKeys ?? DEFAULT_MAX_KEYS;
@@ -54,12 +58,18 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
     problems.add("memoryStore.whenFull", options.whenFull, '"reject" or "allow"');
   }
   problems.throwIfAny();
-  return new MemoryStore(maxKeys, whenFull);
+  return new InMemoryStore(maxKeys, whenFull);
 }
 
-class MemoryStore implements Store {
+/** The memory store, with its live key count for monitoring. */
+export interface MemoryStore extends Store {
+  /** Keys held now (counters plus blocks, across limiters): what `maxKeys` bounds. */
+  readonly size: number;
+  readonly maxKeys: number;
+}
+
+class InMemoryStore implements MemoryStore {
   readonly name = "memory";
-  /** Rows plus blocks, across bindings: what maxKeys bounds. */
   size = 0;
   private readonly bindings = new Map<string, MemoryBinding>();
 
@@ -115,7 +125,7 @@ class MemoryBinding implements StoreBinding {
   private fullRetryMs = 0;
 
   constructor(
-    private readonly store: MemoryStore,
+    private readonly store: InMemoryStore,
     private readonly policies: readonly Policy[],
   ) {
     this.algs = policies.map((p) => algorithms[p.algorithm] as Algorithm<Float64Array | number[]>);
@@ -238,9 +248,25 @@ class MemoryBinding implements StoreBinding {
     const off = this.offsets[i]!;
     const alg = this.algs[i]!;
     if (off < 0) {
-      judge(alg as Algorithm<number[]>, this.logs[i]![r] ?? EMPTY_LOG, 0, t, cost, this.policies[i]!, out);
+      judge(
+        alg as Algorithm<number[]>,
+        this.logs[i]![r] ?? EMPTY_LOG,
+        0,
+        t,
+        cost,
+        this.policies[i]!,
+        out,
+      );
     } else {
-      judge(alg as Algorithm<Float64Array>, this.slab, r * this.width + off, t, cost, this.policies[i]!, out);
+      judge(
+        alg as Algorithm<Float64Array>,
+        this.slab,
+        r * this.width + off,
+        t,
+        cost,
+        this.policies[i]!,
+        out,
+      );
     }
   }
 
@@ -256,7 +282,13 @@ class MemoryBinding implements StoreBinding {
       }
       (this.algs[i] as Algorithm<number[]>).commit(log, 0, t, cost, p);
     } else {
-      (this.algs[i] as Algorithm<Float64Array>).commit(this.slab, row * this.width + off, t, cost, p);
+      (this.algs[i] as Algorithm<Float64Array>).commit(
+        this.slab,
+        row * this.width + off,
+        t,
+        cost,
+        p,
+      );
     }
   }
 

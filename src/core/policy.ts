@@ -1,5 +1,5 @@
-import { ProblemList } from "./errors/config-error.js";
 import { DURATION_FORM, type Duration, formatDuration, parseDuration, unitMs } from "./duration.js";
+import { ProblemList } from "./errors/config-error.js";
 
 /** The six algorithms. Their exact rules are in docs/algorithms.md. */
 export const ALGORITHMS = [
@@ -159,7 +159,11 @@ function parseObject(
   const before = problems.items.length;
   for (const key of Object.keys(o)) {
     if (!POLICY_KEYS.has(key)) {
-      problems.add(`${where}.${key}`, o[key], `one of the known options: ${[...POLICY_KEYS].join(", ")}`);
+      problems.add(
+        `${where}.${key}`,
+        o[key],
+        `one of the known options: ${[...POLICY_KEYS].join(", ")}`,
+      );
     }
   }
   if (!isLimit(o.limit)) problems.add(`${where}.limit`, o.limit, "a whole number ≥ 1");
@@ -169,7 +173,11 @@ function parseObject(
   }
   const algorithm = o.algorithm ?? "sliding-window";
   if (!(ALGORITHMS as readonly unknown[]).includes(algorithm)) {
-    problems.add(`${where}.algorithm`, o.algorithm, `one of ${ALGORITHMS.map((a) => `"${a}"`).join(", ")}`);
+    problems.add(
+      `${where}.algorithm`,
+      o.algorithm,
+      `one of ${ALGORITHMS.map((a) => `"${a}"`).join(", ")}`,
+    );
   }
   const isBucket = BUCKETS.has(algorithm as AlgorithmName);
   if (o.burst !== undefined) {

@@ -24,7 +24,9 @@ export function manualClock(start = 1_700_000_000_000): ManualClock {
     advance(by) {
       const ms = parseDuration(by);
       if (ms === undefined) {
-        throw new ConfigError([{ option: "advance(by)", received: by, expected: "a duration ≥ 0" }]);
+        throw new ConfigError([
+          { option: "advance(by)", received: by, expected: "a duration ≥ 0" },
+        ]);
       }
       t += ms;
       return t;

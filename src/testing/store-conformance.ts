@@ -40,7 +40,12 @@ export function storeConformance(options: ConformanceOptions): void {
     const clock = manualClock();
     const store = await options.store();
     const prefix = `conf${process.pid}-${Date.now().toString(36)}-${counter++}`;
-    return { clock, limiter: createLimiter({ policies, store, prefix, clock: clock.now }), prefix, store };
+    return {
+      clock,
+      limiter: createLimiter({ policies, store, prefix, clock: clock.now }),
+      prefix,
+      store,
+    };
   };
 
   describe(`store conformance: ${options.name}`, () => {
@@ -55,9 +60,17 @@ export function storeConformance(options: ConformanceOptions): void {
             check(d.remaining === 4 - i, `remaining ${4 - i} after request ${i + 1}`, d);
           }
           const rejected = await limiter.consume("k");
-          check(!rejected.allowed && rejected.reason === "limited", "6th request limited", rejected);
+          check(
+            !rejected.allowed && rejected.reason === "limited",
+            "6th request limited",
+            rejected,
+          );
           check(rejected.remaining === 0, "nothing remaining when limited", rejected);
-          check(rejected.retryAfterMs > 0 && rejected.retryAfterMs <= 20_000, "retryAfterMs in (0, 2W]", rejected);
+          check(
+            rejected.retryAfterMs > 0 && rejected.retryAfterMs <= 20_000,
+            "retryAfterMs in (0, 2W]",
+            rejected,
+          );
           if (rejected.retryAfterMs > 1) {
             clock.advance(rejected.retryAfterMs - 1);
             const early = await limiter.consume("k");
@@ -92,12 +105,18 @@ export function storeConformance(options: ConformanceOptions): void {
           const { limiter } = await setup(policy);
           check((await limiter.consume("c", { cost: 3 })).remaining === 2, "cost 3 leaves 2");
           const tooMuch = await limiter.consume("c", { cost: 3 });
-          check(!tooMuch.allowed && tooMuch.reason === "limited", "cost 3 with 2 left is limited", tooMuch);
+          check(
+            !tooMuch.allowed && tooMuch.reason === "limited",
+            "cost 3 with 2 left is limited",
+            tooMuch,
+          );
           const free = await limiter.consume("c", { cost: 0 });
           check(free.allowed && free.remaining === 2, "cost 0 allowed and charges nothing", free);
           const never = await limiter.consume("c", { cost: 6 });
           check(
-            !never.allowed && never.reason === "cost-exceeds-limit" && never.retryAfterMs === Number.POSITIVE_INFINITY,
+            !never.allowed &&
+              never.reason === "cost-exceeds-limit" &&
+              never.retryAfterMs === Number.POSITIVE_INFINITY,
             "cost above capacity: cost-exceeds-limit with retryAfterMs Infinity",
             never,
           );
@@ -112,7 +131,11 @@ export function storeConformance(options: ConformanceOptions): void {
             check(d.allowed && d.remaining === 3, "peek shows 3 remaining and charges nothing", d);
           }
           const d = await limiter.peek("p", { cost: 4 });
-          check(!d.allowed && d.remaining === 3, "peek of cost 4 is rejected, remaining still 3", d);
+          check(
+            !d.allowed && d.remaining === 3,
+            "peek of cost 4 is rejected, remaining still 3",
+            d,
+          );
         });
 
         it("refunds, never above capacity", async () => {
@@ -156,9 +179,16 @@ export function storeConformance(options: ConformanceOptions): void {
           check(!hit.allowed && hit.reason === "limited", "the rejection itself is limited", hit);
           clock.advance("20s");
           const boxed = await limiter.consume("pb");
-          check(boxed.reason === "blocked" && boxed.retryAfterMs === 40_000, "blocked 1m from the rejection", boxed);
+          check(
+            boxed.reason === "blocked" && boxed.retryAfterMs === 40_000,
+            "blocked 1m from the rejection",
+            boxed,
+          );
           clock.advance("40s");
-          check((await limiter.consume("pb")).allowed, "free when the block ends (window long past)");
+          check(
+            (await limiter.consume("pb")).allowed,
+            "free when the block ends (window long past)",
+          );
         });
 
         it("keeps keys and prefixes apart", async () => {
@@ -166,7 +196,12 @@ export function storeConformance(options: ConformanceOptions): void {
           for (let i = 0; i < 5; i++) await limiter.consume("a");
           check(!(await limiter.consume("a")).allowed, "a is limited");
           check((await limiter.consume("b")).allowed, "b is independent of a");
-          const other = createLimiter({ policies: policy, store, prefix: `${limiter.prefix}-other`, clock: clock.now });
+          const other = createLimiter({
+            policies: policy,
+            store,
+            prefix: `${limiter.prefix}-other`,
+            clock: clock.now,
+          });
           check((await other.consume("a")).allowed, "another prefix has its own counters");
         });
 
@@ -210,16 +245,30 @@ export function storeConformance(options: ConformanceOptions): void {
 
     describe("composite policies", () => {
       it("are all-or-nothing: a rejection charges no policy", async () => {
-        const { clock, limiter } = await setup(["2/s", { limit: 3, window: "10s", algorithm: "gcra" }]);
+        const { clock, limiter } = await setup([
+          "2/s",
+          { limit: 3, window: "10s", algorithm: "gcra" },
+        ]);
         check((await limiter.consume("m")).allowed, "1st");
         check((await limiter.consume("m")).allowed, "2nd");
         const third = await limiter.consume("m");
-        check(!third.allowed && third.policy.name === "2/1s", "3rd rejected by the per-second policy", third);
+        check(
+          !third.allowed && third.policy.name === "2/1s",
+          "3rd rejected by the per-second policy",
+          third,
+        );
         check(third.policies[1]!.remaining === 1, "the 10s policy was not charged", third);
         clock.advance("2s");
-        check((await limiter.consume("m")).allowed, "4th passes once the per-second windows are past");
+        check(
+          (await limiter.consume("m")).allowed,
+          "4th passes once the per-second windows are past",
+        );
         const fifth = await limiter.consume("m");
-        check(!fifth.allowed && fifth.policy.algorithm === "gcra", "then the 10s policy binds", fifth);
+        check(
+          !fifth.allowed && fifth.policy.algorithm === "gcra",
+          "then the 10s policy binds",
+          fifth,
+        );
       });
 
       it("report the longest wait among rejecting policies", async () => {
@@ -229,7 +278,11 @@ export function storeConformance(options: ConformanceOptions): void {
         ]);
         await limiter.consume("w");
         const d = await limiter.consume("w");
-        check(d.retryAfterMs === 60_000 && d.policy.windowMs === 60_000, "binding policy waits longest", d);
+        check(
+          d.retryAfterMs === 60_000 && d.policy.windowMs === 60_000,
+          "binding policy waits longest",
+          d,
+        );
         check(d.policies.length === 2 && d.policies.every((x) => !x.allowed), "both rejected", d);
       });
     });
@@ -249,4 +302,3 @@ function summarize(d: Decision): string {
   const { policy, policies, ...rest } = d;
   return JSON.stringify({ ...rest, policy: policy.name, retryAfterMs: String(rest.retryAfterMs) });
 }
-

@@ -33,5 +33,5 @@ export function judgeDebt(debt: number, cost: number, p: Policy, out: Verdict): 
 export function drained(debt: number, last: number, now: number, p: Policy): number {
   const elapsed = now > last ? now - last : 0;
   const d = debt - elapsed * p.limit;
-  return d > 0 ? d : 0;
+  return Math.max(d, 0);
 }

@@ -31,7 +31,7 @@ export const gcra: RowAlgorithm = {
 /** (max(TAT, now) − now) × L: the debt in token-bucket units. */
 function debtAt(s: Float64Array, at: number, now: number, p: Policy): number {
   const d = (s[at]! - now) * p.limit + s[at + 1]!;
-  return d > 0 ? d : 0;
+  return Math.max(d, 0);
 }
 
 /** Stores TAT = now + debt/L as [whole ms, remainder in 1/L ms]. */

@@ -19,6 +19,6 @@ export const algorithms: {
   "leaky-bucket": leakyBucket,
 };
 
-export { fixedWindow, gcra, leakyBucket, slidingLog, slidingWindow, tokenBucket };
 export { judge, pureStep, type StepResult } from "./step.js";
 export type { Algorithm, LogAlgorithm, RowAlgorithm, Verdict } from "./types.js";
+export { fixedWindow, gcra, leakyBucket, slidingLog, slidingWindow, tokenBucket };

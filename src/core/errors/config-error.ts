@@ -31,7 +31,8 @@ function formatProblems(problems: readonly ConfigProblem[]): string {
 /** Renders a received value so the message shows exactly what went wrong (types included). */
 export function describe(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "number" || typeof value === "boolean" || value == null) return String(value);
+  if (typeof value === "number" || typeof value === "boolean" || value == null)
+    return String(value);
   if (typeof value === "bigint") return `${value}n`;
   if (typeof value === "function") return "a function";
   try {

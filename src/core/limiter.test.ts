@@ -1,0 +1,99 @@
+import { describe, expect, it, vi } from "vitest";
+import { manualClock } from "../testing/manual-clock.js";
+import { ConfigError } from "./errors/config-error.js";
+import { isThrottlekitError } from "./errors/throttlekit-error.js";
+import { createLimiter } from "./limiter.js";
+import type { Store } from "./store.js";
+
+describe("createLimiter", () => {
+  it("collects every bad option into one ConfigError", () => {
+    try {
+      createLimiter({
+        policies: "ten/s",
+        prefix: "",
+        clock: 5,
+        store: {},
+        polices: "1/s",
+      } as never);
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      const options = (error as ConfigError).problems.map((p) => p.option);
+      expect(options).toEqual(["polices", "policies", "prefix", "clock", "store"]);
+      expect((error as ConfigError).code).toBe("ERR_TK_CONFIG");
+      expect((error as Error).message).toContain('received "ten/s"');
+    }
+  });
+
+  it("rejects a bad cost or key at the call, as a rejected promise", async () => {
+    const limiter = createLimiter({ policies: "1/s" });
+    await expect(limiter.consume("k", { cost: -1 })).rejects.toThrow(ConfigError);
+    await expect(limiter.consume("k", { cost: 1.5 })).rejects.toThrow(/cost: received 1.5/);
+    await expect(limiter.consume(42 as never)).rejects.toThrow(/key/);
+    await expect(limiter.refund("k", Number.NaN)).rejects.toThrow(/amount/);
+    await expect(limiter.block("k", "soon")).rejects.toThrow(/duration/);
+    expect(() => limiter.consumeSync("k", { cost: -2 })).toThrow(ConfigError);
+  });
+
+  it("answers synchronously from the memory store and explains when a store cannot", () => {
+    const limiter = createLimiter({ policies: "2/s" });
+    expect(limiter.consumeSync("k").remaining).toBe(1);
+    const asyncOnly: Store = {
+      name: "remote",
+      bind: () => ({
+        consume: () => Promise.reject(new Error("unused")),
+        peek: () => Promise.reject(new Error("unused")),
+        refund: async () => {},
+        reset: async () => {},
+        block: async () => {},
+        unblock: async () => {},
+      }),
+    };
+    const remote = createLimiter({ policies: "2/s", store: asyncOnly });
+    expect(() => remote.consumeSync("k")).toThrow(/remote store has no synchronous path/);
+  });
+
+  it("passes the injected clock to the store, and undefined without one", async () => {
+    const seen: (number | undefined)[] = [];
+    const spy: Store = {
+      name: "spy",
+      bind: () => ({
+        consume: async (_k, _c, now) => {
+          seen.push(now);
+          return createLimiter({ policies: "1/s" }).consume("x");
+        },
+        peek: () => Promise.reject(new Error("unused")),
+        refund: async () => {},
+        reset: async () => {},
+        block: async () => {},
+        unblock: async () => {},
+      }),
+    };
+    const clock = manualClock(1234);
+    await createLimiter({ policies: "1/s", store: spy, clock: clock.now }).consume("k");
+    await createLimiter({ policies: "1/s", store: spy }).consume("k");
+    expect(seen).toEqual([1234, undefined]);
+  });
+
+  it("decides with the wall clock by default", async () => {
+    const limiter = createLimiter({
+      policies: { limit: 1, window: "1h", algorithm: "fixed-window" },
+    });
+    await limiter.consume("k");
+    const d = await limiter.consume("k");
+    expect(d.retryAfterMs).toBeGreaterThan(3_590_000);
+    expect(d.retryAfterMs).toBeLessThanOrEqual(3_600_000);
+  });
+});
+
+describe("isThrottlekitError", () => {
+  it("recognises errors from another loaded copy of throttlekit", async () => {
+    vi.resetModules();
+    const other = await import("./errors/config-error.js");
+    const foreign = new other.ConfigError([{ option: "x", received: 1, expected: "y" }]);
+    expect(foreign instanceof ConfigError).toBe(false); // truly a second copy
+    expect(isThrottlekitError(foreign)).toBe(true);
+    expect(isThrottlekitError(new Error("plain"))).toBe(false);
+    expect(isThrottlekitError({ code: "ERR_TK_CONFIG" })).toBe(false);
+  });
+});
