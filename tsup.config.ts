@@ -4,6 +4,9 @@ import { defineConfig } from "tsup";
 export const entries = {
   index: "src/index.ts",
   testing: "src/testing/index.ts",
+  http: "src/http/index.ts",
+  node: "src/adapters/node.ts",
+  fetch: "src/adapters/fetch.ts",
 };
 
 export default defineConfig({

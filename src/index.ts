@@ -38,6 +38,8 @@ export {
   type Limiter,
   type LimiterOptions,
 } from "./core/limiter.js";
+export type { ListEntry, ListEntryInput, ListKind, ListStore } from "./core/list-store.js";
+export { memoryLists } from "./core/memory-list-store.js";
 export { type MemoryStore, type MemoryStoreOptions, memoryStore } from "./core/memory-store.js";
 export {
   ALGORITHMS,

@@ -1,4 +1,5 @@
 import type { Decision } from "./decision.js";
+import type { ListStore } from "./list-store.js";
 import type { Policy } from "./policy.js";
 
 /**
@@ -13,6 +14,11 @@ export interface Store {
   /** Short name for messages and metrics ("memory", "redis"). */
   readonly name: string;
   bind(namespace: string, policies: readonly Policy[]): StoreBinding;
+  /**
+   * Allow and deny lists of one namespace, kept where the counters are so a fleet sharing the
+   * store shares them too. Optional: without it the HTTP layer keeps lists per process.
+   */
+  lists?(namespace: string): ListStore;
   /** Releases timers or connections the store itself owns (never a user's client). */
   close?(): Promise<void>;
 }

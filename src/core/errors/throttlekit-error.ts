@@ -6,7 +6,8 @@ export type ThrottlekitErrorCode =
   | "ERR_TK_CONFIG"
   | "ERR_TK_SYNC_UNSUPPORTED"
   | "ERR_TK_STORE"
-  | "ERR_TK_STORE_TIMEOUT";
+  | "ERR_TK_STORE_TIMEOUT"
+  | "ERR_TK_IDENTITY";
 
 /**
  * Base class of every error throttlekit throws on purpose. A limit being hit is never an

@@ -1,0 +1,167 @@
+import type { ConfigProblem } from "../core/errors/config-error.js";
+import { createHttpLimiter, type HttpLimiter } from "../http/http-limiter.js";
+import type { HttpLimiterOptions, HttpOutcome } from "../http/options.js";
+import type { HttpRequest } from "../http/request.js";
+import { withProblems } from "../http/with-problems.js";
+
+/** The raw objects callbacks see on `req.raw`: the Request and the handler's second argument. */
+export type FetchRaw = { readonly request: Request; readonly context: unknown };
+
+/** The HTTP layer's options plus `remoteAddress`. */
+export type FetchRateLimitOptions = HttpLimiterOptions<FetchRaw> & {
+  /**
+   * The peer's address. Web Requests do not carry it; by default it is read from the handler's
+   * second argument where runtimes put it: Bun's `server.requestIP(req)`, Deno's
+   * `info.remoteAddr`, @hono/node-server's `env.incoming.socket`. Elsewhere (Next.js, Workers)
+   * say where it is, e.g. `(req) => req.headers.get("cf-connecting-ip") ?? undefined` on
+   * Cloudflare, whose edge sets that header itself.
+   * @default the runtime's own, when it has one
+   */
+  remoteAddress?: (request: Request, context: unknown) => string | undefined;
+};
+
+/** What `check` answers: a response to send now, or headers for the handler's response. */
+export type FetchCheck =
+  | { readonly response: Response; readonly headers?: undefined; readonly after?: undefined }
+  | {
+      readonly response?: undefined;
+      readonly headers: Readonly<Record<string, string>> | undefined;
+      /** Call with the response's status once you have it (refunds by status). */
+      readonly after: ((status: number) => void) | undefined;
+    };
+
+/** What fetchRateLimit returns. */
+export interface FetchRateLimit {
+  /**
+   * Wraps a fetch handler `(request, ...rest) => Response`: limited requests get the limiter's
+   * response; the others run the handler and get the rate-limit headers on its response.
+   */
+  wrap<Args extends unknown[]>(
+    handler: (request: Request, ...args: Args) => Response | Promise<Response>,
+  ): (request: Request, ...args: Args) => Promise<Response>;
+  /** Decides without a handler (for Next.js middleware and the like). */
+  check(request: Request, context?: unknown): Promise<FetchCheck>;
+  /** The underlying HTTP limiter (lists, clientAddress, close). */
+  readonly limiter: HttpLimiter<FetchRaw>;
+}
+
+class FetchRequest implements HttpRequest<FetchRaw> {
+  readonly method: string;
+  readonly path: string;
+  readonly raw: FetchRaw;
+
+  constructor(
+    request: Request,
+    context: unknown,
+    readonly remoteAddress: string | undefined,
+  ) {
+    this.method = request.method;
+    this.path = pathOf(request.url);
+    this.raw = { request, context };
+  }
+
+  header(name: string): string | undefined {
+    return this.raw.request.headers.get(name) ?? undefined;
+  }
+}
+
+/**
+ * Rate limiting for Web-standard fetch handlers: Next.js route handlers, Bun.serve, Deno.serve,
+ * Cloudflare Workers, @hono/node-server.
+ *
+ * @example
+ * // app/api/hello/route.ts (Next.js)
+ * import { fetchRateLimit } from "throttlekit/fetch";
+ * const limit = fetchRateLimit({ policies: "10/min", trustProxy: 1, store: redisStore({ client }) });
+ * export const GET = limit.wrap(async () => Response.json({ hello: "world" }));
+ *
+ * // Bun
+ * Bun.serve({ fetch: fetchRateLimit({ policies: "100/min" }).wrap((req) => new Response("ok")) });
+ */
+export function fetchRateLimit(options: FetchRateLimitOptions): FetchRateLimit {
+  const { remoteAddress = runtimeAddress, ...httpOptions } = options;
+  const extra: ConfigProblem[] = [];
+  if (typeof remoteAddress !== "function") {
+    extra.push({
+      option: "remoteAddress",
+      received: remoteAddress,
+      expected: "a function (request, context) => string | undefined",
+    });
+  }
+  const limiter = withProblems(extra, () => createHttpLimiter<FetchRaw>(httpOptions));
+
+  const check = async (request: Request, context?: unknown): Promise<FetchCheck> => {
+    const o: HttpOutcome = await limiter.handle(
+      new FetchRequest(request, context, remoteAddress(request, context)),
+    );
+    if (o.action === "respond") {
+      return { response: new Response(o.body ?? null, { status: o.status, headers: o.headers }) };
+    }
+    return { headers: o.headers, after: o.after };
+  };
+
+  return {
+    limiter,
+    check,
+    wrap(handler) {
+      return async (request, ...args) => {
+        const c = await check(request, args[0]);
+        if (c.response !== undefined) return c.response;
+        let response: Response;
+        try {
+          response = await handler(request, ...args);
+        } catch (error) {
+          c.after?.(500);
+          throw error;
+        }
+        c.after?.(response.status);
+        return c.headers === undefined ? response : withHeaders(response, c.headers);
+      };
+    },
+  };
+}
+
+/** The URL's path, without building a URL object (Request.url is already normalised). */
+function pathOf(url: string): string {
+  const scheme = url.indexOf("://");
+  const start = url.indexOf("/", scheme < 0 ? 0 : scheme + 3);
+  if (start < 0) return "/";
+  let end = url.length;
+  for (let i = start; i < url.length; i++) {
+    const c = url.charCodeAt(i);
+    if (c === 63 /* ? */ || c === 35 /* # */) {
+      end = i;
+      break;
+    }
+  }
+  return url.slice(start, end);
+}
+
+type RuntimeContext = {
+  requestIP?: (r: Request) => { address?: string } | null | undefined;
+  remoteAddr?: { hostname?: string };
+  incoming?: { socket?: { remoteAddress?: string } };
+};
+
+/** Where Bun, Deno and @hono/node-server hand fetch handlers the peer address. */
+function runtimeAddress(request: Request, context: unknown): string | undefined {
+  if (typeof context !== "object" || context === null) return undefined;
+  const c = context as RuntimeContext;
+  if (c.incoming?.socket !== undefined) return c.incoming.socket.remoteAddress;
+  if (c.remoteAddr !== undefined) return c.remoteAddr.hostname;
+  if (typeof c.requestIP === "function") return c.requestIP(request)?.address ?? undefined;
+  return undefined;
+}
+
+/** Sets headers on the handler's response; copies it first when its headers are immutable. */
+function withHeaders(response: Response, headers: Readonly<Record<string, string>>): Response {
+  try {
+    for (const name in headers) response.headers.set(name, headers[name]!);
+    return response;
+  } catch {
+    // Response.redirect() and fetch() responses have immutable headers (Fetch §5.2 guard).
+    const copy = new Response(response.body, response);
+    for (const name in headers) copy.headers.set(name, headers[name]!);
+    return copy;
+  }
+}

@@ -1,0 +1,139 @@
+import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
+import type { ConfigProblem } from "../core/errors/config-error.js";
+import { createHttpLimiter, type HttpLimiter } from "../http/http-limiter.js";
+import type { HttpLimiterOptions, HttpOutcome } from "../http/options.js";
+import { type HttpRequest, isThenable } from "../http/request.js";
+import { withProblems } from "../http/with-problems.js";
+
+/** The raw objects node:http callbacks see on `req.raw`. */
+export type NodeRaw = { readonly req: IncomingMessage; readonly res: ServerResponse };
+
+/** The HTTP layer's options plus `onError`. */
+export type NodeRateLimitOptions = HttpLimiterOptions<NodeRaw> & {
+  /**
+   * Called when the limiter fails (a store down) and no `next` was given: answer the request
+   * yourself. Errors are passed to `next` when there is one.
+   * @default a bare 500 and the error on console.error
+   */
+  onError?: (error: unknown, req: IncomingMessage, res: ServerResponse) => void;
+};
+
+/** Connect-style middleware plus a wrapper for plain request listeners. */
+export interface NodeRateLimit {
+  /** Middleware: calls `next()` when the request may proceed, else answers it. */
+  (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void): void;
+  /** Wraps a request listener: it runs only for requests that may proceed. */
+  wrap(listener: RequestListener): RequestListener;
+  /** The underlying HTTP limiter (lists, clientAddress, close). */
+  readonly limiter: HttpLimiter<NodeRaw>;
+}
+
+/** The canonical request over node's IncomingMessage: headers are read in place, not copied. */
+class NodeRequest implements HttpRequest<NodeRaw> {
+  readonly method: string;
+  readonly path: string;
+  readonly remoteAddress: string | undefined;
+  readonly raw: NodeRaw;
+
+  constructor(req: IncomingMessage, res: ServerResponse) {
+    this.method = req.method ?? "GET";
+    const url = req.url ?? "/";
+    const q = url.indexOf("?");
+    this.path = q < 0 ? url : url.slice(0, q);
+    this.remoteAddress = req.socket.remoteAddress;
+    this.raw = { req, res };
+  }
+
+  header(name: string): string | undefined {
+    const v = this.raw.req.headers[name];
+    return typeof v === "string" ? v : Array.isArray(v) ? v.join(", ") : undefined;
+  }
+}
+
+/**
+ * Rate limiting for plain node:http servers (and any framework that takes connect-style
+ * `(req, res, next)` middleware).
+ *
+ * @example
+ * import { createServer } from "node:http";
+ * import { nodeRateLimit } from "throttlekit/node";
+ *
+ * const limit = nodeRateLimit({ policies: "100/min", trustProxy: 1 });
+ * createServer(limit.wrap((req, res) => res.end("hello"))).listen(3000);
+ */
+export function nodeRateLimit(options: NodeRateLimitOptions): NodeRateLimit {
+  const { onError, ...httpOptions } = options;
+  const extra: ConfigProblem[] = [];
+  if (onError !== undefined && typeof onError !== "function") {
+    extra.push({
+      option: "onError",
+      received: onError,
+      expected: "a function (error, req, res) => void",
+    });
+  }
+  const limiter = withProblems(extra, () => createHttpLimiter<NodeRaw>(httpOptions));
+  const fail =
+    onError ??
+    ((error: unknown, _req: IncomingMessage, res: ServerResponse) => {
+      console.error(error);
+      if (!res.headersSent) res.writeHead(500, { "Content-Type": "text/plain" });
+      res.end("Internal Server Error");
+    });
+
+  const run = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    proceed: () => void,
+    failed: (e: unknown) => void,
+  ): void => {
+    const out = limiter.handle(new NodeRequest(req, res));
+    if (!isThenable<HttpOutcome>(out)) {
+      apply(out, res, proceed);
+      return;
+    }
+    out.then((o) => {
+      // Downstream code runs inside this callback now: its throw must not become an
+      // unhandled rejection.
+      try {
+        apply(o, res, proceed);
+      } catch (error) {
+        failed(error);
+      }
+    }, failed);
+  };
+
+  const middleware = ((
+    req: IncomingMessage,
+    res: ServerResponse,
+    next?: (error?: unknown) => void,
+  ): void => {
+    run(
+      req,
+      res,
+      () => next?.(),
+      (e) => (next !== undefined ? next(e) : fail(e, req, res)),
+    );
+  }) as NodeRateLimit;
+  middleware.wrap = (listener) => (req, res) => {
+    run(
+      req,
+      res,
+      () => listener(req, res),
+      (e) => fail(e, req, res),
+    );
+  };
+  Object.defineProperty(middleware, "limiter", { value: limiter, enumerable: true });
+  return middleware;
+}
+
+function apply(o: HttpOutcome, res: ServerResponse, proceed: () => void): void {
+  if (o.action === "continue") {
+    const { headers, after } = o;
+    if (headers !== undefined) for (const name in headers) res.setHeader(name, headers[name]!);
+    if (after !== undefined) res.once("finish", () => after(res.statusCode));
+    proceed();
+    return;
+  }
+  res.writeHead(o.status, o.headers);
+  res.end(o.body);
+}

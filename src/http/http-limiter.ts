@@ -1,0 +1,227 @@
+import { DURATION_FORM, parseDuration } from "../core/duration.js";
+import { ConfigError, ProblemList } from "../core/errors/config-error.js";
+import { memoryLists } from "../core/memory-list-store.js";
+import { memoryStore } from "../core/memory-store.js";
+import type { Store } from "../core/store.js";
+import { addressResolver, PROXY_HEADERS, trustProxyProblem } from "./client-address.js";
+import { Engine } from "./engine.js";
+import { HEADER_STYLES } from "./headers.js";
+import { ip, isIpIdentity } from "./identity/ip.js";
+import type { Identity } from "./identity/types.js";
+import { type HttpLists, ListIndex, listValueProblem } from "./lists.js";
+import type { HttpLimiterOptions, HttpOutcome } from "./options.js";
+import type { HttpRequest, MaybePromise } from "./request.js";
+import { compileRules, type HttpRule } from "./rules.js";
+
+/**
+ * The framework-neutral limiter every adapter calls. Built once; `handle` is the per-request
+ * entry point.
+ */
+export interface HttpLimiter<Raw = unknown> {
+  /**
+   * Decides one request. Returns the outcome synchronously when every step is synchronous (the
+   * memory store, sync identities), else a Promise; it never throws synchronously. A rejected
+   * promise is an infrastructure fault (a store down): pass it to the framework's error path.
+   */
+  handle(req: HttpRequest<Raw>): MaybePromise<HttpOutcome>;
+  /** The allow and deny lists (shared through the store). */
+  readonly lists: HttpLists;
+  /** The client address under the limiter's trustProxy settings (for logs, `req.ip`). */
+  clientAddress(req: HttpRequest<Raw>): string | undefined;
+  /** Stops list notifications and closes the store if the limiter created it. */
+  close(): Promise<void>;
+}
+
+const OPTION_KEYS = new Set([
+  "policies",
+  "rules",
+  "identity",
+  "trustProxy",
+  "proxyHeader",
+  "ipv6Prefix",
+  "ipv4Prefix",
+  "store",
+  "prefix",
+  "clock",
+  "headers",
+  "skip",
+  "countFailed",
+  "countSuccessful",
+  "onLimited",
+  "onDenied",
+  "onIdentityError",
+  "allow",
+  "deny",
+  "listsRefresh",
+]);
+
+/**
+ * Builds the HTTP limiter: rules compiled, one limiter per rule (or zone) and group, headers
+ * pre-rendered. Every option is checked here; a bad one throws a ConfigError listing them all.
+ *
+ * @example
+ * const limiter = createHttpLimiter({
+ *   policies: "100/min",                                  // everything else
+ *   rules: [
+ *     { path: "/login", methods: "POST", policies: "5/min", blockFor: "15m" },
+ *     { path: "/api/**", identity: jwt({ secret, groupClaim: "plan" }),
+ *       policies: { default: ["10/s", "1000/day"], groups: { admin: UNLIMITED } } },
+ *     { path: "/static/**", exempt: true },
+ *   ],
+ *   trustProxy: 1,
+ * });
+ * const outcome = await limiter.handle(req);   // adapters do this
+ */
+export function createHttpLimiter<Raw = unknown>(
+  options: HttpLimiterOptions<Raw>,
+): HttpLimiter<Raw> {
+  if (typeof options !== "object" || options === null) {
+    throw new ConfigError([
+      {
+        option: "options",
+        received: options,
+        expected: "an object { policies?, rules?, identity?, ... }",
+      },
+    ]);
+  }
+  const problems = new ProblemList();
+  const o = options as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (!OPTION_KEYS.has(k)) problems.add(k, o[k], `one of ${[...OPTION_KEYS].join(", ")}`);
+  }
+  const trust = trustProxyProblem(options.trustProxy);
+  if (trust !== undefined) problems.add("trustProxy", options.trustProxy, trust);
+  if (options.proxyHeader !== undefined && !PROXY_HEADERS.includes(options.proxyHeader)) {
+    problems.add(
+      "proxyHeader",
+      options.proxyHeader,
+      PROXY_HEADERS.map((h) => `"${h}"`).join(" | "),
+    );
+  }
+  for (const [k, max] of [
+    ["ipv6Prefix", 128],
+    ["ipv4Prefix", 32],
+  ] as const) {
+    const v = options[k];
+    if (v !== undefined && !(Number.isSafeInteger(v) && v >= 1 && v <= max))
+      problems.add(k, v, `a prefix length from 1 to ${max}`);
+  }
+  if (
+    options.store !== undefined &&
+    (typeof options.store !== "object" ||
+      options.store === null ||
+      typeof options.store.bind !== "function")
+  ) {
+    problems.add("store", options.store, "a Store such as memoryStore() or redisStore({ client })");
+  }
+  const prefix = options.prefix ?? "tk";
+  if (typeof prefix !== "string" || !/^[\w.:-]{1,40}$/.test(prefix)) {
+    problems.add("prefix", options.prefix, "1 to 40 characters of letters, digits, _ . : -");
+  }
+  for (const k of [
+    "identity",
+    "clock",
+    "skip",
+    "onLimited",
+    "onDenied",
+    "onIdentityError",
+  ] as const) {
+    if (options[k] !== undefined && typeof options[k] !== "function")
+      problems.add(k, options[k], "a function");
+  }
+  for (const k of ["countFailed", "countSuccessful"] as const) {
+    if (options[k] !== undefined && typeof options[k] !== "boolean")
+      problems.add(k, options[k], "true or false");
+  }
+  if (
+    options.headers !== undefined &&
+    options.headers !== false &&
+    !HEADER_STYLES.includes(options.headers)
+  ) {
+    problems.add(
+      "headers",
+      options.headers,
+      `${HEADER_STYLES.map((s) => `"${s}"`).join(" | ")} | false`,
+    );
+  }
+  const staticEntries: { list: "allow" | "deny"; value: string }[] = [];
+  for (const list of ["allow", "deny"] as const) {
+    const values = options[list];
+    if (values === undefined) continue;
+    if (!Array.isArray(values)) {
+      problems.add(list, values, "an array of identity keys and IPs/CIDRs");
+      continue;
+    }
+    values.forEach((value, i) => {
+      const problem = listValueProblem(value);
+      if (problem !== undefined) problems.add(`${list}[${i}]`, value, problem);
+      else staticEntries.push({ list, value });
+    });
+  }
+  const refreshMs = options.listsRefresh === undefined ? 5000 : parseDuration(options.listsRefresh);
+  if (refreshMs === undefined || refreshMs <= 0)
+    problems.add("listsRefresh", options.listsRefresh, `a positive duration: ${DURATION_FORM}`);
+  const rules = Array.isArray(options.rules) ? options.rules : [];
+  if (options.rules !== undefined && !Array.isArray(options.rules))
+    problems.add("rules", options.rules, "an array of rules");
+  if (options.policies === undefined && rules.length === 0) {
+    problems.add("policies", undefined, 'policies (e.g. "100/min") or a non-empty rules array');
+  }
+  // Rules are compiled even when other options are bad, so one run reports every problem; a bad
+  // store or prefix is swapped for a stand-in here (the ConfigError is thrown before any use).
+  const storeOk = problems.items.every((p) => p.option !== "store");
+  const ownStore = options.store === undefined || !storeOk;
+  const store: Store = ownStore ? memoryStore() : options.store!;
+  const all: HttpRule<Raw>[] = [...rules];
+  if (options.policies !== undefined) all.push({ name: "default", policies: options.policies });
+  const compiled = compileRules(
+    all,
+    {
+      store,
+      prefix: problems.items.some((p) => p.option === "prefix") ? "tk" : prefix,
+      clock: typeof options.clock === "function" ? options.clock : undefined,
+      headers:
+        options.headers === undefined
+          ? "draft-10"
+          : HEADER_STYLES.includes(options.headers as never)
+            ? options.headers
+            : false,
+    },
+    problems,
+    (i) => (i < rules.length ? `rules[${i}]` : "options"),
+  );
+  problems.throwIfAny();
+
+  const header = options.proxyHeader ?? "x-forwarded-for";
+  const ipOptions = {
+    ...(options.trustProxy !== undefined ? { trustProxy: options.trustProxy } : {}),
+    header,
+    ...(options.ipv6Prefix !== undefined ? { ipv6Prefix: options.ipv6Prefix } : {}),
+    ...(options.ipv4Prefix !== undefined ? { ipv4Prefix: options.ipv4Prefix } : {}),
+  };
+  const identity = options.identity ?? (ip(ipOptions) as Identity<Raw>);
+  // Address entries of the lists use the top-level trust settings, or else the ones of the
+  // ip() identity in use, so both agree on who the client is.
+  const resolve =
+    options.trustProxy === undefined && isIpIdentity(identity)
+      ? identity.resolveAddress
+      : addressResolver(options.trustProxy, header);
+  const now = options.clock ?? Date.now;
+  const listStore = store.lists?.(prefix);
+  const lists = new ListIndex(
+    listStore ?? memoryLists()(prefix),
+    listStore !== undefined,
+    now,
+    staticEntries,
+    refreshMs!,
+  );
+  return new Engine<Raw>(
+    compiled,
+    identity,
+    resolve,
+    now,
+    lists,
+    options,
+    ownStore ? store : undefined,
+  );
+}

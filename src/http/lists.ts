@@ -1,0 +1,240 @@
+import { DURATION_FORM, type Duration, parseDuration } from "../core/duration.js";
+import { ConfigError } from "../core/errors/config-error.js";
+import type { ListEntry, ListKind, ListStore } from "../core/list-store.js";
+import { type Cidr, cidrContains, type IpAddress, parseCidr } from "./ip-address.js";
+
+/** Options for adding an entry. */
+export type ListAddOptions = {
+  /** How long the entry applies ("1h", ms); forever when omitted. @default undefined */
+  for?: Duration;
+  /** Why it was added; shown by `entries()` and the CLI. @default undefined */
+  reason?: string;
+};
+
+/**
+ * The allow and deny lists of an HTTP limiter. An entry is an identity key ("user:42",
+ * "apikey:abc") or an IP address or CIDR ("203.0.113.7", "10.0.0.0/8", "2001:db8::/32"),
+ * matched against the client address. Deny wins over allow. Entries live in the store, so every
+ * process sharing it sees them (at once with stores that notify, within `listsRefresh` otherwise).
+ *
+ * @example
+ * await limiter.lists.deny("198.51.100.0/24", { for: "1h", reason: "scraping" });
+ * await limiter.lists.allow("user:ops");
+ */
+export interface HttpLists {
+  /** Lets the value bypass every limit (reason "exempt"). */
+  allow(value: string, options?: ListAddOptions): Promise<void>;
+  /** Answers the value 403 (reason "denied"), whatever its limits. */
+  deny(value: string, options?: ListAddOptions): Promise<void>;
+  /** Takes the value off one list; true when it was there. */
+  remove(list: ListKind, value: string): Promise<boolean>;
+  /** Entries in force now (from the store; static `allow`/`deny` options are not included). */
+  entries(list?: ListKind): Promise<ListEntry[]>;
+  /** False when the store keeps no lists and these are this process's own. */
+  readonly shared: boolean;
+}
+
+/** Expiry per list of one key (0: not on that list), so an allow outlives an expired deny. */
+type KeyHit = { allow: number; deny: number };
+type CidrHit = { readonly list: ListKind; readonly expiresAt: number; readonly cidr: Cidr };
+
+const NEVER = Number.POSITIVE_INFINITY;
+
+function hasControl(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
+
+/** Why a list value is invalid, or undefined. */
+export function listValueProblem(value: unknown): string | undefined {
+  return typeof value === "string" && value.length >= 1 && value.length <= 256 && !hasControl(value)
+    ? undefined
+    : "an identity key or an IP/CIDR: 1 to 256 characters, no control characters";
+}
+
+/**
+ * A compiled snapshot of the lists, so a request checks them with a Map lookup and a short CIDR
+ * scan instead of a store round trip. The snapshot is rebuilt when the store signals a change
+ * (awaited by the next request: a deny must apply at once) or, for stores that cannot signal,
+ * every `refreshMs` in the background.
+ */
+export class ListIndex implements HttpLists {
+  private keys = new Map<string, KeyHit>();
+  private cidrs: CidrHit[] = [];
+  /** True until the first load, and after each change signal: the next check awaits a reload. */
+  private stale = true;
+  private loading: Promise<void> | undefined;
+  private nextPoll = 0;
+  private readonly unsubscribe: (() => void) | undefined;
+  /** Nothing on either list: checks cost one branch. */
+  empty = true;
+
+  constructor(
+    private readonly store: ListStore,
+    readonly shared: boolean,
+    private readonly now: () => number,
+    private readonly staticEntries: readonly { list: ListKind; value: string }[],
+    private readonly refreshMs: number,
+  ) {
+    this.unsubscribe = store.subscribe?.(() => {
+      this.stale = true;
+    });
+    if (shared) {
+      // Start loading now: requests arriving before it finishes wait for it (an in-process
+      // store answers at once).
+      this.reload().catch(() => {});
+    } else {
+      // This process's own lists: empty but for the static entries, and only we change them.
+      this.build([]);
+      this.stale = false;
+      this.nextPoll = Number.POSITIVE_INFINITY;
+    }
+  }
+
+  /** True when the snapshot must be reloaded before it can be trusted. */
+  get needsReload(): boolean {
+    // A load in flight has not produced a snapshot yet: wait for it (a deny applies at once).
+    if (this.stale || this.loading !== undefined) return true;
+    if (this.unsubscribe === undefined && this.now() >= this.nextPoll)
+      void this.reload().catch(() => {});
+    return false;
+  }
+
+  /** Rebuilds the snapshot (one load at a time; callers share it). */
+  reload(): Promise<void> {
+    if (this.store.entriesSync !== undefined) {
+      this.build(this.store.entriesSync(this.now()));
+      this.stale = false;
+      this.nextPoll = this.now() + this.refreshMs;
+      return Promise.resolve();
+    }
+    this.loading ??= (async () => {
+      try {
+        this.stale = false;
+        const entries = await this.store.entries(this.now());
+        this.build(entries);
+        this.nextPoll = this.now() + this.refreshMs;
+      } catch (error) {
+        this.stale = true;
+        throw error;
+      } finally {
+        this.loading = undefined;
+      }
+    })();
+    return this.loading;
+  }
+
+  /** The list the client address is on (deny wins), if any. */
+  matchAddress(ip: IpAddress | undefined, now: number): ListKind | undefined {
+    if (ip === undefined || this.cidrs.length === 0) return undefined;
+    let found: ListKind | undefined;
+    for (const hit of this.cidrs) {
+      if (hit.expiresAt > now && cidrContains(hit.cidr, ip)) {
+        if (hit.list === "deny") return "deny";
+        found = "allow";
+      }
+    }
+    return found;
+  }
+
+  /** The list the identity key is on (deny wins), if any. */
+  matchKey(key: string, now: number): ListKind | undefined {
+    const hit = this.keys.get(key);
+    if (hit === undefined) return undefined;
+    return hit.deny > now ? "deny" : hit.allow > now ? "allow" : undefined;
+  }
+
+  get hasAddresses(): boolean {
+    return this.cidrs.length > 0;
+  }
+
+  allow(value: string, options?: ListAddOptions): Promise<void> {
+    return this.add("allow", value, options);
+  }
+
+  deny(value: string, options?: ListAddOptions): Promise<void> {
+    return this.add("deny", value, options);
+  }
+
+  async remove(list: ListKind, value: string): Promise<boolean> {
+    checkList(list);
+    const removed = await this.store.remove(list, value);
+    await this.reload();
+    return removed;
+  }
+
+  async entries(list?: ListKind): Promise<ListEntry[]> {
+    if (list !== undefined) checkList(list);
+    const all = await this.store.entries(this.now());
+    return list === undefined ? all : all.filter((e) => e.list === list);
+  }
+
+  close(): void {
+    this.unsubscribe?.();
+  }
+
+  private async add(list: ListKind, value: string, options: ListAddOptions = {}): Promise<void> {
+    const problems = [];
+    const valueProblem = listValueProblem(value);
+    if (valueProblem !== undefined)
+      problems.push({ option: `lists.${list}(value)`, received: value, expected: valueProblem });
+    const ms = options.for === undefined ? undefined : parseDuration(options.for);
+    if (options.for !== undefined && (ms === undefined || ms <= 0)) {
+      problems.push({
+        option: `lists.${list}(options.for)`,
+        received: options.for,
+        expected: `a positive duration: ${DURATION_FORM}`,
+      });
+    }
+    if (
+      options.reason !== undefined &&
+      (typeof options.reason !== "string" || options.reason.length > 200)
+    ) {
+      problems.push({
+        option: `lists.${list}(options.reason)`,
+        received: options.reason,
+        expected: "a string of at most 200 characters",
+      });
+    }
+    if (problems.length > 0) throw new ConfigError(problems);
+    const now = this.now();
+    await this.store.add(
+      { list, value, expiresAt: ms === undefined ? undefined : now + ms, reason: options.reason },
+      now,
+    );
+    // Our own change applies to our next request, whether or not the store notifies.
+    await this.reload();
+  }
+
+  private build(entries: readonly ListEntry[]): void {
+    const keys = new Map<string, KeyHit>();
+    const cidrs: CidrHit[] = [];
+    const put = (list: ListKind, value: string, expiresAt: number) => {
+      const cidr = parseCidr(value);
+      if (cidr !== undefined) {
+        cidrs.push({ list, expiresAt, cidr });
+        return;
+      }
+      let hit = keys.get(value);
+      if (hit === undefined) {
+        hit = { allow: 0, deny: 0 };
+        keys.set(value, hit);
+      }
+      if (expiresAt > hit[list]) hit[list] = expiresAt;
+    };
+    for (const e of this.staticEntries) put(e.list, e.value, NEVER);
+    for (const e of entries) put(e.list, e.value, e.expiresAt ?? NEVER);
+    this.keys = keys;
+    this.cidrs = cidrs;
+    this.empty = keys.size === 0 && cidrs.length === 0;
+  }
+}
+
+function checkList(list: unknown): void {
+  if (list !== "allow" && list !== "deny") {
+    throw new ConfigError([{ option: "list", received: list, expected: '"allow" or "deny"' }]);
+  }
+}

@@ -1,0 +1,105 @@
+import type { Decision, Reason } from "../core/decision.js";
+import type { Duration } from "../core/duration.js";
+import type { Store } from "../core/store.js";
+import type { ProxyHeader, TrustProxy } from "./client-address.js";
+import type { HeaderMap, HeaderStyle } from "./headers.js";
+import type { Identity } from "./identity/types.js";
+import type { PlainResponse } from "./problem.js";
+import type { HttpRequest, HttpResponse, MaybePromise } from "./request.js";
+import type { HttpRule, RulePolicies } from "./rules.js";
+
+/** What `onLimited` receives. */
+export type LimitedContext<Raw = unknown> = {
+  readonly req: HttpRequest<Raw>;
+  readonly decision: Decision;
+  readonly key: string;
+  /** The client's group, when its identity named one. */
+  readonly group: string | undefined;
+  /** The name of the rule that matched. */
+  readonly rule: string;
+  /** Seconds the client should wait; undefined when the request can never pass as sent. */
+  readonly retryAfter: number | undefined;
+  /** The rate-limit headers and Retry-After the default response would carry. */
+  readonly headers: HeaderMap;
+};
+
+/** What `onDenied` receives. */
+export type DeniedContext<Raw = unknown> = {
+  readonly req: HttpRequest<Raw>;
+  /** The identity key, when the key (not the address) was on the deny list. */
+  readonly key: string | undefined;
+};
+
+/**
+ * Options of createHttpLimiter (and of every adapter). Everything is validated at construction;
+ * a bad option throws one ConfigError listing every problem.
+ */
+export type HttpLimiterOptions<Raw = unknown> = {
+  /** Policies for every request no rule matched (a catch-all after `rules`). @default undefined */
+  policies?: RulePolicies;
+  /** Rules, first match wins. @default [] */
+  rules?: readonly HttpRule<Raw>[];
+  /** Who the client is. @default ip({ trustProxy, proxyHeader, ipv6Prefix, ipv4Prefix }) */
+  identity?: Identity<Raw>;
+  /**
+   * Proxies to believe, for the default ip() identity and for address entries of the lists:
+   * a hop count or proxy CIDRs. Trust nothing unless you run behind proxies you control.
+   * @default undefined (trust nothing; forwarding headers are ignored)
+   */
+  trustProxy?: TrustProxy;
+  /** The one forwarding header your proxies write. @default "x-forwarded-for" */
+  proxyHeader?: ProxyHeader;
+  /** IPv6 clients are counted per network of this prefix. @default 56 */
+  ipv6Prefix?: number;
+  /** IPv4 clients are counted per network of this prefix. @default 32 */
+  ipv4Prefix?: number;
+  /** Where counters and lists live; one store for every rule. @default memoryStore() */
+  store?: Store;
+  /** Namespace in the store. @default "tk" */
+  prefix?: string;
+  /** Clock in ms (tests pass a manual clock). @default the store's own time */
+  clock?: () => number;
+  /** Rate-limit header fields to send, or false. Retry-After is sent on 429s regardless. @default "draft-10" */
+  headers?: HeaderStyle | false;
+  /** Requests to leave alone entirely (no counting, no headers). @default undefined */
+  skip?: (req: HttpRequest<Raw>) => MaybePromise<boolean>;
+  /** Count requests whose response status is ≥ 400; false refunds them after the response. @default true */
+  countFailed?: boolean;
+  /** Count requests whose response status is < 400; false refunds them after the response. @default true */
+  countSuccessful?: boolean;
+  /** Builds the response for a limited request. @default a 429 problem+json (quota-exceeded) */
+  onLimited?: (context: LimitedContext<Raw>) => MaybePromise<HttpResponse>;
+  /** Builds the response for a denied client. @default a 403 problem+json */
+  onDenied?: (context: DeniedContext<Raw>) => MaybePromise<HttpResponse>;
+  /** Builds the response when the identity fails (missing or invalid credentials). @default a 401 problem+json */
+  onIdentityError?: (error: unknown, req: HttpRequest<Raw>) => MaybePromise<HttpResponse>;
+  /** Identity keys and addresses/CIDRs that bypass every limit (kept in this process). @default [] */
+  allow?: readonly string[];
+  /** Identity keys and addresses/CIDRs answered 403 (kept in this process). @default [] */
+  deny?: readonly string[];
+  /** How often lists are reloaded from a store that cannot signal changes. @default "5s" */
+  listsRefresh?: Duration;
+};
+
+/** The request may proceed; set `headers` on the response and call `after` once it is sent. */
+export type ContinueOutcome = {
+  readonly action: "continue";
+  /** Why: a decision's reason, "skipped" (skip), or "unmatched" (no rule). */
+  readonly reason: Reason | "skipped" | "unmatched";
+  readonly headers: HeaderMap | undefined;
+  readonly decision: Decision | undefined;
+  readonly key: string | undefined;
+  /** Call with the final status once the response is sent (present only when refunds may apply). */
+  readonly after: ((status: number) => void) | undefined;
+};
+
+/** The HTTP layer answers for the app: write this response and stop. */
+export type RespondOutcome = PlainResponse & {
+  readonly action: "respond";
+  readonly reason: Reason | "identity-error";
+  readonly decision: Decision | undefined;
+  readonly key: string | undefined;
+};
+
+/** What `handle` decides: let the request through, or answer it. */
+export type HttpOutcome = ContinueOutcome | RespondOutcome;

@@ -1,0 +1,47 @@
+import { describe, expect, it } from "vitest";
+import { compilePath, pathPatternProblem } from "./path-pattern.js";
+
+const matches = (pattern: string | RegExp, path: string) => compilePath(pattern)(path);
+
+describe("path patterns", () => {
+  it("literal paths, with one trailing slash tolerated", () => {
+    expect(matches("/users", "/users")).toBe(true);
+    expect(matches("/users", "/users/")).toBe(true);
+    expect(matches("/users", "/users/1")).toBe(false);
+    expect(matches("/users", "/Users")).toBe(false);
+    expect(matches("/", "/")).toBe(true);
+    expect(matches("/", "/a")).toBe(false);
+    expect(matches("/admin", "/%61dmin")).toBe(false);
+  });
+
+  it("named segments and single-segment globs", () => {
+    expect(matches("/users/:id", "/users/42")).toBe(true);
+    expect(matches("/users/:id", "/users/")).toBe(false);
+    expect(matches("/users/:id", "/users/42/posts")).toBe(false);
+    expect(matches("/users/:id/posts", "/users/42/posts/")).toBe(true);
+    expect(matches("/api/*", "/api/x")).toBe(true);
+    expect(matches("/api/*", "/api/x/y")).toBe(false);
+    expect(matches("/files/*.png", "/files/cat.png")).toBe(true);
+    expect(matches("/files/*.png", "/files/catXpng")).toBe(false);
+  });
+
+  it("** spans any number of segments, none included", () => {
+    expect(matches("/static/**", "/static")).toBe(true);
+    expect(matches("/static/**", "/static/a/b/c.css")).toBe(true);
+    expect(matches("/static/**", "/staticky")).toBe(false);
+    expect(matches("/**", "/anything/at/all")).toBe(true);
+    expect(matches("/a/**/z", "/a/b/c/z")).toBe(true);
+  });
+
+  it("RegExp as given", () => {
+    expect(matches(/^\/v\d+\//, "/v2/items")).toBe(true);
+    expect(matches(/^\/v\d+\//, "/items")).toBe(false);
+  });
+
+  it("rejects malformed patterns", () => {
+    for (const bad of ["users", "/a?b=1", "/a/**b", "/:1d", /x/g, /x/y, 42]) {
+      expect(pathPatternProblem(bad)).toBeTypeOf("string");
+    }
+    expect(pathPatternProblem("/users/:id/**")).toBeUndefined();
+  });
+});

@@ -1,0 +1,94 @@
+import type { Decision } from "../core/decision.js";
+import type { HeaderMap } from "./headers.js";
+import type { IdentityError } from "./identity-error.js";
+
+/** draft-ietf-httpapi-ratelimit-headers-10 §5.1 registers this problem type for 429s. */
+export const QUOTA_EXCEEDED_TYPE = "https://iana.org/assignments/http-problem-types#quota-exceeded";
+
+/** RFC 9457 §3: an HTTP problem details object (JSON members, extensions included). */
+export type ProblemDetails = {
+  readonly type: string;
+  readonly title: string;
+  readonly status: number;
+  readonly detail?: string;
+  readonly [extension: string]: unknown;
+};
+
+/** A finished response, ready for an adapter to write. */
+export type PlainResponse = {
+  readonly status: number;
+  readonly headers: HeaderMap;
+  readonly body: string | undefined;
+};
+
+/** RFC 9457 §3: problem bodies go out as application/problem+json. */
+export const PROBLEM_CONTENT_TYPE = "application/problem+json";
+
+/**
+ * The default 429: the draft's quota-exceeded problem with `violated-policies` (§5.1) and
+ * `retryAfter` in seconds, plus `Cache-Control: no-store` (a shared cache must never replay
+ * one client's 429 to another).
+ */
+export function limitedProblem(
+  decision: Decision,
+  retryAfter: number | undefined,
+  headers: HeaderMap,
+): PlainResponse {
+  const violated: string[] = [];
+  for (const pd of decision.policies) if (!pd.allowed) violated.push(pd.policy.name);
+  const detail =
+    retryAfter === undefined
+      ? "This request costs more than the rate limit allows; it cannot succeed as sent."
+      : decision.reason === "blocked"
+        ? `Too many requests: blocked; retry in ${retryAfter} s.`
+        : `Too many requests; retry in ${retryAfter} s.`;
+  const problem: ProblemDetails = {
+    type: QUOTA_EXCEEDED_TYPE,
+    title: "Request cannot be satisfied as assigned quota has been exceeded",
+    status: 429,
+    detail,
+    "violated-policies": violated,
+    ...(retryAfter === undefined ? {} : { retryAfter }),
+  };
+  return {
+    status: 429,
+    headers: { ...headers, "Content-Type": PROBLEM_CONTENT_TYPE, "Cache-Control": "no-store" },
+    body: JSON.stringify(problem),
+  };
+}
+
+/** The default 403 for a denied client. RFC 9457 §4.2.1: "about:blank" means the status says it all. */
+export function deniedProblem(): PlainResponse {
+  return {
+    status: 403,
+    headers: { "Content-Type": PROBLEM_CONTENT_TYPE, "Cache-Control": "no-store" },
+    body: JSON.stringify({
+      type: "about:blank",
+      title: "Forbidden",
+      status: 403,
+      detail: "This client is denied.",
+    }),
+  };
+}
+
+/**
+ * The default 401 for an identity failure, with a WWW-Authenticate challenge when the identity
+ * named one (RFC 9110 §15.5.2). The detail stays generic: why a token failed helps forgers.
+ */
+export function unauthorizedProblem(error: unknown): PlainResponse {
+  const challenge = (error as Partial<IdentityError> | undefined)?.challenge;
+  return {
+    status: 401,
+    headers: {
+      "Content-Type": PROBLEM_CONTENT_TYPE,
+      "Cache-Control": "no-store",
+      ...(typeof challenge === "string" ? { "WWW-Authenticate": challenge } : {}),
+    },
+    body: JSON.stringify({
+      type: "about:blank",
+      title: "Unauthorized",
+      status: 401,
+      detail: "The request lacks valid credentials.",
+    }),
+  };
+}

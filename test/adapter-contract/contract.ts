@@ -1,0 +1,120 @@
+/**
+ * The adapter contract: one table of behaviours every throttlekit HTTP adapter must show, over a
+ * real socket. Each adapter's test file calls `adapterContract(runner, store)` once per store.
+ *
+ * ## The runner (what an adapter author writes, ~20 lines)
+ *
+ * ```ts
+ * const runner: AdapterRunner = {
+ *   name: "express",
+ *   async start(options) {            // options: HttpLimiterOptions, pass them through as they are
+ *     const app = express();
+ *     app.use(rateLimit(options));
+ *     app.all("/status/:code", (req, res) => res.status(Number(req.params.code)).send("ok"));
+ *     app.all("*", (req, res) => res.send("ok"));
+ *     const server = app.listen(0, "127.0.0.1");
+ *     await once(server, "listening");
+ *     return { url: `http://127.0.0.1:${port}`, close: () => closeServer(server) };
+ *   },
+ * };
+ * ```
+ *
+ * The server a runner starts must:
+ * 1. listen on 127.0.0.1, port 0, and return its base URL without a trailing slash;
+ * 2. hand `options` to the adapter unchanged (they carry the store, clock and prefix);
+ * 3. answer every request that gets through with status 200 and the body `ok`, except paths
+ *    `/status/<code>`, answered with that status (and body `ok`), for every method;
+ * 4. send a limiter response exactly as produced (status, headers, body);
+ * 5. on `close()`, stop listening and drop idle keep-alive connections (the client is fetch).
+ *
+ * ## The store factory
+ *
+ * `{ name, create() }`: a fresh store for each case (a Redis factory may share one server and
+ * rely on the unique `prefix` each case passes). Cases close the store they created.
+ */
+import { afterEach, describe } from "vitest";
+import type { Store } from "../../src/core/store.js";
+import type { HttpLimiterOptions } from "../../src/http/options.js";
+import { type ManualClock, manualClock } from "../../src/testing/manual-clock.js";
+import { identityCases } from "./cases-identity.js";
+import { limitCases } from "./cases-limits.js";
+
+/** A started server. */
+export type RunningServer = {
+  /** Base URL, e.g. "http://127.0.0.1:43121" (no trailing slash). */
+  readonly url: string;
+  close(): Promise<void>;
+};
+
+/** How the contract starts an app with one adapter. */
+export type AdapterRunner = {
+  /** Shown in test names ("node", "fetch", "express"...). */
+  readonly name: string;
+  start(options: HttpLimiterOptions): Promise<RunningServer>;
+};
+
+/** Makes a fresh store per case. */
+export type StoreFactory = {
+  readonly name: string;
+  create(): Store | Promise<Store>;
+};
+
+/** What each case gets: a started server over a fresh store and clock. */
+export type Harness = {
+  readonly clock: ManualClock;
+  readonly store: Store;
+  readonly prefix: string;
+  get(path?: string, init?: RequestInit): Promise<Response>;
+};
+
+let counter = 0;
+
+/**
+ * Registers the contract's cases (describe/it) for one adapter and one store.
+ *
+ * @example
+ * adapterContract(nodeRunner, { name: "memory", create: () => memoryStore() });
+ */
+export function adapterContract(runner: AdapterRunner, stores: StoreFactory): void {
+  describe(`${runner.name} adapter contract (${stores.name} store)`, () => {
+    const cleanups: (() => Promise<void>)[] = [];
+    afterEach(async () => {
+      for (const c of cleanups.splice(0).reverse()) await c();
+    });
+
+    async function setup(options: HttpLimiterOptions): Promise<Harness> {
+      const clock = manualClock();
+      const store = await stores.create();
+      const prefix = `ct${process.pid}x${++counter}`;
+      cleanups.push(async () => {
+        await store.close?.();
+      });
+      const server = await runner.start({ store, clock: clock.now, prefix, ...options });
+      cleanups.push(() => server.close());
+      return {
+        clock,
+        store,
+        prefix,
+        get: (path = "/", init) => fetch(`${server.url}${path}`, init),
+      };
+    }
+
+    /** Reads the body too, so keep-alive sockets are free for the next request. */
+    async function statusOf(r: Promise<Response>): Promise<number> {
+      const res = await r;
+      await res.arrayBuffer();
+      return res.status;
+    }
+
+    limitCases({ setup, statusOf });
+    identityCases({ setup, statusOf });
+  });
+}
+
+/** What the case files receive from adapterContract. */
+export type CaseKit = {
+  /** Starts the runner's server with these options plus a fresh store, manual clock and prefix. */
+  setup(options: HttpLimiterOptions): Promise<Harness>;
+  /** Awaits a response, drains its body, and returns its status. */
+  statusOf(r: Promise<Response>): Promise<number>;
+};

@@ -1,0 +1,33 @@
+import { once } from "node:events";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { serve } from "@hono/node-server";
+import { fetchRateLimit } from "../../src/adapters/fetch.js";
+import { type AdapterRunner, adapterContract } from "./contract.js";
+import { memory } from "./stores.js";
+
+function app(request: Request): Response {
+  const m = /^https?:\/\/[^/]+\/status\/(\d{3})/.exec(request.url);
+  return new Response("ok", { status: m === null ? 200 : Number(m[1]) });
+}
+
+/** fetchRateLimit(...).wrap(handler), served by @hono/node-server (remote address from env.incoming). */
+const fetchRunner: AdapterRunner = {
+  name: "fetch",
+  async start(options) {
+    const limit = fetchRateLimit(options);
+    const server = serve({ fetch: limit.wrap(app), port: 0, hostname: "127.0.0.1" }) as Server;
+    await once(server, "listening");
+    const { port } = server.address() as AddressInfo;
+    return {
+      url: `http://127.0.0.1:${port}`,
+      async close() {
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+        await limit.limiter.close();
+      },
+    };
+  },
+};
+
+adapterContract(fetchRunner, memory);
