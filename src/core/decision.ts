@@ -37,6 +37,57 @@ export type Decision = PolicyDecision & {
   readonly delayMs: number;
 };
 
+/**
+ * A single-policy decision, the hot path's only allocation. Its one-entry `policies` list is
+ * built when read (header rendering reads it; most callers never do), and `toJSON` writes it
+ * out so logged decisions are complete. Being a class instance, a spread (`{ ...d }`) copies
+ * the fields but not `policies`: read it from the decision itself.
+ */
+class SoloDecision {
+  readonly limit: number;
+
+  constructor(
+    readonly policy: Policy,
+    readonly allowed: boolean,
+    readonly remaining: number,
+    readonly resetMs: number,
+    readonly retryAfterMs: number,
+    readonly reason: Reason,
+    readonly delayMs: number,
+  ) {
+    this.limit = policy.limit;
+  }
+
+  get policies(): readonly PolicyDecision[] {
+    return [policyEntry(this)];
+  }
+
+  toJSON(): Omit<Decision, "policies"> & { policies: readonly PolicyDecision[] } {
+    return {
+      allowed: this.allowed,
+      limit: this.limit,
+      remaining: this.remaining,
+      resetMs: this.resetMs,
+      retryAfterMs: this.retryAfterMs,
+      reason: this.reason,
+      policy: this.policy,
+      policies: this.policies,
+      delayMs: this.delayMs,
+    };
+  }
+}
+
+function policyEntry(d: PolicyDecision): PolicyDecision {
+  return {
+    policy: d.policy,
+    allowed: d.allowed,
+    limit: d.limit,
+    remaining: d.remaining,
+    resetMs: d.resetMs,
+    retryAfterMs: d.retryAfterMs,
+  };
+}
+
 function policyDecision(p: Policy, v: Verdict): PolicyDecision {
   return {
     policy: p,
@@ -57,22 +108,19 @@ function policyDecision(p: Policy, v: Verdict): PolicyDecision {
 export function combine(policies: readonly Policy[], verdicts: readonly Verdict[]): Decision {
   if (policies.length === 1) {
     const v = verdicts[0]!;
-    const p = policies[0]!;
-    return {
-      allowed: v.allowed,
-      limit: p.limit,
-      remaining: v.remaining,
-      resetMs: v.resetMs,
-      retryAfterMs: v.retryAfterMs,
-      reason: v.allowed
+    return new SoloDecision(
+      policies[0]!,
+      v.allowed,
+      v.remaining,
+      v.resetMs,
+      v.retryAfterMs,
+      v.allowed
         ? "ok"
         : v.retryAfterMs === Number.POSITIVE_INFINITY
           ? "cost-exceeds-limit"
           : "limited",
-      policy: p,
-      policies: [policyDecision(p, v)],
-      delayMs: v.delayMs,
-    };
+      v.delayMs,
+    );
   }
   let allowed = true;
   for (const v of verdicts) allowed &&= v.allowed;

@@ -75,6 +75,30 @@ describe("createLimiter", () => {
     expect(seen).toEqual([1234, undefined]);
   });
 
+  it("serialises a decision with its policies, built lazily for a single policy", () => {
+    const d = createLimiter({ policies: { limit: 3, window: "1s", name: "burst" } }).consumeSync(
+      "k",
+    );
+    expect(d.policies).toHaveLength(1);
+    expect(d.policies[0]).toMatchObject({ allowed: true, limit: 3, remaining: 2 });
+    const json = JSON.parse(JSON.stringify(d));
+    expect(json).toMatchObject({ allowed: true, limit: 3, remaining: 2, reason: "ok", delayMs: 0 });
+    expect(json.policies[0]).toMatchObject({ limit: 3, remaining: 2, policy: { name: "burst" } });
+  });
+
+  it("sees wall-clock time move inside a synchronous loop", () => {
+    // The wall clock is read once per burst of work; a busy loop must still make progress.
+    const limiter = createLimiter({
+      policies: { limit: 1, window: "20ms", algorithm: "fixed-window" },
+    });
+    limiter.consumeSync("spin");
+    const start = Date.now();
+    let spins = 0;
+    while (!limiter.consumeSync("spin").allowed && Date.now() - start < 5000) spins++;
+    expect(Date.now() - start).toBeLessThan(5000);
+    expect(spins).toBeGreaterThan(0);
+  });
+
   it("decides with the wall clock by default", async () => {
     const limiter = createLimiter({
       policies: { limit: 1, window: "1h", algorithm: "fixed-window" },

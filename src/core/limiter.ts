@@ -110,10 +110,12 @@ class RateLimiter implements Limiter {
   }
 
   consume(key: string, options?: ConsumeOptions): Promise<Decision> {
-    const cost = options?.cost ?? 1;
-    if (typeof key !== "string" || !isUnits(cost))
+    // The common call has no options: cost 1 needs no validation.
+    const cost = options === undefined ? 1 : (options.cost ?? 1);
+    if (typeof key !== "string" || (options !== undefined && !isUnits(cost))) {
       return Promise.reject(callError(key, cost, "cost"));
-    return this.binding.consume(key, cost, this.clock?.());
+    }
+    return this.binding.consume(key, cost, this.clock === undefined ? undefined : this.clock());
   }
 
   consumeSync(key: string, options?: ConsumeOptions): Decision {

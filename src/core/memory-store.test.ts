@@ -28,7 +28,7 @@ describe("memoryStore", () => {
     const limiter = createLimiter({ policies: "5/s", store, clock: clock.now });
     for (let i = 0; i < 1000; i++) limiter.consumeSync(`k${i}`);
     expect(store.size).toBe(1000);
-    clock.advance("3s");
+    clock.advance("3s"); // at rest after 2 s, reclaimed after one more window
     // Each 64th decision sweeps 32 keys: 2500 decisions on one key visit the whole table.
     for (let i = 0; i < 2500; i++) limiter.consumeSync("busy", { cost: 0 });
     expect(store.size).toBe(0);

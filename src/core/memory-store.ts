@@ -1,8 +1,15 @@
 import { algorithms } from "./algorithms/index.js";
 import { judge } from "./algorithms/step.js";
-import { type Algorithm, emptyVerdict, type Verdict } from "./algorithms/types.js";
+import {
+  type Algorithm,
+  emptyVerdict,
+  type RowAlgorithm,
+  type Verdict,
+} from "./algorithms/types.js";
+import { wallNow } from "./clock.js";
 import { combine, type Decision, verdictFree } from "./decision.js";
 import { ProblemList } from "./errors/config-error.js";
+import { memoryLists } from "./memory-list-store.js";
 import type { Policy } from "./policy.js";
 import type { Store, StoreBinding } from "./store.js";
 
@@ -70,6 +77,8 @@ export interface MemoryStore extends Store {
 
 class InMemoryStore implements MemoryStore {
   readonly name = "memory";
+  /** Allow and deny lists, shared by every limiter (and HTTP limiter) using this store. */
+  readonly lists = memoryLists();
   size = 0;
   private readonly bindings = new Map<string, MemoryBinding>();
 
@@ -118,11 +127,21 @@ class MemoryBinding implements StoreBinding {
   private nextRow = 1;
   private readonly free: number[] = [];
   private ops = 0;
-  private sweepIter: Iterator<[string, number]> | undefined;
+  /** The key held in each row (undefined when free): sweeps walk rows, allocating nothing. */
+  private readonly keyOfRow: (string | undefined)[] = [undefined];
+  private sweepRow = 1;
+  private evictRow = 1;
   private blockIter: Iterator<[string, number]> | undefined;
-  private evictIter: Iterator<[string, number]> | undefined;
   /** Earliest wait seen among protected keys in the last failed eviction scan. */
   private fullRetryMs = 0;
+  /**
+   * The sweep reclaims a key only after it has been at rest this long (the longest window):
+   * a bucket key under steady traffic is at rest between hits, and freeing and re-creating it
+   * on every hit would be churn. Eviction under maxKeys pressure takes at-rest keys at once.
+   */
+  private readonly sweepGraceMs: number;
+  /** Set when the binding has exactly one fixed-width policy: the fast path. */
+  private readonly solo: RowAlgorithm | undefined;
 
   constructor(
     private readonly store: InMemoryStore,
@@ -138,6 +157,9 @@ class MemoryBinding implements StoreBinding {
     this.width = width;
     this.logs = policies.map(() => []);
     this.verdicts = policies.map(() => emptyVerdict());
+    this.sweepGraceMs = Math.max(...policies.map((p) => p.windowMs));
+    const only = this.algs[0]!;
+    this.solo = policies.length === 1 && only.width > 0 ? (only as RowAlgorithm) : undefined;
     this.slab = new Float64Array(INITIAL_ROWS * Math.max(1, width));
   }
 
@@ -158,13 +180,14 @@ class MemoryBinding implements StoreBinding {
   }
 
   consumeSync(key: string, cost: number, now: number | undefined): Decision {
-    const t = now ?? Date.now();
+    const t = now ?? wallNow();
     if ((++this.ops & SWEEP_EVERY_MASK) === 0) this.sweep(t);
     if (this.blocks.size !== 0) {
       const blocked = this.blockedDecision(key, t);
       if (blocked !== undefined) return blocked;
     }
     let row = this.index.get(key);
+    if (this.solo !== undefined) return this.consumeSolo(this.solo, key, row, cost, t);
     const r = row ?? 0;
     const n = this.policies.length;
     let allowed = true;
@@ -195,8 +218,38 @@ class MemoryBinding implements StoreBinding {
     return combine(this.policies, this.verdicts);
   }
 
+  /**
+   * The common case, one fixed-width policy, without the per-policy loop and offset lookups:
+   * the same steps as the general path, on the hot path of every single-policy limiter.
+   */
+  private consumeSolo(
+    alg: RowAlgorithm,
+    key: string,
+    row: number | undefined,
+    cost: number,
+    t: number,
+  ): Decision {
+    const p = this.policies[0]!;
+    const v = this.verdicts[0]!;
+    const width = this.width;
+    if (cost > p.burst) judge(alg, this.slab, (row ?? 0) * width, t, cost, p, v);
+    else alg.evaluate(this.slab, (row ?? 0) * width, t, cost, p, v);
+    if (v.allowed) {
+      if (cost > 0) {
+        if (row === undefined) {
+          row = this.allocate(key, t);
+          if (row < 0) return this.fullDecision();
+        }
+        alg.commit(this.slab, row * width, t, cost, p);
+      }
+    } else if (p.blockForMs > 0 && v.retryAfterMs !== Number.POSITIVE_INFINITY) {
+      this.setBlock(key, t + p.blockForMs, t);
+    }
+    return combine(this.policies, this.verdicts);
+  }
+
   peekSync(key: string, cost: number, now: number | undefined): Decision {
-    const t = now ?? Date.now();
+    const t = now ?? wallNow();
     const blocked = this.blockedDecision(key, t);
     if (blocked !== undefined) return blocked;
     const r = this.index.get(key) ?? 0;
@@ -215,7 +268,7 @@ class MemoryBinding implements StoreBinding {
   async refund(key: string, amount: number, now: number | undefined): Promise<void> {
     const row = this.index.get(key);
     if (row === undefined || amount <= 0) return;
-    const t = now ?? Date.now();
+    const t = now ?? wallNow();
     for (let i = 0; i < this.policies.length; i++) {
       const alg = this.algs[i]!;
       const p = this.policies[i]!;
@@ -235,7 +288,7 @@ class MemoryBinding implements StoreBinding {
   }
 
   async block(key: string, ms: number, now: number | undefined): Promise<void> {
-    const t = now ?? Date.now();
+    const t = now ?? wallNow();
     this.setBlock(key, t + ms, t);
   }
 
@@ -338,12 +391,14 @@ class MemoryBinding implements StoreBinding {
       this.slab = grown;
     }
     this.index.set(key, row);
+    this.keyOfRow[row] = key;
     this.store.size++;
     return row;
   }
 
   private remove(key: string, row: number): void {
     this.index.delete(key);
+    this.keyOfRow[row] = undefined;
     const at = row * this.width;
     this.slab.fill(0, at, at + this.width);
     for (const logs of this.logs) if (logs.length > row) logs[row] = undefined;
@@ -365,13 +420,10 @@ class MemoryBinding implements StoreBinding {
     let candidateRow = 0;
     let soonest = Number.POSITIVE_INFINITY;
     for (let scanned = 0; scanned < EVICT_SCAN && this.index.size > 0; scanned++) {
-      this.evictIter ??= this.index.entries();
-      const next = this.evictIter.next();
-      if (next.done) {
-        this.evictIter = undefined;
-        continue;
-      }
-      const [key, row] = next.value;
+      if (this.evictRow >= this.nextRow) this.evictRow = 1;
+      const row = this.evictRow++;
+      const key = this.keyOfRow[row];
+      if (key === undefined) continue;
       if (this.restAt(row) <= t) {
         this.remove(key, row);
         return true;
@@ -398,18 +450,14 @@ class MemoryBinding implements StoreBinding {
     return false;
   }
 
-  /** Drops a few at-rest keys and expired blocks; called every 64 decisions. */
+  /** Drops a few long-rested keys and expired blocks; called every 64 decisions. */
   private sweep(t: number): void {
     if (this.index.size > 0) {
-      this.sweepIter ??= this.index.entries();
       for (let i = 0; i < SWEEP_BATCH; i++) {
-        const next = this.sweepIter.next();
-        if (next.done) {
-          this.sweepIter = undefined;
-          break;
-        }
-        const [key, row] = next.value;
-        if (this.restAt(row) <= t) this.remove(key, row);
+        if (this.sweepRow >= this.nextRow) this.sweepRow = 1;
+        const row = this.sweepRow++;
+        const key = this.keyOfRow[row];
+        if (key !== undefined && this.restAt(row) + this.sweepGraceMs <= t) this.remove(key, row);
       }
     }
     if (this.blocks.size > 0) {
