@@ -1,0 +1,260 @@
+/**
+ * The driver: decides a batch of operations in order, each with the same flow as
+ * src/core/memory-store.ts (the whole script is atomic). Arguments:
+ *
+ *   KEYS[d]   the record of operation d, "<namespace>:{<key>}:<policy ids>" (record.ts)
+ *   ARGV[1]   number of policies P;  ARGV[2] "1" to return states of rejected consumes (local
+ *             cache);  ARGV[3] extra TTL in ms for records written with the caller's time
+ *   ARGV[4..] 7 fields per policy: algorithm, limit, windowMs, burst, blockForMs, mode,
+ *             maxDelayMs
+ *   then one "<op><units>,<now>" per operation: op c(onsume) p(eek) r(efund) x (reset)
+ *             b(lock) u(nblock); units is the cost, refund amount or block ms; now is empty for
+ *             server TIME
+ *
+ * The reply is one flat array for the whole batch (reply.ts reads it). Numbers travel as Redis
+ * integers, exact for whole numbers below 2^53 and costing the script no formatting; anything
+ * else (a fraction from a fractional clock, Infinity, -0) travels as text.
+ */
+export const LUA_DECIDE = `
+local serverNow
+local function timeNow()
+  if not serverNow then
+    local t = call("TIME")
+    serverNow = tonumber(t[1]) * 1000 + floor(tonumber(t[2]) / 1000)
+  end
+  return serverNow
+end
+
+-- The reply is written inline (R[ri]) on the hot path: a Lua call costs more than the work.
+local R, ri = {}, 0
+local LIMIT53 = 9007199254740992
+local function pushNum(x)
+  ri = ri + 1
+  if x % 1 == 0 and x < LIMIT53 and x > -LIMIT53 and (x ~= 0 or 1 / x > 0) then
+    R[ri] = x
+  else
+    R[ri] = fmt(x)
+  end
+end
+
+-- 3, remaining, reset: allowed with no wait and no delay (the common case, kept short);
+-- otherwise 1 (allowed) or 0 (rejected), remaining, reset, retry, delay.
+local function pushVerdict(v)
+  local remaining, reset = v.remaining, v.reset
+  if v.allowed and v.retry == 0 and v.delay == 0 and remaining % 1 == 0 and reset % 1 == 0
+    and remaining < LIMIT53 and reset < LIMIT53 and remaining >= 0 and reset >= 0
+    and (remaining ~= 0 or 1 / remaining > 0) and (reset ~= 0 or 1 / reset > 0) then
+    R[ri + 1] = 3
+    R[ri + 2] = remaining
+    R[ri + 3] = reset
+    ri = ri + 3
+    return
+  end
+  ri = ri + 1
+  R[ri] = v.allowed and 1 or 0
+  pushNum(remaining)
+  pushNum(reset)
+  pushNum(v.retry)
+  pushNum(v.delay)
+end
+
+local function push(x)
+  ri = ri + 1
+  R[ri] = x
+end
+
+-- Verdicts with no block started and no states: 4 when at the same time as the previous
+-- answer (a batch on server time shares one), else 1 and the time.
+local lastNow
+local function pushHead(now)
+  if now == lastNow then
+    push(4)
+  else
+    push(1)
+    pushNum(now)
+    lastNow = now
+  end
+end
+
+-- The record lives exactly as long as something in it matters (its latest restAt or block
+-- end, minus now), plus the slack that absorbs callers' clocks not in step with the server's.
+local function restOf(v, LG)
+  local rest = v[1]
+  for i = 1, P do
+    local p = POL[i]
+    local r = p.A.restAt(p.log and LG[i] or v, p.at, p)
+    if r > rest then rest = r end
+  end
+  return rest
+end
+
+-- keptUntil: with server time, the rest time the key's current TTL already covers (it was set
+-- from the record now being replaced). When the new record rests no later, the TTL is kept
+-- (SET KEEPTTL): formatting and parsing a PX is a third of a write's cost, and a window
+-- algorithm's rest time only moves once per window.
+local function save(key, v, LG, now, pad, keptUntil)
+  local rest = restOf(v, LG)
+  if rest <= now then
+    put(key, false)
+  elseif keptUntil and rest <= keptUntil then
+    put(key, encodeRecord(v, LG), KEEP)
+  else
+    put(key, encodeRecord(v, LG), ceil(rest - now + pad))
+  end
+end
+
+local LG = {}
+
+local function consume(key, cost, now, pad, serverTime)
+  local raw = get(key)
+  local v = readRecord(raw, LG)
+  if v[1] > now then
+    push(2)
+    pushNum(now)
+    pushNum(v[1])
+    return
+  end
+  local allowed = true
+  for i = 1, P do
+    local p = POL[i]
+    judge(p, p.log and LG[i] or v, p.at, now, cost, VER[i])
+    allowed = allowed and VER[i].allowed
+  end
+  if allowed then
+    pushHead(now)
+    if cost > 0 then
+      local kept = serverTime and raw and restOf(v, LG)
+      for i = 1, P do
+        local p = POL[i]
+        if p.log then LG[i] = p.A.commit(LG[i], 1, now, cost, p) else p.A.commit(v, p.at, now, cost, p) end
+      end
+      -- A live block was answered above; an expired one is dropped (memory-store.ts).
+      v[1] = 0
+      save(key, v, LG, now, pad, kept)
+    end
+    for i = 1, P do pushVerdict(VER[i]) end
+    return
+  end
+  push(5)
+  pushNum(now)
+  lastNow = now
+  local blockFor = 0
+  for i = 1, P do
+    local p, ver = POL[i], VER[i]
+    if ver.allowed then
+      judge(p, p.log and LG[i] or v, p.at, now, 0, ver)
+    elseif ver.retry ~= huge then
+      blockFor = max(blockFor, p.blockForMs)
+    end
+  end
+  if blockFor > 0 then
+    -- A live block was answered above, so this one starts afresh (memory-store.ts setBlock).
+    v[1] = now + blockFor
+    save(key, v, LG, now, pad)
+    pushNum(v[1])
+  else
+    push(false)
+  end
+  push(wantState and 1 or 0)
+  for i = 1, P do pushVerdict(VER[i]) end
+  if wantState then
+    for i = 1, P do push(stateText(i, v, LG)) end
+  end
+end
+
+local function peek(key, cost, now)
+  local v = readRecord(get(key), LG)
+  if v[1] > now then
+    push(2)
+    pushNum(now)
+    pushNum(v[1])
+    return
+  end
+  pushHead(now)
+  for i = 1, P do
+    local p, ver = POL[i], VER[i]
+    local s = p.log and LG[i] or v
+    judge(p, s, p.at, now, cost, ver)
+    local allowed, retry, delay = ver.allowed, ver.retry, ver.delay
+    judge(p, s, p.at, now, 0, ver)
+    ver.allowed = allowed
+    ver.retry = retry
+    ver.delay = delay
+    pushVerdict(ver)
+  end
+end
+
+local function refund(key, amount, now, pad, serverTime)
+  local raw = get(key)
+  if amount <= 0 or not raw then return end
+  local v = readRecord(raw, LG)
+  local kept = serverTime and restOf(v, LG)
+  for i = 1, P do
+    local p = POL[i]
+    if p.log then LG[i] = p.A.refund(LG[i], 1, now, amount, p) else p.A.refund(v, p.at, now, amount, p) end
+  end
+  save(key, v, LG, now, pad, kept)
+end
+
+-- memory-store.ts setBlock: a block only ever extends.
+local function blockKey(key, ms, now, pad)
+  local v = readRecord(get(key), LG)
+  local untilT = now + ms
+  if untilT > v[1] and untilT > now then
+    v[1] = untilT
+    save(key, v, LG, now, pad)
+  end
+end
+
+-- Unblocking keeps the record's TTL: no time is given, and the states' lifetimes are unchanged.
+local function unblock(key)
+  local raw = get(key)
+  if not raw then return end
+  local v = readRecord(raw, LG)
+  if v[1] ~= 0 then
+    v[1] = 0
+    put(key, encodeRecord(v, LG), KEEP)
+  end
+end
+
+-- Every record the batch needs, read in a few MGETs (a reset's read is wasted, and cheap).
+prefetch(KEYS, #KEYS)
+
+-- Operations are parsed once per distinct text: most of a batch reads "c1,".
+local parsed = {}
+for d = 1, #KEYS do
+  local text = ARGV[FIRST + d]
+  local p = parsed[text]
+  if not p then
+    local op, units, at = string.match(text, "^(%a)([^,]*),(.*)$")
+    p = { op, tonumber(units), at ~= "" and tonumber(at) or false }
+    parsed[text] = p
+  end
+  local key, op, units, now, pad = KEYS[d], p[1], p[2], p[3], slack
+  local serverTime = not now
+  if serverTime then
+    now = timeNow()
+    pad = 0
+  end
+  if op == "c" then
+    consume(key, units, now, pad, serverTime)
+  elseif op == "p" then
+    peek(key, units, now)
+  else
+    if op == "r" then
+      refund(key, units, now, pad, serverTime)
+    elseif op == "x" then
+      put(key, false)
+    elseif op == "b" then
+      blockKey(key, units, now, pad)
+    elseif op == "u" then
+      unblock(key)
+    else
+      return redis.error_reply("throttlekit: unknown operation " .. tostring(op))
+    end
+    push(0)
+  end
+end
+writeBack()
+return R
+`;

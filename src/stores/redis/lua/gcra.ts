@@ -1,0 +1,34 @@
+/** Lua twin of src/core/algorithms/gcra.ts. State [a, b] at s[at..]: TAT = a + b/L ms, 0 ≤ b < L. */
+export const LUA_GCRA = `
+local GC = { width = 2 }
+ALG["gcra"] = GC
+
+local function gcDebtAt(s, at, now, p)
+  local d = (s[at] - now) * p.limit + s[at + 1]
+  if d > 0 then return d end
+  return 0
+end
+
+local function gcSetTat(s, at, now, debt, p)
+  local whole = floor(debt / p.limit)
+  s[at] = now + whole
+  s[at + 1] = debt - whole * p.limit
+end
+
+function GC.evaluate(s, at, now, cost, p, out)
+  judgeDebt(gcDebtAt(s, at, now, p), cost, p, out)
+end
+
+function GC.commit(s, at, now, cost, p)
+  gcSetTat(s, at, now, gcDebtAt(s, at, now, p) + cost * p.windowMs, p)
+end
+
+function GC.refund(s, at, now, amount, p)
+  gcSetTat(s, at, now, max(0, gcDebtAt(s, at, now, p) - amount * p.windowMs), p)
+end
+
+function GC.restAt(s, at, p)
+  if s[at + 1] > 0 then return s[at] + 1 end
+  return s[at]
+end
+`;

@@ -1,0 +1,289 @@
+import { DURATION_FORM, type Duration, parseDuration } from "../../core/duration.js";
+import { ProblemList } from "../../core/errors/config-error.js";
+import { memoryStore } from "../../core/memory-store.js";
+import type { Policy } from "../../core/policy.js";
+import type { Store, StoreBinding } from "../../core/store.js";
+import { type BindingContext, RedisBinding } from "./binding.js";
+import { CircuitBreaker } from "./breaker.js";
+import { type Commands, type RedisClientLike, wrapClient } from "./client.js";
+import { ScriptRunner } from "./runner.js";
+
+export type RedisStoreOptions = {
+  /**
+   * A client you built and connected: ioredis or iovalkey (`Redis` or `Cluster`), or node-redis
+   * v4/v5 (`createClient()` or `createCluster()`). The store never opens, closes or configures
+   * it. With ioredis, prefer `enableOfflineQueue: false` and a small `maxRetriesPerRequest` so a
+   * lost connection fails fast instead of queueing (see docs/redis.md).
+   */
+  client: RedisClientLike;
+  /**
+   * Longest wait for one Redis call (ms or "500ms"). Past it the call counts as failed and the
+   * decision is answered per `onStoreError`; a late reply is ignored.
+   * @default 500
+   */
+  timeout?: Duration;
+  /**
+   * What a decision is when Redis cannot answer (error, timeout, circuit open); such decisions
+   * carry `reason: "degraded"`. "fallback": a local memory limiter with the same policies
+   * decides (limits keep holding, per process); "fail-open": allowed; "fail-closed": rejected.
+   * refund, reset, block and unblock reject with a StoreError (in "fallback" mode after being
+   * applied to the local limiter).
+   * @default "fallback"
+   */
+  onStoreError?: "fail-closed" | "fail-open" | "fallback";
+  /**
+   * After `failures` consecutive failed calls, stop calling Redis for `cooldown` and answer
+   * degraded at once; then one probe call decides whether to resume. `false` disables it.
+   * @default { failures: 3, cooldown: "1s" }
+   */
+  circuitBreaker?: false | { failures?: number; cooldown?: Duration };
+  /**
+   * Remembers keys Redis rejected (limited or blocked) until the time they may pass, and answers
+   * them locally: an attacker's requests cost no round trip. `false` disables it.
+   * @default { maxKeys: 10_000 }
+   */
+  localCache?: false | { maxKeys?: number };
+  /**
+   * Most operations carried by one EVALSHA. Operations issued in the same event-loop turn are
+   * batched; each is still decided atomically. 1 sends one call per operation.
+   * @default 128
+   */
+  maxBatch?: number;
+  /**
+   * Extra lifetime for keys written with the caller's time (a limiter `clock`), so clocks that
+   * disagree with Redis's (skewed servers, test clocks) never see state vanish early. Keys
+   * written with Redis TIME get exactly their state's lifetime.
+   * @default "1s"
+   */
+  ttlPadding?: Duration;
+};
+
+/** Counters for monitoring: how often Redis was called, spared, or unavailable. */
+export type RedisStoreStats = {
+  /** Commands sent to Redis (EVALSHA, and EVAL after NOSCRIPT). */
+  readonly commands: number;
+  /** Decisions answered by the local cache without a round trip. */
+  readonly localHits: number;
+  /** Decisions answered degraded (Redis failed, timed out, or the circuit was open). */
+  readonly degraded: number;
+};
+
+/** The Redis store: a Store plus its counters and circuit state. */
+export interface RedisStore extends Store {
+  readonly stats: RedisStoreStats;
+  /** True while the circuit breaker keeps calls away from Redis. */
+  readonly circuitOpen: boolean;
+}
+
+const OPTION_KEYS = new Set([
+  "client",
+  "timeout",
+  "onStoreError",
+  "circuitBreaker",
+  "localCache",
+  "maxBatch",
+  "ttlPadding",
+]);
+const CLIENT_FORM =
+  "an ioredis or iovalkey client or Cluster, or a node-redis v4/v5 client or cluster, already created";
+
+/**
+ * A store keeping limiter state in Redis (single node, Cluster, or Valkey): every decision is one
+ * atomic script run, however many policies, with the same results as the memory store.
+ *
+ * Keys: one record per limiter and user key, `<prefix>:{<key>}:<policy ids joined by "+">`,
+ * holding the block and every policy's state; it expires when the last of them ends. The
+ * braces are a hash tag: every key of one user key lives in one Cluster slot.
+ *
+ * @example
+ * import Redis from "ioredis";
+ * import { createLimiter } from "throttlekit";
+ * import { redisStore } from "throttlekit/redis";
+ *
+ * const client = new Redis({ enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+ * const limiter = createLimiter({
+ *   policies: ["10/s", "1000/h"],
+ *   store: redisStore({ client, timeout: "200ms", onStoreError: "fallback" }),
+ * });
+ * const d = await limiter.consume(`ip:${ip}`);
+ */
+export function redisStore(options: RedisStoreOptions): RedisStore {
+  const problems = new ProblemList();
+  if (typeof options !== "object" || options === null) {
+    problems.add("redisStore(options)", options, "an object { client, ... }");
+    problems.throwIfAny();
+  }
+  for (const key of Object.keys(options)) {
+    if (!OPTION_KEYS.has(key)) {
+      problems.add(
+        `redisStore.${key}`,
+        (options as Record<string, unknown>)[key],
+        `one of the known options: ${[...OPTION_KEYS].join(", ")}`,
+      );
+    }
+  }
+  const commands = wrapClient(options.client);
+  if (commands === undefined) problems.add("redisStore.client", options.client, CLIENT_FORM);
+  const timeoutMs = positiveDuration(options.timeout, 500, "redisStore.timeout", problems);
+  const onStoreError = options.onStoreError ?? "fallback";
+  if (
+    onStoreError !== "fail-closed" &&
+    onStoreError !== "fail-open" &&
+    onStoreError !== "fallback"
+  ) {
+    problems.add(
+      "redisStore.onStoreError",
+      options.onStoreError,
+      '"fail-closed", "fail-open" or "fallback"',
+    );
+  }
+  let failures = 3;
+  let cooldownMs = 1000;
+  const cb = options.circuitBreaker;
+  if (cb === false) failures = Number.POSITIVE_INFINITY;
+  else if (cb !== undefined) {
+    if (typeof cb !== "object" || cb === null) {
+      problems.add("redisStore.circuitBreaker", cb, "false or { failures?, cooldown? }");
+    } else {
+      unknownKeys(cb, ["failures", "cooldown"], "redisStore.circuitBreaker", problems);
+      failures = wholeNumber(cb.failures, 3, "redisStore.circuitBreaker.failures", problems);
+      cooldownMs = positiveDuration(
+        cb.cooldown,
+        1000,
+        "redisStore.circuitBreaker.cooldown",
+        problems,
+      );
+    }
+  }
+  let cacheKeys = 10_000;
+  const lc = options.localCache;
+  if (lc === false) cacheKeys = 0;
+  else if (lc !== undefined) {
+    if (typeof lc !== "object" || lc === null) {
+      problems.add("redisStore.localCache", lc, "false or { maxKeys? }");
+    } else {
+      unknownKeys(lc, ["maxKeys"], "redisStore.localCache", problems);
+      cacheKeys = wholeNumber(lc.maxKeys, 10_000, "redisStore.localCache.maxKeys", problems);
+    }
+  }
+  const maxBatch = wholeNumber(options.maxBatch, 128, "redisStore.maxBatch", problems);
+  let ttlPaddingMs = 1000;
+  if (options.ttlPadding !== undefined) {
+    const ms = parseDuration(options.ttlPadding);
+    if (ms === undefined) problems.add("redisStore.ttlPadding", options.ttlPadding, DURATION_FORM);
+    else ttlPaddingMs = ms;
+  }
+  problems.throwIfAny();
+  return new RedisStoreImpl(
+    commands!,
+    timeoutMs,
+    onStoreError,
+    new CircuitBreaker(failures, cooldownMs),
+    cacheKeys,
+    maxBatch,
+    ttlPaddingMs,
+  );
+}
+
+class RedisStoreImpl implements RedisStore {
+  readonly name = "redis";
+  private readonly runner: ScriptRunner;
+  private readonly counters = { degraded: 0, localHits: 0 };
+  private readonly bindings = new Map<string, RedisBinding>();
+  private readonly ctx: BindingContext;
+
+  constructor(
+    commands: Commands,
+    timeoutMs: number,
+    onStoreError: "fail-closed" | "fail-open" | "fallback",
+    breaker: CircuitBreaker,
+    cacheKeys: number,
+    maxBatch: number,
+    ttlPaddingMs: number,
+  ) {
+    this.runner = new ScriptRunner(commands, timeoutMs, breaker);
+    let fallback: BindingContext["fallback"];
+    if (onStoreError === "fallback") {
+      // Created on first need: a healthy Redis never pays for it.
+      let local: Store | undefined;
+      fallback = (namespace, policies) => {
+        local ??= memoryStore();
+        return local.bind(namespace, policies);
+      };
+    }
+    this.ctx = {
+      runner: this.runner,
+      onStoreError,
+      fallback,
+      maxBatch,
+      cacheKeys,
+      ttlPaddingMs,
+      stats: this.counters,
+    };
+  }
+
+  get stats(): RedisStoreStats {
+    return { commands: this.runner.calls, ...this.counters };
+  }
+
+  get circuitOpen(): boolean {
+    return this.runner.breaker.open;
+  }
+
+  bind(namespace: string, policies: readonly Policy[]): StoreBinding {
+    // Limiters with the same prefix and policies share a binding, hence its batches and cache.
+    const id = `${namespace}\u0000${policies.map((p) => p.id).join("\u0000")}`;
+    let binding = this.bindings.get(id);
+    if (binding === undefined) {
+      binding = new RedisBinding(this.ctx, namespace, policies);
+      this.bindings.set(id, binding);
+    }
+    return binding;
+  }
+
+  /** Sends anything still queued. The client is yours: the store never quits it. */
+  async close(): Promise<void> {
+    for (const b of this.bindings.values()) b.flush();
+  }
+}
+
+function positiveDuration(
+  value: unknown,
+  fallback: number,
+  option: string,
+  problems: ProblemList,
+): number {
+  if (value === undefined) return fallback;
+  const ms = parseDuration(value);
+  if (ms === undefined || ms <= 0) {
+    problems.add(option, value, `a positive duration: ${DURATION_FORM}`);
+    return fallback;
+  }
+  return ms;
+}
+
+function wholeNumber(
+  value: unknown,
+  fallback: number,
+  option: string,
+  problems: ProblemList,
+): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
+    problems.add(option, value, "a whole number ≥ 1");
+    return fallback;
+  }
+  return value;
+}
+
+function unknownKeys(o: object, known: string[], option: string, problems: ProblemList): void {
+  for (const key of Object.keys(o)) {
+    if (!known.includes(key)) {
+      problems.add(
+        `${option}.${key}`,
+        (o as Record<string, unknown>)[key],
+        `one of ${known.join(", ")}`,
+      );
+    }
+  }
+}
