@@ -8,6 +8,8 @@ export const entries = {
   http: "src/http/index.ts",
   node: "src/adapters/node.ts",
   fetch: "src/adapters/fetch.ts",
+  express: "src/adapters/express.ts",
+  koa: "src/adapters/koa.ts",
 };
 
 export default defineConfig({

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { fetchRateLimit } from "../../src/adapters/fetch.js";
 import { type AdapterRunner, adapterContract } from "./contract.js";
-import { memory } from "./stores.js";
+import { storeFactories } from "./stores.js";
 
 function app(request: Request): Response {
   const m = /^https?:\/\/[^/]+\/status\/(\d{3})/.exec(request.url);
@@ -30,4 +30,4 @@ const fetchRunner: AdapterRunner = {
   },
 };
 
-adapterContract(fetchRunner, memory);
+for (const store of storeFactories) adapterContract(fetchRunner, store);

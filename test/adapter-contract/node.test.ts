@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { nodeRateLimit } from "../../src/adapters/node.js";
 import { type AdapterRunner, adapterContract } from "./contract.js";
-import { memory } from "./stores.js";
+import { storeFactories } from "./stores.js";
 
 function app(req: IncomingMessage, res: ServerResponse): void {
   const m = /^\/status\/(\d{3})/.exec(req.url ?? "");
@@ -53,5 +53,7 @@ const middleware: AdapterRunner = {
   },
 };
 
-adapterContract(wrapped, memory);
-adapterContract(middleware, memory);
+for (const store of storeFactories) {
+  adapterContract(wrapped, store);
+  adapterContract(middleware, store);
+}

@@ -1,11 +1,13 @@
 import { DURATION_FORM, type Duration, parseDuration } from "../../core/duration.js";
 import { ProblemList } from "../../core/errors/config-error.js";
+import type { ListStore } from "../../core/list-store.js";
 import { memoryStore } from "../../core/memory-store.js";
 import type { Policy } from "../../core/policy.js";
 import type { Store, StoreBinding } from "../../core/store.js";
 import { type BindingContext, RedisBinding } from "./binding.js";
 import { CircuitBreaker } from "./breaker.js";
 import { type Commands, type RedisClientLike, wrapClient } from "./client.js";
+import { redisLists } from "./redis-lists.js";
 import { ScriptRunner } from "./runner.js";
 
 export type RedisStoreOptions = {
@@ -187,6 +189,8 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
 
 class RedisStoreImpl implements RedisStore {
   readonly name = "redis";
+  /** Allow and deny lists in Redis: the whole fleet shares them (see redis-lists.ts). */
+  readonly lists: (namespace: string) => ListStore;
   private readonly runner: ScriptRunner;
   private readonly counters = { degraded: 0, localHits: 0 };
   private readonly bindings = new Map<string, RedisBinding>();
@@ -202,6 +206,7 @@ class RedisStoreImpl implements RedisStore {
     ttlPaddingMs: number,
   ) {
     this.runner = new ScriptRunner(commands, timeoutMs, breaker);
+    this.lists = redisLists(commands, timeoutMs);
     let fallback: BindingContext["fallback"];
     if (onStoreError === "fallback") {
       // Created on first need: a healthy Redis never pays for it.

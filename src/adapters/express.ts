@@ -1,0 +1,102 @@
+import type { NextFunction, Request, Response } from "express";
+import { createHttpLimiter, type HttpLimiter } from "../http/http-limiter.js";
+import type { HttpLimiterOptions, HttpOutcome } from "../http/options.js";
+import { type HttpRequest, isThenable } from "../http/request.js";
+
+/** The raw objects callbacks (`identity`, `skip`, `cost`, `session`...) see on `req.raw`. */
+export type ExpressRaw = { readonly req: Request; readonly res: Response };
+
+/** The HTTP layer's options: see docs/http.md. */
+export type ExpressRateLimitOptions = HttpLimiterOptions<ExpressRaw>;
+
+/** Express middleware (app-wide or per route) plus the limiter behind it. */
+export interface ExpressRateLimit {
+  /**
+   * Sets the rate-limit headers and calls `next()` when the request may proceed, else answers
+   * it (429, 403, 401). A limiter fault (a store down) goes to `next(error)`.
+   */
+  (req: Request, res: Response, next: NextFunction): void;
+  /** The underlying HTTP limiter (lists, clientAddress, close). */
+  readonly limiter: HttpLimiter<ExpressRaw>;
+}
+
+/**
+ * The canonical request over Express's req: headers are read in place, and `raw` is built only
+ * when a callback asks for it (most requests never do).
+ */
+class ExpressRequest implements HttpRequest<ExpressRaw> {
+  readonly method: string;
+  readonly path: string;
+  readonly remoteAddress: string | undefined;
+  private rawObjects: ExpressRaw | undefined;
+
+  constructor(
+    private readonly req: Request,
+    private readonly res: Response,
+  ) {
+    this.method = req.method;
+    // originalUrl, not url: inside a mounted router `url` is relative to the mount point, and
+    // rules are written against the path the client sent.
+    const url = req.originalUrl || req.url;
+    const q = url.indexOf("?");
+    this.path = q < 0 ? url : url.slice(0, q);
+    // The socket's peer, never req.ip: Express's own "trust proxy" setting is not ours to read
+    // (throttlekit's trustProxy option decides which forwarding headers count).
+    this.remoteAddress = req.socket.remoteAddress;
+  }
+
+  get raw(): ExpressRaw {
+    this.rawObjects ??= { req: this.req, res: this.res };
+    return this.rawObjects;
+  }
+
+  header(name: string): string | undefined {
+    const v = this.req.headers[name];
+    return typeof v === "string" ? v : Array.isArray(v) ? v.join(", ") : undefined;
+  }
+}
+
+/**
+ * Rate limiting for Express 5 (and 4): one middleware, app-wide or per route. Options are those
+ * of the HTTP layer (docs/http.md).
+ *
+ * @example
+ * import express from "express";
+ * import { expressRateLimit } from "throttlekit/express";
+ *
+ * const app = express();
+ * app.use(expressRateLimit({ policies: "100/min", trustProxy: 1 }));
+ * app.post("/login", expressRateLimit({ rules: [{ policies: "5/min", blockFor: "15m" }] }), login);
+ */
+export function expressRateLimit(options: ExpressRateLimitOptions): ExpressRateLimit {
+  const limiter = createHttpLimiter<ExpressRaw>(options);
+  // Express 4 does not catch a rejected promise returned by middleware, so the handler returns
+  // void and routes faults to next(error) itself (Express 5 would do either).
+  const middleware = ((req: Request, res: Response, next: NextFunction): void => {
+    const out = limiter.handle(new ExpressRequest(req, res));
+    if (!isThenable<HttpOutcome>(out)) {
+      apply(out, res, next);
+      return;
+    }
+    out.then((o) => apply(o, res, next)).then(undefined, (error: unknown) => next(error ?? FAILED));
+  }) as ExpressRateLimit;
+  Object.defineProperty(middleware, "limiter", { value: limiter, enumerable: true });
+  return middleware;
+}
+
+/** next(undefined) would let the request through: a fault without a value still is one. */
+const FAILED = new Error("throttlekit: the rate limiter failed without an error value");
+
+function apply(o: HttpOutcome, res: Response, next: NextFunction): void {
+  if (o.action === "continue") {
+    const { headers, after } = o;
+    if (headers !== undefined) for (const name in headers) res.setHeader(name, headers[name]!);
+    if (after !== undefined) res.once("finish", () => after(res.statusCode));
+    next();
+    return;
+  }
+  // writeHead/end, not res.send: the limiter's response goes out as produced (no ETag, no
+  // Content-Type guessed for a custom string body).
+  res.writeHead(o.status, o.headers);
+  res.end(o.body);
+}

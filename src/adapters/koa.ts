@@ -1,0 +1,106 @@
+import type { Context, Next } from "koa";
+import { createHttpLimiter, type HttpLimiter } from "../http/http-limiter.js";
+import type { HttpLimiterOptions, HttpOutcome } from "../http/options.js";
+import { type HttpRequest, isThenable } from "../http/request.js";
+
+/** The raw object callbacks (`identity`, `skip`, `cost`, `session`...) see on `req.raw`. */
+export type KoaRaw = { readonly ctx: Context };
+
+/** The HTTP layer's options: see docs/http.md. */
+export type KoaRateLimitOptions = HttpLimiterOptions<KoaRaw>;
+
+/** Koa middleware (app-wide or per route) plus the limiter behind it. */
+export interface KoaRateLimit {
+  /**
+   * Sets the rate-limit headers and runs `next()` when the request may proceed, else answers it
+   * (429, 403, 401) without running `next`. A limiter fault (a store down) rejects: Koa's error
+   * handling sees it. Returns synchronously when the limiter decided synchronously.
+   */
+  (ctx: Context, next: Next): Promise<unknown> | undefined;
+  /** The underlying HTTP limiter (lists, clientAddress, close). */
+  readonly limiter: HttpLimiter<KoaRaw>;
+}
+
+/**
+ * The canonical request over Koa's ctx: headers are read from node's request in place, and `raw`
+ * is built only when a callback asks for it.
+ */
+class KoaRequest implements HttpRequest<KoaRaw> {
+  readonly method: string;
+  readonly path: string;
+  readonly remoteAddress: string | undefined;
+  private rawObjects: KoaRaw | undefined;
+
+  constructor(private readonly ctx: Context) {
+    this.method = ctx.method;
+    // originalUrl, not ctx.path: a mounted sub-app (koa-mount) sees a path relative to its
+    // mount point, and rules are written against the path the client sent.
+    const url = ctx.originalUrl || ctx.url;
+    const q = url.indexOf("?");
+    this.path = q < 0 ? url : url.slice(0, q);
+    // The socket's peer, never ctx.ip: Koa's `app.proxy` setting is not ours to read
+    // (throttlekit's trustProxy option decides which forwarding headers count).
+    this.remoteAddress = ctx.req.socket.remoteAddress;
+  }
+
+  get raw(): KoaRaw {
+    this.rawObjects ??= { ctx: this.ctx };
+    return this.rawObjects;
+  }
+
+  header(name: string): string | undefined {
+    const v = this.ctx.req.headers[name];
+    return typeof v === "string" ? v : Array.isArray(v) ? v.join(", ") : undefined;
+  }
+}
+
+/**
+ * Rate limiting for Koa: one middleware, app-wide or per route (@koa/router). Options are those
+ * of the HTTP layer (docs/http.md).
+ *
+ * @example
+ * import Koa from "koa";
+ * import { koaRateLimit } from "throttlekit/koa";
+ *
+ * const app = new Koa();
+ * app.use(koaRateLimit({ policies: "100/min", trustProxy: 1 }));
+ * app.use((ctx) => { ctx.body = "hello"; });
+ */
+export function koaRateLimit(options: KoaRateLimitOptions): KoaRateLimit {
+  const limiter = createHttpLimiter<KoaRaw>(options);
+  // Not an async function: with the memory store the decision is synchronous, and Koa's
+  // compose wraps whatever we return in Promise.resolve anyway.
+  const middleware = ((ctx: Context, next: Next): Promise<unknown> | undefined => {
+    const out = limiter.handle(new KoaRequest(ctx));
+    if (!isThenable<HttpOutcome>(out)) return apply(out, ctx, next);
+    return out.then((o) => apply(o, ctx, next));
+  }) as KoaRateLimit;
+  Object.defineProperty(middleware, "limiter", { value: limiter, enumerable: true });
+  return middleware;
+}
+
+function apply(o: HttpOutcome, ctx: Context, next: Next): Promise<unknown> | undefined {
+  if (o.action === "continue") {
+    const { headers, after } = o;
+    if (headers !== undefined) for (const name in headers) ctx.set(name, headers[name]!);
+    if (after !== undefined) {
+      // "finish", not the status after next(): errors thrown downstream become a status only
+      // when Koa's onerror writes the response.
+      const res = ctx.res;
+      res.once("finish", () => after(res.statusCode));
+    }
+    return next();
+  }
+  if (o.body === undefined) {
+    // Koa turns a missing body into a status-message body, and a null one into a 204; set null
+    // first (it marks the body as explicitly empty), then the status.
+    ctx.body = null;
+    ctx.status = o.status;
+    ctx.set(o.headers);
+  } else {
+    ctx.status = o.status;
+    ctx.set(o.headers); // before the body, so Koa keeps our Content-Type
+    ctx.body = o.body;
+  }
+  return undefined;
+}

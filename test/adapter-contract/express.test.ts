@@ -1,0 +1,167 @@
+import { once } from "node:events";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import express, { type NextFunction, type Request, type Response } from "express";
+import { afterEach, describe, expect, it } from "vitest";
+import { type ExpressRateLimit, expressRateLimit } from "../../src/adapters/express.js";
+import type { Store, StoreBinding } from "../../src/core/store.js";
+import type { HttpLimiterOptions } from "../../src/http/options.js";
+import { type AdapterRunner, adapterContract } from "./contract.js";
+import { storeFactories } from "./stores.js";
+
+function status(req: Request, res: Response): void {
+  res.status(Number(req.params.code)).send("ok");
+}
+function ok(_req: Request, res: Response): void {
+  res.send("ok");
+}
+/** The error path of the contract's servers: a fault shows as a 500 with its message. */
+function onError(error: unknown, _req: Request, res: Response, _next: NextFunction): void {
+  res.status(500).send(`fault: ${error instanceof Error ? error.message : String(error)}`);
+}
+
+async function listen(app: express.Express, limit: ExpressRateLimit) {
+  const server: Server = app.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await limit.limiter.close();
+    },
+  };
+}
+
+/** app.use(expressRateLimit(...)) */
+const appWide: AdapterRunner = {
+  name: "express (app.use)",
+  async start(options) {
+    const limit = expressRateLimit(options);
+    const app = express();
+    app.use(limit);
+    app.all("/status/:code", status);
+    app.use(ok);
+    app.use(onError);
+    return listen(app, limit);
+  },
+};
+
+/** app.all(path, expressRateLimit(...), handler): the middleware on each route */
+const perRoute: AdapterRunner = {
+  name: "express (per route)",
+  async start(options) {
+    const limit = expressRateLimit(options);
+    const app = express();
+    app.all("/status/:code", limit, status);
+    app.all("/{*rest}", limit, ok);
+    app.use(onError);
+    return listen(app, limit);
+  },
+};
+
+for (const store of storeFactories) {
+  adapterContract(appWide, store);
+  adapterContract(perRoute, store);
+}
+
+/** A store whose server is down: every call rejects. */
+function downStore(): Store {
+  const fail = () => Promise.reject(new Error("store down"));
+  const binding: StoreBinding = {
+    consume: fail,
+    peek: fail,
+    refund: fail,
+    reset: fail,
+    block: fail,
+    unblock: fail,
+  };
+  return { name: "down", bind: () => binding };
+}
+
+describe("express adapter specifics", () => {
+  const closers: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const c of closers.splice(0)) await c();
+  });
+  async function start(
+    options: HttpLimiterOptions,
+    mount: (app: express.Express, limit: ExpressRateLimit) => void,
+  ) {
+    const limit = expressRateLimit(options as never);
+    const app = express();
+    mount(app, limit);
+    app.use(onError);
+    const server = await listen(app, limit);
+    closers.push(() => server.close());
+    return (path = "/") => fetch(`${server.url}${path}`);
+  }
+
+  it("a store fault goes to next(error)", async () => {
+    const get = await start({ policies: "5/min", store: downStore() }, (app, limit) => {
+      app.use(limit);
+      app.use(ok);
+    });
+    const res = await get();
+    expect(res.status).toBe(500);
+    expect(await res.text()).toBe("fault: store down");
+  });
+
+  it("identity faults go to next(error), sync and async", async () => {
+    // An identity returning a non-key is a ConfigError: handle() rejects.
+    const get = await start({ policies: "5/min", identity: () => 42 as never }, (app, limit) => {
+      app.use(limit);
+      app.use(ok);
+    });
+    const res = await get();
+    expect(res.status).toBe(500);
+    expect(await res.text()).toMatch(/^fault: [\s\S]*identity/);
+
+    const getAsync = await start(
+      { policies: "5/min", identity: async () => 42 as never },
+      (app, limit) => {
+        app.use(limit);
+        app.use(ok);
+      },
+    );
+    const r2 = await getAsync();
+    expect(r2.status).toBe(500);
+    expect(await r2.text()).toMatch(/^fault: [\s\S]*identity/);
+  });
+
+  it("rules match the full path inside a mounted router", async () => {
+    const get = await start(
+      { rules: [{ path: "/api/items", policies: "1/min" }] },
+      (app, limit) => {
+        const router = express.Router();
+        router.use(limit);
+        router.get("/items", ok);
+        router.get("/other", ok);
+        app.use("/api", router);
+      },
+    );
+    expect((await get("/api/items?x=1")).status).toBe(200);
+    expect((await get("/api/items")).status).toBe(429);
+    const other = await get("/api/other");
+    expect(other.status).toBe(200);
+    expect(other.headers.get("ratelimit")).toBeNull();
+  });
+
+  it("callbacks get Express's req and res on req.raw", async () => {
+    let seen: unknown;
+    const get = await start(
+      {
+        policies: "5/min",
+        identity: (req) => {
+          const { req: r, res } = req.raw as { req: Request; res: Response };
+          seen = [r.params, typeof res.status, r.query.user];
+          return `user:${String(r.query.user)}`;
+        },
+      },
+      (app, limit) => app.get("/u/:id", limit, ok),
+    );
+    expect((await get("/u/7?user=ann")).status).toBe(200);
+    expect(seen).toEqual([{ id: "7" }, "function", "ann"]);
+  });
+});

@@ -1,0 +1,125 @@
+import { once } from "node:events";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import Koa, { type Context, type Next } from "koa";
+import { afterEach, describe, expect, it } from "vitest";
+import { type KoaRateLimit, koaRateLimit } from "../../src/adapters/koa.js";
+import type { Store, StoreBinding } from "../../src/core/store.js";
+import type { HttpLimiterOptions } from "../../src/http/options.js";
+import { type AdapterRunner, adapterContract } from "./contract.js";
+import { storeFactories } from "./stores.js";
+
+/** The error path of the contract's servers: a fault shows as a 500 with its message. */
+async function onError(ctx: Context, next: Next): Promise<void> {
+  try {
+    await next();
+  } catch (error) {
+    ctx.status = 500;
+    ctx.body = `fault: ${error instanceof Error ? error.message : String(error)}`;
+  }
+}
+
+function ok(ctx: Context): void {
+  const m = /^\/status\/(\d{3})/.exec(ctx.path);
+  ctx.status = m === null ? 200 : Number(m[1]);
+  ctx.body = "ok";
+}
+
+async function listen(app: Koa, limit: KoaRateLimit) {
+  const server: Server = app.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await limit.limiter.close();
+    },
+  };
+}
+
+/** app.use(koaRateLimit(...)) */
+const koaRunner: AdapterRunner = {
+  name: "koa",
+  async start(options) {
+    const limit = koaRateLimit(options);
+    const app = new Koa();
+    app.use(onError);
+    app.use(limit);
+    app.use(ok);
+    return listen(app, limit);
+  },
+};
+
+for (const store of storeFactories) adapterContract(koaRunner, store);
+
+/** A store whose server is down: every call rejects. */
+function downStore(): Store {
+  const fail = () => Promise.reject(new Error("store down"));
+  const binding: StoreBinding = {
+    consume: fail,
+    peek: fail,
+    refund: fail,
+    reset: fail,
+    block: fail,
+    unblock: fail,
+  };
+  return { name: "down", bind: () => binding };
+}
+
+describe("koa adapter specifics", () => {
+  const closers: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const c of closers.splice(0)) await c();
+  });
+  async function start(options: HttpLimiterOptions, last: (ctx: Context) => void = ok) {
+    const limit = koaRateLimit(options as never);
+    const app = new Koa();
+    app.use(onError);
+    app.use(limit);
+    app.use(last);
+    const server = await listen(app, limit);
+    closers.push(() => server.close());
+    return (path = "/") => fetch(`${server.url}${path}`);
+  }
+
+  it("limiter faults reject into Koa's error handling", async () => {
+    const down = await start({ policies: "5/min", store: downStore() });
+    const res = await down();
+    expect(res.status).toBe(500);
+    expect(await res.text()).toBe("fault: store down");
+
+    const badIdentity = await start({ policies: "5/min", identity: () => 42 as never });
+    const r2 = await badIdentity();
+    expect(r2.status).toBe(500);
+    expect(await r2.text()).toMatch(/^fault: [\s\S]*identity/);
+  });
+
+  it("a custom response without a body is sent empty, with its own status", async () => {
+    const get = await start({
+      policies: "1/min",
+      onLimited: () => ({ status: 503, headers: { "X-Why": "busy" } }),
+    });
+    await (await get()).arrayBuffer();
+    const res = await get();
+    expect(res.status).toBe(503);
+    expect(res.headers.get("x-why")).toBe("busy");
+    expect(res.headers.get("retry-after")).not.toBeNull();
+    expect(await res.text()).toBe("");
+  });
+
+  it("callbacks get Koa's ctx on req.raw", async () => {
+    let seen: unknown;
+    const get = await start({
+      policies: "5/min",
+      identity: (req) => {
+        const { ctx } = req.raw as { ctx: Context };
+        seen = ctx.query.user;
+        return `user:${String(ctx.query.user)}`;
+      },
+    });
+    expect((await get("/?user=ann")).status).toBe(200);
+    expect(seen).toBe("ann");
+  });
+});
