@@ -10,6 +10,7 @@ export const entries = {
   fetch: "src/adapters/fetch.ts",
   express: "src/adapters/express.ts",
   koa: "src/adapters/koa.ts",
+  nest: "src/adapters/nest/index.ts",
 };
 
 export default defineConfig({

@@ -1,0 +1,311 @@
+import {
+  type CanActivate,
+  type ExecutionContext,
+  HttpException,
+  Inject,
+  Injectable,
+} from "@nestjs/common";
+import { Reflector } from "@nestjs/core";
+import type { Decision } from "../../core/decision.js";
+import { ConfigError } from "../../core/errors/config-error.js";
+import { SyncUnsupportedError } from "../../core/errors/sync-unsupported-error.js";
+import { isThrottlekitError } from "../../core/errors/throttlekit-error.js";
+import { createLimiter, type Limiter } from "../../core/limiter.js";
+import {
+  type HeaderMap,
+  type HeaderRenderer,
+  headerRenderer,
+  retryAfterSeconds,
+} from "../../http/headers.js";
+import type { IdentityContext, IdentityResult } from "../../http/identity/types.js";
+import {
+  limitedProblem,
+  type PlainResponse,
+  type ProblemDetails,
+  unauthorizedProblem,
+} from "../../http/problem.js";
+import { isThenable, type MaybePromise } from "../../http/request.js";
+import { UNLIMITED, type Unlimited } from "../../http/unlimited.js";
+import type { NamedPolicy } from "./named-policies.js";
+import { NestRequest, type Target, targetOf, writeHeaders } from "./nest-request.js";
+import type { ThrottlekitConfig } from "./options.js";
+import type { SkipThrottleMetadata } from "./skip-throttle.js";
+import type { ThrottleMetadata } from "./throttle.js";
+import { ThrottlekitException } from "./throttlekit-exception.js";
+import { SKIP_THROTTLE_METADATA, THROTTLE_METADATA, THROTTLEKIT_CONFIG } from "./tokens.js";
+import { TooManyRequestsError } from "./too-many-requests-error.js";
+
+/** One handler's limits, built on its first request and reused for every later one. */
+type Route = {
+  readonly limiter: Limiter;
+  readonly render: HeaderRenderer | undefined;
+  /** The route's throttler names, joined by "+" (passed to generateKey). */
+  readonly name: string;
+  /** False once the store turned out to have no synchronous path. */
+  sync: boolean;
+};
+
+// Reflector holds no state: one instance reads every class's metadata, no injection needed.
+const reflector = new Reflector();
+
+/**
+ * Rate limits Nest handlers. Use it globally (`{ provide: APP_GUARD, useClass: ThrottlekitGuard }`)
+ * or per controller/handler with `@UseGuards(ThrottlekitGuard)`, with ThrottlekitModule imported.
+ *
+ * Every throttler of a route is checked as one all-or-nothing decision by one throttlekit
+ * limiter, built once per handler (never per request; no timers). HTTP routes get the
+ * rate-limit headers, and a 429 with Retry-After and a problem body when limited; GraphQL
+ * resolvers an error with `extensions.code: "TOO_MANY_REQUESTS"`; WebSocket handlers an
+ * `exception` message and no handler call. Other contexts (microservices) are not limited.
+ *
+ * Subclass it to change who a client is (`getTracker`) or how counters are keyed
+ * (`generateKey`).
+ *
+ * @example
+ * class ByUser extends ThrottlekitGuard {
+ *   protected override getTracker(req: Record<string, any>) { return req.user?.id ?? super.getTracker(req); }
+ * }
+ */
+export class ThrottlekitGuard implements CanActivate {
+  private readonly routes = new WeakMap<object, WeakMap<object, Route | null>>();
+  private readonly identityContext: IdentityContext;
+
+  constructor(protected readonly config: ThrottlekitConfig) {
+    const clock = config.clock;
+    this.identityContext = { now: clock ?? Date.now };
+  }
+
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
+    const route = this.route(context.getClass(), context.getHandler());
+    if (route === null) return true;
+    const skipIf = this.config.skipIf;
+    if (skipIf !== undefined) {
+      const skip = skipIf(context);
+      if (isThenable<boolean>(skip)) {
+        return Promise.resolve(skip).then((s) => (s ? true : this.limit(context, route)));
+      }
+      if (skip) return true;
+    }
+    return this.limit(context, route);
+  }
+
+  /**
+   * Who the client is, as a key. The default runs the module's identity (ip() unless
+   * configured) over the platform request, or over the WebSocket client's socket. Return
+   * UNLIMITED to leave a client alone.
+   */
+  protected getTracker(
+    req: Record<string, unknown>,
+    _context: ExecutionContext,
+  ): MaybePromise<string | Unlimited> {
+    const result = this.config.identity(new NestRequest(req), this.identityContext);
+    return isThenable<IdentityResult>(result)
+      ? Promise.resolve(result).then(trackerOf)
+      : trackerOf(result);
+  }
+
+  /**
+   * The store key for one client on one handler. The default counts each handler separately
+   * (`Controller.handler:tracker`); return the tracker alone to share one budget across every
+   * handler with the same throttlers. `name` is the route's throttler names joined by "+".
+   */
+  protected generateKey(context: ExecutionContext, tracker: string, _name: string): string {
+    return `${context.getClass().name}.${context.getHandler().name}:${tracker}`;
+  }
+
+  private limit(context: ExecutionContext, route: Route): boolean | Promise<boolean> {
+    const target = targetOf(context);
+    if (target === undefined) return true;
+    let tracker: MaybePromise<string | Unlimited>;
+    try {
+      tracker = this.getTracker(target.req as Record<string, unknown>, context);
+    } catch (error) {
+      return this.identityFailed(target, error);
+    }
+    if (isThenable<string | Unlimited>(tracker)) {
+      return Promise.resolve(tracker).then(
+        (t) => this.charge(context, route, target, t),
+        (error) => this.identityFailed(target, error),
+      );
+    }
+    return this.charge(context, route, target, tracker);
+  }
+
+  private charge(
+    context: ExecutionContext,
+    route: Route,
+    target: Target,
+    tracker: string | Unlimited,
+  ): boolean | Promise<boolean> {
+    if (tracker === UNLIMITED) return true;
+    const key = this.generateKey(context, tracker, route.name);
+    if (route.sync) {
+      let decision: Decision;
+      try {
+        decision = route.limiter.consumeSync(key);
+      } catch (error) {
+        if (!(error instanceof SyncUnsupportedError)) throw error;
+        route.sync = false;
+        return route.limiter.consume(key).then((d) => this.decide(target, route, d));
+      }
+      return this.decide(target, route, decision);
+    }
+    return route.limiter.consume(key).then((d) => this.decide(target, route, d));
+  }
+
+  private decide(target: Target, route: Route, d: Decision): boolean {
+    const render = route.render;
+    if (d.allowed) {
+      if (render !== undefined && target.res !== undefined) {
+        writeHeaders(target.res, render(d, this.now()));
+      }
+      return true;
+    }
+    const retryAfter = retryAfterSeconds(d);
+    const headers: HeaderMap = render === undefined ? {} : render(d, this.now());
+    if (retryAfter !== undefined) headers["Retry-After"] = String(retryAfter);
+    const problem = limitedProblem(d, retryAfter, headers);
+    if (target.kind === "graphql") {
+      // The HTTP status stays 200 (GraphQL over HTTP); the headers still tell clients when.
+      writeHeaders(target.res, headers);
+      throw new TooManyRequestsError(detailOf(problem), d, retryAfter);
+    }
+    if (target.kind === "ws") {
+      sendWs(target.req, {
+        status: "error",
+        code: "TOO_MANY_REQUESTS",
+        message: detailOf(problem),
+        ...(retryAfter === undefined ? {} : { retryAfter }),
+      });
+      return false;
+    }
+    // Content-Type is left to the exception filter: Nest's Express adapter replaces any
+    // non-JSON type on an error body (ThrottlekitExceptionFilter sends problem+json).
+    headers["Cache-Control"] = "no-store";
+    writeHeaders(target.res, headers);
+    throw new ThrottlekitException(JSON.parse(problem.body!) as ProblemDetails, d, retryAfter);
+  }
+
+  /** An identity that throws an IdentityError is a 401 (HTTP), never a 500. */
+  private identityFailed(target: Target, error: unknown): boolean {
+    if (!isThrottlekitError(error) || error.code !== "ERR_TK_IDENTITY") throw error;
+    const problem = unauthorizedProblem(error);
+    if (target.kind === "graphql") {
+      throw Object.assign(new Error(detailOf(problem)), {
+        extensions: { code: "UNAUTHENTICATED" },
+      });
+    }
+    if (target.kind === "ws") {
+      sendWs(target.req, { status: "error", code: "UNAUTHENTICATED", message: detailOf(problem) });
+      return false;
+    }
+    const { "Content-Type": _type, ...headers } = problem.headers;
+    writeHeaders(target.res, headers);
+    throw new HttpException(JSON.parse(problem.body!) as ProblemDetails, problem.status);
+  }
+
+  private now(): number {
+    const clock = this.config.clock;
+    return clock === undefined ? Date.now() : clock();
+  }
+
+  private route(cls: object, handler: object): Route | null {
+    let handlers = this.routes.get(cls);
+    if (handlers === undefined) {
+      handlers = new WeakMap();
+      this.routes.set(cls, handlers);
+    }
+    let route = handlers.get(handler);
+    if (route === undefined) {
+      route = this.build(cls, handler);
+      handlers.set(handler, route);
+    }
+    return route;
+  }
+
+  /** Resolves a handler's throttlers: module, then class, then method; minus skipped ones. */
+  private build(cls: object, handler: object): Route | null {
+    const classSkip = read<SkipThrottleMetadata>(SKIP_THROTTLE_METADATA, cls);
+    const handlerSkip = read<SkipThrottleMetadata>(SKIP_THROTTLE_METADATA, handler);
+    const skipAll =
+      typeof handlerSkip === "boolean"
+        ? handlerSkip
+        : typeof classSkip === "boolean"
+          ? classSkip
+          : false;
+    if (skipAll) return null;
+    const skipNamed: Record<string, boolean> = {
+      ...(typeof classSkip === "object" && handlerSkip !== false ? classSkip : {}),
+      ...(typeof handlerSkip === "object" ? handlerSkip : {}),
+    };
+    let set = new Map<string, NamedPolicy>();
+    for (const p of this.config.throttlers) set.set(p.name, p);
+    for (const meta of [
+      read<ThrottleMetadata>(THROTTLE_METADATA, cls),
+      read<ThrottleMetadata>(THROTTLE_METADATA, handler),
+    ]) {
+      if (meta === undefined) continue;
+      if (meta.replace) set = new Map();
+      for (const p of meta.policies) set.set(p.name, p);
+    }
+    for (const name in skipNamed) if (skipNamed[name] === true) set.delete(name);
+    if (set.size === 0) return null;
+    const { store, prefix, clock } = this.config;
+    const limiter = createLimiter({
+      policies: [...set.values()],
+      store,
+      prefix,
+      ...(clock === undefined ? {} : { clock }),
+    });
+    return {
+      limiter,
+      render: headerRenderer(this.config.headers, limiter.policies),
+      name: [...set.keys()].join("+"),
+      sync: true,
+    };
+  }
+}
+
+Injectable()(ThrottlekitGuard);
+Inject(THROTTLEKIT_CONFIG)(ThrottlekitGuard, undefined, 0);
+
+function read<T>(key: string, target: object): T | undefined {
+  return reflector.get<T | undefined>(key, target as never);
+}
+
+function trackerOf(result: IdentityResult): string | Unlimited {
+  if (typeof result === "string" || result === UNLIMITED) return result;
+  if (typeof result === "object" && result !== null && typeof result.key === "string") {
+    return result.key;
+  }
+  throw new ConfigError([
+    {
+      option: "identity",
+      received: result,
+      expected: "a key string, { key, group? } or UNLIMITED",
+    },
+  ]);
+}
+
+function detailOf(problem: PlainResponse): string {
+  return (JSON.parse(problem.body!) as ProblemDetails).detail ?? "Too many requests.";
+}
+
+/**
+ * Tells a WebSocket client, in Nest's own exception shape ({ status: "error", message }): a
+ * `ws` socket gets a `{ event: "exception", data }` frame; a Socket.IO socket an `exception`
+ * event. Nest's WsException for the refused handler follows; it is local-only on `ws`.
+ */
+function sendWs(client: object, data: Record<string, unknown>): void {
+  const c = client as {
+    readyState?: number;
+    send?: (text: string) => void;
+    emit?: (event: string, data: unknown) => void;
+    handshake?: unknown;
+  };
+  if (c.handshake !== undefined && typeof c.emit === "function") {
+    c.emit("exception", data);
+  } else if (typeof c.send === "function" && c.readyState === 1) {
+    c.send(JSON.stringify({ event: "exception", data }));
+  }
+}

@@ -1,0 +1,20 @@
+/**
+ * throttlekit/nest: a NestJS module, guard and decorators over throttlekit's limiter and
+ * throttlekit/http's identities and headers. HTTP (Express and Fastify platforms), GraphQL
+ * resolvers and WebSocket gateways.
+ */
+export { ThrottlekitExceptionFilter } from "./exception-filter.js";
+export { ThrottlekitGuard } from "./guard.js";
+export { ThrottlekitModule, type ThrottlekitModuleAsyncOptions } from "./module.js";
+export type { NamedPolicies, NamedPolicy } from "./named-policies.js";
+export type { ThrottlekitConfig, ThrottlekitModuleOptions } from "./options.js";
+export { SkipThrottle, type SkipThrottleMetadata } from "./skip-throttle.js";
+export { Throttle, type ThrottleMetadata } from "./throttle.js";
+export { ThrottlekitException } from "./throttlekit-exception.js";
+export {
+  SKIP_THROTTLE_METADATA,
+  THROTTLE_METADATA,
+  THROTTLEKIT_CONFIG,
+  THROTTLEKIT_OPTIONS,
+} from "./tokens.js";
+export { TooManyRequestsError } from "./too-many-requests-error.js";

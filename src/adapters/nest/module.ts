@@ -1,0 +1,83 @@
+import {
+  type DynamicModule,
+  Inject,
+  Module,
+  type ModuleMetadata,
+  type OnApplicationShutdown,
+  type Provider,
+} from "@nestjs/common";
+import { ThrottlekitGuard } from "./guard.js";
+import {
+  resolveOptions,
+  type ThrottlekitConfig,
+  type ThrottlekitModuleOptions,
+} from "./options.js";
+import { THROTTLEKIT_CONFIG, THROTTLEKIT_OPTIONS } from "./tokens.js";
+
+/** forRootAsync's options: Nest's usual factory provider. */
+export type ThrottlekitModuleAsyncOptions = {
+  /** Modules whose providers the factory injects (e.g. ConfigModule). */
+  imports?: ModuleMetadata["imports"];
+  /** Tokens passed to useFactory, in order. Always explicit: no decorator metadata needed. */
+  // biome-ignore lint/suspicious/noExplicitAny: Nest's own injection token type.
+  inject?: any[];
+  useFactory: (...args: never[]) => ThrottlekitModuleOptions | Promise<ThrottlekitModuleOptions>;
+};
+
+/**
+ * Registers throttlekit for a Nest application (global: import it once, in the root module).
+ * It provides ThrottlekitGuard; install the guard globally with APP_GUARD or per controller with
+ * @UseGuards. Options are validated at bootstrap: a bad one fails startup with a ConfigError.
+ *
+ * @example
+ * Module({
+ *   imports: [ThrottlekitModule.forRoot({ throttlers: { short: "3/s", long: "100/min" } })],
+ *   providers: [{ provide: APP_GUARD, useClass: ThrottlekitGuard }],
+ * })(AppModule);
+ */
+export class ThrottlekitModule implements OnApplicationShutdown {
+  constructor(private readonly config: ThrottlekitConfig) {}
+
+  static forRoot(options: ThrottlekitModuleOptions): DynamicModule {
+    return ThrottlekitModule.dynamic([{ provide: THROTTLEKIT_OPTIONS, useValue: options }], []);
+  }
+
+  /** @example ThrottlekitModule.forRootAsync({ imports: [ConfigModule], inject: [ConfigService], useFactory: (c) => ({ throttlers: c.get("LIMIT") }) }) */
+  static forRootAsync(options: ThrottlekitModuleAsyncOptions): DynamicModule {
+    return ThrottlekitModule.dynamic(
+      [
+        {
+          provide: THROTTLEKIT_OPTIONS,
+          useFactory: options.useFactory as (...args: unknown[]) => unknown,
+          inject: options.inject ?? [],
+        },
+      ],
+      options.imports ?? [],
+    );
+  }
+
+  private static dynamic(
+    providers: Provider[],
+    imports: NonNullable<ModuleMetadata["imports"]>,
+  ): DynamicModule {
+    return {
+      module: ThrottlekitModule,
+      global: true,
+      imports,
+      providers: [
+        ...providers,
+        { provide: THROTTLEKIT_CONFIG, useFactory: resolveOptions, inject: [THROTTLEKIT_OPTIONS] },
+        ThrottlekitGuard,
+      ],
+      exports: [THROTTLEKIT_OPTIONS, THROTTLEKIT_CONFIG, ThrottlekitGuard],
+    };
+  }
+
+  /** Closes the store the module made itself; a store you passed in stays yours to close. */
+  async onApplicationShutdown(): Promise<void> {
+    if (this.config.ownsStore) await this.config.store.close?.();
+  }
+}
+
+Module({})(ThrottlekitModule);
+Inject(THROTTLEKIT_CONFIG)(ThrottlekitModule, undefined, 0);

@@ -1,0 +1,34 @@
+import { SetMetadata } from "@nestjs/common";
+import { ConfigError } from "../../core/errors/config-error.js";
+import { SKIP_THROTTLE_METADATA } from "./tokens.js";
+
+/** What @SkipThrottle() records. */
+export type SkipThrottleMetadata = boolean | Readonly<Record<string, boolean>>;
+
+/**
+ * Leaves a controller or a handler unlimited. On a method, `SkipThrottle(false)` limits it
+ * again inside a skipped class. `SkipThrottle({ short: true })` drops only the named
+ * throttlers (a method's entries override its class's).
+ *
+ * @default skip true
+ * @example
+ * // @SkipThrottle() @Controller("health") class Health { @SkipThrottle(false) @Get("deep") deep() {} }
+ */
+export function SkipThrottle(skip: SkipThrottleMetadata = true): ClassDecorator & MethodDecorator {
+  const valid =
+    typeof skip === "boolean" ||
+    (typeof skip === "object" &&
+      skip !== null &&
+      !Array.isArray(skip) &&
+      Object.values(skip).every((v) => typeof v === "boolean"));
+  if (!valid) {
+    throw new ConfigError([
+      {
+        option: "SkipThrottle()",
+        received: skip,
+        expected: "true, false, or { <throttler name>: boolean }",
+      },
+    ]);
+  }
+  return SetMetadata(SKIP_THROTTLE_METADATA, skip);
+}
