@@ -8,9 +8,11 @@ export const entries = {
   http: "src/http/index.ts",
   node: "src/adapters/node.ts",
   fetch: "src/adapters/fetch.ts",
+  nest: "src/adapters/nest/index.ts",
+  fastify: "src/adapters/fastify.ts",
+  hono: "src/adapters/hono.ts",
   express: "src/adapters/express.ts",
   koa: "src/adapters/koa.ts",
-  nest: "src/adapters/nest/index.ts",
 };
 
 export default defineConfig({

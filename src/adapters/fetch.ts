@@ -2,6 +2,7 @@ import type { ConfigProblem } from "../core/errors/config-error.js";
 import { createHttpLimiter, type HttpLimiter } from "../http/http-limiter.js";
 import type { HttpLimiterOptions, HttpOutcome } from "../http/options.js";
 import type { HttpRequest } from "../http/request.js";
+import { pathOf, runtimeAddress, withHeaders } from "../http/web-request.js";
 import { withProblems } from "../http/with-problems.js";
 
 /** The raw objects callbacks see on `req.raw`: the Request and the handler's second argument. */
@@ -119,49 +120,4 @@ export function fetchRateLimit(options: FetchRateLimitOptions): FetchRateLimit {
       };
     },
   };
-}
-
-/** The URL's path, without building a URL object (Request.url is already normalised). */
-function pathOf(url: string): string {
-  const scheme = url.indexOf("://");
-  const start = url.indexOf("/", scheme < 0 ? 0 : scheme + 3);
-  if (start < 0) return "/";
-  let end = url.length;
-  for (let i = start; i < url.length; i++) {
-    const c = url.charCodeAt(i);
-    if (c === 63 /* ? */ || c === 35 /* # */) {
-      end = i;
-      break;
-    }
-  }
-  return url.slice(start, end);
-}
-
-type RuntimeContext = {
-  requestIP?: (r: Request) => { address?: string } | null | undefined;
-  remoteAddr?: { hostname?: string };
-  incoming?: { socket?: { remoteAddress?: string } };
-};
-
-/** Where Bun, Deno and @hono/node-server hand fetch handlers the peer address. */
-function runtimeAddress(request: Request, context: unknown): string | undefined {
-  if (typeof context !== "object" || context === null) return undefined;
-  const c = context as RuntimeContext;
-  if (c.incoming?.socket !== undefined) return c.incoming.socket.remoteAddress;
-  if (c.remoteAddr !== undefined) return c.remoteAddr.hostname;
-  if (typeof c.requestIP === "function") return c.requestIP(request)?.address ?? undefined;
-  return undefined;
-}
-
-/** Sets headers on the handler's response; copies it first when its headers are immutable. */
-function withHeaders(response: Response, headers: Readonly<Record<string, string>>): Response {
-  try {
-    for (const name in headers) response.headers.set(name, headers[name]!);
-    return response;
-  } catch {
-    // Response.redirect() and fetch() responses have immutable headers (Fetch §5.2 guard).
-    const copy = new Response(response.body, response);
-    for (const name in headers) copy.headers.set(name, headers[name]!);
-    return copy;
-  }
 }

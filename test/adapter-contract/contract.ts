@@ -9,12 +9,12 @@
  *   name: "express",
  *   async start(options) {            // options: HttpLimiterOptions, pass them through as they are
  *     const app = express();
- *     app.use(rateLimit(options));
+ *     const limit = expressRateLimit(options);
+ *     app.use(limit);
  *     app.all("/status/:code", (req, res) => res.status(Number(req.params.code)).send("ok"));
  *     app.all("*", (req, res) => res.send("ok"));
- *     const server = app.listen(0, "127.0.0.1");
- *     await once(server, "listening");
- *     return { url: `http://127.0.0.1:${port}`, close: () => closeServer(server) };
+ *     // served (./listen.ts): waits for "listening", closes keep-alive sockets, then the limiter
+ *     return served(app.listen(0, "127.0.0.1"), () => limit.limiter.close());
  *   },
  * };
  * ```

@@ -1,12 +1,10 @@
-import { once } from "node:events";
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { afterEach, describe, expect, it } from "vitest";
 import { type ExpressRateLimit, expressRateLimit } from "../../src/adapters/express.js";
 import type { Store, StoreBinding } from "../../src/core/store.js";
 import type { HttpLimiterOptions } from "../../src/http/options.js";
 import { type AdapterRunner, adapterContract } from "./contract.js";
+import { served } from "./listen.js";
 import { storeFactories } from "./stores.js";
 
 function status(req: Request, res: Response): void {
@@ -20,18 +18,8 @@ function onError(error: unknown, _req: Request, res: Response, _next: NextFuncti
   res.status(500).send(`fault: ${error instanceof Error ? error.message : String(error)}`);
 }
 
-async function listen(app: express.Express, limit: ExpressRateLimit) {
-  const server: Server = app.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    async close() {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-      await limit.limiter.close();
-    },
-  };
+function listen(app: express.Express, limit: ExpressRateLimit) {
+  return served(app.listen(0, "127.0.0.1"), () => limit.limiter.close());
 }
 
 /** app.use(expressRateLimit(...)) */

@@ -1,9 +1,8 @@
-import { once } from "node:events";
 import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { fetchRateLimit } from "../../src/adapters/fetch.js";
 import { type AdapterRunner, adapterContract } from "./contract.js";
+import { served } from "./listen.js";
 import { storeFactories } from "./stores.js";
 
 function app(request: Request): Response {
@@ -17,16 +16,7 @@ const fetchRunner: AdapterRunner = {
   async start(options) {
     const limit = fetchRateLimit(options);
     const server = serve({ fetch: limit.wrap(app), port: 0, hostname: "127.0.0.1" }) as Server;
-    await once(server, "listening");
-    const { port } = server.address() as AddressInfo;
-    return {
-      url: `http://127.0.0.1:${port}`,
-      async close() {
-        server.closeAllConnections();
-        await new Promise((resolve) => server.close(resolve));
-        await limit.limiter.close();
-      },
-    };
+    return served(server, () => limit.limiter.close());
   },
 };
 

@@ -1,12 +1,10 @@
-import { once } from "node:events";
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import Koa, { type Context, type Next } from "koa";
 import { afterEach, describe, expect, it } from "vitest";
 import { type KoaRateLimit, koaRateLimit } from "../../src/adapters/koa.js";
 import type { Store, StoreBinding } from "../../src/core/store.js";
 import type { HttpLimiterOptions } from "../../src/http/options.js";
 import { type AdapterRunner, adapterContract } from "./contract.js";
+import { served } from "./listen.js";
 import { storeFactories } from "./stores.js";
 
 /** The error path of the contract's servers: a fault shows as a 500 with its message. */
@@ -25,18 +23,8 @@ function ok(ctx: Context): void {
   ctx.body = "ok";
 }
 
-async function listen(app: Koa, limit: KoaRateLimit) {
-  const server: Server = app.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    async close() {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-      await limit.limiter.close();
-    },
-  };
+function listen(app: Koa, limit: KoaRateLimit) {
+  return served(app.listen(0, "127.0.0.1"), () => limit.limiter.close());
 }
 
 /** app.use(koaRateLimit(...)) */

@@ -1,8 +1,7 @@
-import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { nodeRateLimit } from "../../src/adapters/node.js";
 import { type AdapterRunner, adapterContract } from "./contract.js";
+import { served } from "./listen.js";
 import { storeFactories } from "./stores.js";
 
 function app(req: IncomingMessage, res: ServerResponse): void {
@@ -11,18 +10,8 @@ function app(req: IncomingMessage, res: ServerResponse): void {
   res.end("ok");
 }
 
-async function listen(server: Server, close: () => Promise<void>) {
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    async close() {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-      await close();
-    },
-  };
+function listen(server: Server, close: () => Promise<void>) {
+  return served(server.listen(0, "127.0.0.1"), close);
 }
 
 /** nodeRateLimit(...).wrap(listener) */

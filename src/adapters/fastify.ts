@@ -1,0 +1,259 @@
+import type {
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  onRequestHookHandler,
+  RouteOptions,
+} from "fastify";
+import type { Duration } from "../core/duration.js";
+import { ConfigError, type ConfigProblem } from "../core/errors/config-error.js";
+import { memoryStore } from "../core/memory-store.js";
+import type { Store } from "../core/store.js";
+import { createHttpLimiter, type HttpLimiter } from "../http/http-limiter.js";
+import type { Identity } from "../http/identity/types.js";
+import type { HttpLimiterOptions, HttpOutcome } from "../http/options.js";
+import { type HttpRequest, isThenable, type MaybePromise } from "../http/request.js";
+import type { RulePolicies } from "../http/rules.js";
+import { withProblems } from "../http/with-problems.js";
+
+/** The raw objects callbacks see on `req.raw`. */
+export type FastifyRaw = { readonly request: FastifyRequest; readonly reply: FastifyReply };
+
+/** The plugin's options: those of the HTTP layer (see docs/http.md). */
+export type FastifyRateLimitOptions = HttpLimiterOptions<FastifyRaw>;
+
+/**
+ * A route's own limits, set in its `config.rateLimit` (or `false`: the route is not limited at
+ * all, lists included). Compiled once when the route is registered, into a one-rule limiter that
+ * shares the plugin's store, identity, lists, headers and responses.
+ */
+export type FastifyRouteRateLimit = {
+  /** This route's policies. @default the plugin's top-level `policies` */
+  policies?: RulePolicies;
+  /** Units each request costs. @default 1 */
+  cost?: number | ((req: HttpRequest<FastifyRaw>) => MaybePromise<number>);
+  /** Never limited (no identity resolved, no headers); address deny entries still apply. @default false */
+  exempt?: boolean;
+  /** Penalty box once a client is rejected on this route. @default each policy's own */
+  blockFor?: Duration;
+  /** Routes with the same zone share one pool of counters (same policies required). @default undefined */
+  zone?: string;
+  /** Who the client is, on this route. @default the plugin's identity */
+  identity?: Identity<FastifyRaw>;
+  /** Requests this route leaves alone. @default undefined */
+  skip?: (req: HttpRequest<FastifyRaw>) => MaybePromise<boolean>;
+  /**
+   * Names the route's counters (1 to 40 of letters, digits, _ . -).
+   * @default "rt-" and a hash of method and URL (HEAD counts as GET), stable across restarts
+   */
+  name?: string;
+};
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** throttlekit: this route's limits, or `false` for none. */
+    rateLimit?: FastifyRouteRateLimit | false;
+  }
+  interface FastifyInstance {
+    /** throttlekit's HTTP limiter for routes without their own config (lists, clientAddress). */
+    throttlekit: HttpLimiter<FastifyRaw>;
+  }
+}
+
+const ROUTE_KEYS = new Set([
+  "policies",
+  "cost",
+  "exempt",
+  "blockFor",
+  "zone",
+  "identity",
+  "skip",
+  "name",
+]);
+
+/** The canonical request over Fastify's request: headers are read in place, not copied. */
+class FastifyHttpRequest implements HttpRequest<FastifyRaw> {
+  readonly method: string;
+  readonly path: string;
+  readonly remoteAddress: string | undefined;
+  readonly raw: FastifyRaw;
+
+  constructor(request: FastifyRequest, reply: FastifyReply) {
+    this.method = request.method;
+    const url = request.url;
+    const q = url.indexOf("?");
+    this.path = q < 0 ? url : url.slice(0, q);
+    // The socket's peer, not request.ip: forwarding headers are trusted by throttlekit's own
+    // trustProxy only, never by Fastify's.
+    this.remoteAddress = request.raw.socket.remoteAddress;
+    this.raw = { request, reply };
+  }
+
+  header(name: string): string | undefined {
+    const v = this.raw.request.headers[name];
+    return typeof v === "string" ? v : Array.isArray(v) ? v.join(", ") : undefined;
+  }
+}
+
+/**
+ * Rate limiting for Fastify 5: a plugin that adds an `onRequest` hook to every route registered
+ * after it (in its scope and child scopes). A route's `config.rateLimit` sets its own limits, or
+ * `false` turns limiting off for it. Requests that match no route (404s) are not limited.
+ *
+ * @example
+ * import Fastify from "fastify";
+ * import { fastifyRateLimit } from "throttlekit/fastify";
+ *
+ * const app = Fastify();
+ * await app.register(fastifyRateLimit, { policies: "100/min", trustProxy: 1 });
+ * app.get("/", async () => "hello");
+ * app.post("/login", { config: { rateLimit: { policies: "5/min", blockFor: "15m" } } }, login);
+ * app.get("/health", { config: { rateLimit: false } }, async () => "ok");
+ */
+export function fastifyRateLimit(
+  instance: FastifyInstance,
+  options: FastifyRateLimitOptions,
+  done: (error?: Error) => void,
+): void {
+  // One store for the plugin and every route limiter, so zones and lists are shared.
+  const ownStore = options.store === undefined;
+  const store: Store = options.store ?? memoryStore();
+  const shared: FastifyRateLimitOptions = { ...options, store };
+  let limiter: HttpLimiter<FastifyRaw>;
+  try {
+    limiter = createHttpLimiter<FastifyRaw>(shared);
+  } catch (error) {
+    done(error as Error);
+    return;
+  }
+  const limiters: HttpLimiter<FastifyRaw>[] = [limiter];
+  const globalHook = hook(limiter);
+
+  instance.decorate("throttlekit", limiter);
+  instance.addHook("onRoute", (route) => {
+    const config = route.config?.rateLimit;
+    if (config === false) return;
+    let h = globalHook;
+    if (config !== undefined) {
+      const routeLimiter = compileRoute(route, config, shared);
+      limiters.push(routeLimiter);
+      h = hook(routeLimiter);
+    }
+    // A new array every time: Fastify clones a GET route's options for its HEAD route before
+    // onRoute runs, so pushing into a shared array would run the hook twice there.
+    const existing = route.onRequest;
+    route.onRequest =
+      existing === undefined
+        ? [h]
+        : [h, ...(Array.isArray(existing) ? existing : [existing as onRequestHookHandler])];
+  });
+  instance.addHook("onClose", async () => {
+    for (const l of limiters) await l.close();
+    if (ownStore) await store.close?.();
+  });
+  done();
+}
+
+// fastify-plugin semantics by hand: the hooks apply to the scope that registers the plugin.
+const meta = fastifyRateLimit as unknown as Record<symbol, unknown>;
+meta[Symbol.for("skip-override")] = true;
+meta[Symbol.for("fastify.display-name")] = "throttlekit";
+meta[Symbol.for("plugin-meta")] = { name: "throttlekit", fastify: "5.x" };
+
+function compileRoute(
+  route: RouteOptions,
+  config: unknown,
+  shared: FastifyRateLimitOptions,
+): HttpLimiter<FastifyRaw> {
+  const at = `${methodsOf(route.method).join(",")} ${route.url} config.rateLimit`;
+  if (typeof config !== "object" || config === null || Array.isArray(config)) {
+    throw new ConfigError([
+      {
+        option: at,
+        received: config,
+        expected:
+          "false or { policies?, cost?, exempt?, blockFor?, zone?, identity?, skip?, name? }",
+      },
+    ]);
+  }
+  const extra: ConfigProblem[] = [];
+  const c = config as Record<string, unknown>;
+  for (const k of Object.keys(c)) {
+    if (!ROUTE_KEYS.has(k))
+      extra.push({
+        option: `${at}.${k}`,
+        received: c[k],
+        expected: `one of ${[...ROUTE_KEYS].join(", ")}`,
+      });
+  }
+  const { rules: _rules, policies, ...rest } = shared;
+  const rc = config as FastifyRouteRateLimit;
+  const rule = {
+    ...rc,
+    name: rc.name ?? routeName(route),
+    policies: rc.exempt === true ? rc.policies : (rc.policies ?? policies),
+  };
+  if (rule.policies === undefined && rc.exempt !== true) {
+    extra.push({
+      option: `${at}.policies`,
+      received: undefined,
+      expected: 'policies (e.g. "10/min"), or top-level policies on the plugin to inherit',
+    });
+  }
+  return withProblems(extra, () =>
+    createHttpLimiter<FastifyRaw>({ ...rest, rules: [rule as never] }),
+  );
+}
+
+function methodsOf(method: RouteOptions["method"]): string[] {
+  return (Array.isArray(method) ? method : [method]).map((m) => String(m).toUpperCase());
+}
+
+/** A name stable across restarts and route order: FNV-1a of the methods and URL. */
+function routeName(route: RouteOptions): string {
+  const methods = [...new Set(methodsOf(route.method).map((m) => (m === "HEAD" ? "GET" : m)))]
+    .sort()
+    .join(",");
+  const s = `${methods} ${route.url}`;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return `rt-${(h >>> 0).toString(16).padStart(8, "0")}`;
+}
+
+function hook(limiter: HttpLimiter<FastifyRaw>): onRequestHookHandler {
+  return function throttlekit(request, reply, done) {
+    const out = limiter.handle(new FastifyHttpRequest(request, reply));
+    if (!isThenable<HttpOutcome>(out)) {
+      apply(out, reply, done);
+      return;
+    }
+    out.then(
+      (o) => {
+        try {
+          apply(o, reply, done);
+        } catch (error) {
+          // Downstream code runs inside this callback: its throw must not go unhandled.
+          if (!reply.sent) reply.send(error);
+        }
+      },
+      (error: unknown) => done(error as Error),
+    );
+  };
+}
+
+function apply(o: HttpOutcome, reply: FastifyReply, done: (error?: Error) => void): void {
+  if (o.action === "continue") {
+    const { headers, after } = o;
+    if (headers !== undefined) for (const name in headers) reply.header(name, headers[name]!);
+    if (after !== undefined) {
+      const res = reply.raw;
+      res.once("finish", () => after(res.statusCode));
+    }
+    done();
+    return;
+  }
+  reply.code(o.status).headers(o.headers).send(o.body);
+}

@@ -1,0 +1,114 @@
+import type { Context, MiddlewareHandler, Next } from "hono";
+import type { ConfigProblem } from "../core/errors/config-error.js";
+import { createHttpLimiter, type HttpLimiter } from "../http/http-limiter.js";
+import type { HttpLimiterOptions, HttpOutcome } from "../http/options.js";
+import { type HttpRequest, isThenable } from "../http/request.js";
+import { pathOf, runtimeAddress, withHeaders } from "../http/web-request.js";
+import { withProblems } from "../http/with-problems.js";
+
+/** The raw object callbacks see on `req.raw`: Hono's Context. */
+export type HonoRaw = { readonly context: Context };
+
+/** The HTTP layer's options plus `remoteAddress`. */
+export type HonoRateLimitOptions = HttpLimiterOptions<HonoRaw> & {
+  /**
+   * The peer's address. By default it is read from `c.env` where runtimes put it:
+   * @hono/node-server's `env.incoming.socket`, Bun's `server.requestIP(req)`, Deno's
+   * `info.remoteAddr`. Elsewhere say where it is, e.g. on Cloudflare Workers
+   * `(c) => c.req.header("cf-connecting-ip")` (Cloudflare's edge sets that header itself).
+   * @default the runtime's own, when it has one
+   */
+  remoteAddress?: (c: Context) => string | undefined;
+};
+
+/** Hono middleware, with the limiter it drives. */
+export interface HonoRateLimit extends MiddlewareHandler {
+  /** The underlying HTTP limiter (lists, clientAddress, close). */
+  readonly limiter: HttpLimiter<HonoRaw>;
+}
+
+class HonoRequest implements HttpRequest<HonoRaw> {
+  readonly method: string;
+  readonly path: string;
+  readonly raw: HonoRaw;
+
+  constructor(
+    c: Context,
+    readonly remoteAddress: string | undefined,
+  ) {
+    const request = c.req.raw;
+    this.method = request.method;
+    // Not c.req.path: Hono percent-decodes it, and rules match paths as received.
+    this.path = pathOf(request.url);
+    this.raw = { context: c };
+  }
+
+  header(name: string): string | undefined {
+    return this.raw.context.req.raw.headers.get(name) ?? undefined;
+  }
+}
+
+/**
+ * Rate limiting middleware for Hono, on any runtime Hono runs on.
+ *
+ * @example
+ * import { Hono } from "hono";
+ * import { serve } from "@hono/node-server";
+ * import { honoRateLimit } from "throttlekit/hono";
+ *
+ * const app = new Hono();
+ * app.use(honoRateLimit({ policies: "100/min", rules: [{ path: "/login", policies: "5/min" }] }));
+ * app.get("/", (c) => c.text("hello"));
+ * serve({ fetch: app.fetch, port: 3000 });
+ */
+export function honoRateLimit(options: HonoRateLimitOptions): HonoRateLimit {
+  const { remoteAddress = envAddress, ...httpOptions } = options;
+  const extra: ConfigProblem[] = [];
+  if (typeof remoteAddress !== "function") {
+    extra.push({
+      option: "remoteAddress",
+      received: remoteAddress,
+      expected: "a function (c) => string | undefined",
+    });
+  }
+  const limiter = withProblems(extra, () => createHttpLimiter<HonoRaw>(httpOptions));
+
+  const middleware = ((c: Context, next: Next) => {
+    const out = limiter.handle(new HonoRequest(c, remoteAddress(c)));
+    // The memory store answers synchronously: no extra await on the common path.
+    if (!isThenable<HttpOutcome>(out)) return apply(out, c, next);
+    return out.then((o) => apply(o, c, next));
+  }) as HonoRateLimit;
+  Object.defineProperty(middleware, "limiter", { value: limiter, enumerable: true });
+  return middleware;
+}
+
+function apply(o: HttpOutcome, c: Context, next: Next): Promise<Response | undefined> {
+  if (o.action === "respond") {
+    return Promise.resolve(new Response(o.body ?? null, { status: o.status, headers: o.headers }));
+  }
+  const { headers, after } = o;
+  if (headers === undefined && after === undefined) return next() as Promise<undefined>;
+  return next().then(
+    () => {
+      // Set on the final response, not with c.header() before next(): a handler that returns
+      // its own Response would drop headers prepared on the context.
+      if (headers !== undefined) {
+        const res = withHeaders(c.res, headers);
+        // Assigning c.res makes Hono copy the response again: only when it had to be copied.
+        if (res !== c.res) c.res = res;
+      }
+      after?.(c.res.status);
+      return undefined;
+    },
+    (error: unknown) => {
+      after?.(500);
+      throw error;
+    },
+  );
+}
+
+/** Where runtimes hand Hono the peer address: in `c.env` (see runtimeAddress). */
+function envAddress(c: Context): string | undefined {
+  return runtimeAddress(c.req.raw, c.env);
+}

@@ -1,0 +1,187 @@
+import Fastify, { type FastifyInstance } from "fastify";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  type FastifyRateLimitOptions,
+  type FastifyRouteRateLimit,
+  fastifyRateLimit,
+} from "../../src/adapters/fastify.js";
+import { isThrottlekitError } from "../../src/core/errors/throttlekit-error.js";
+import { type AdapterRunner, adapterContract } from "./contract.js";
+import { storeFactories } from "./stores.js";
+
+function routes(app: FastifyInstance): void {
+  app.all("/status/:code", async (req, reply) => {
+    reply.code(Number((req.params as { code: string }).code));
+    return "ok";
+  });
+  app.all("/*", async () => "ok");
+  app.all("/", async () => "ok");
+}
+
+async function listen(app: FastifyInstance): Promise<string> {
+  await app.listen({ host: "127.0.0.1", port: 0 });
+  const address = app.server.address();
+  if (typeof address !== "object" || address === null) throw new Error("not listening");
+  return `http://127.0.0.1:${address.port}`;
+}
+
+/** app.register(fastifyRateLimit, options), every route after it. */
+const fastifyRunner: AdapterRunner = {
+  name: "fastify",
+  async start(options) {
+    const app = Fastify({ forceCloseConnections: true });
+    await app.register(fastifyRateLimit, options as FastifyRateLimitOptions);
+    routes(app);
+    const url = await listen(app);
+    return { url, close: () => app.close() };
+  },
+};
+
+for (const store of storeFactories) adapterContract(fastifyRunner, store);
+
+describe("fastify per-route config", () => {
+  const apps: FastifyInstance[] = [];
+  afterEach(async () => {
+    for (const app of apps.splice(0)) await app.close();
+  });
+
+  async function start(
+    plugin: FastifyRateLimitOptions,
+    define: (app: FastifyInstance) => void,
+  ): Promise<(path: string, init?: RequestInit) => Promise<Response>> {
+    const app = Fastify({ forceCloseConnections: true });
+    apps.push(app);
+    await app.register(fastifyRateLimit, plugin);
+    define(app);
+    const url = await listen(app);
+    return async (path, init) => {
+      const res = await fetch(`${url}${path}`, init);
+      await res.clone().arrayBuffer();
+      return res;
+    };
+  }
+
+  const route = (rateLimit: FastifyRouteRateLimit | false) => ({ config: { rateLimit } });
+
+  it("a route's own policies replace the plugin's, on counters of its own", async () => {
+    const get = await start({ policies: "3/min" }, (app) => {
+      app.post("/login", route({ policies: "1/min" }), async () => "ok");
+      app.get("/", async () => "ok");
+    });
+    expect((await get("/login", { method: "POST" })).status).toBe(200);
+    expect((await get("/login", { method: "POST" })).status).toBe(429);
+    for (let i = 0; i < 3; i++) expect((await get("/")).status).toBe(200);
+    expect((await get("/")).status).toBe(429);
+  });
+
+  it("rateLimit: false leaves the route alone (no headers, no limit)", async () => {
+    const get = await start({ policies: "1/min" }, (app) => {
+      app.get("/health", route(false), async () => "ok");
+    });
+    for (let i = 0; i < 3; i++) {
+      const res = await get("/health");
+      expect(res.status).toBe(200);
+      expect(res.headers.get("ratelimit")).toBeNull();
+    }
+  });
+
+  it("exempt: true sends no headers and never limits", async () => {
+    const get = await start({ policies: "1/min" }, (app) => {
+      app.get("/static", route({ exempt: true }), async () => "ok");
+    });
+    for (let i = 0; i < 3; i++) {
+      const res = await get("/static");
+      expect(res.status).toBe(200);
+      expect(res.headers.get("ratelimit")).toBeNull();
+    }
+  });
+
+  it("cost alone inherits the plugin's policies, charged per request", async () => {
+    const get = await start({ policies: "5/min" }, (app) => {
+      app.get("/export", route({ cost: 3 }), async () => "ok");
+    });
+    const first = await get("/export");
+    expect(first.status).toBe(200);
+    expect(first.headers.get("ratelimit")).toMatch(/r=2/);
+    expect((await get("/export")).status).toBe(429);
+  });
+
+  it("a zone shares one pool between two routes", async () => {
+    const get = await start({ policies: "100/min" }, (app) => {
+      app.get("/a", route({ zone: "ab", policies: "2/min" }), async () => "ok");
+      app.get("/b", route({ zone: "ab", policies: "2/min" }), async () => "ok");
+    });
+    expect((await get("/a")).status).toBe(200);
+    expect((await get("/b")).status).toBe(200);
+    expect((await get("/a")).status).toBe(429);
+  });
+
+  it("HEAD counts with its GET route", async () => {
+    const get = await start({ policies: "100/min" }, (app) => {
+      app.get("/h", route({ policies: "2/min" }), async () => "ok");
+    });
+    expect((await get("/h", { method: "HEAD" })).status).toBe(200);
+    expect((await get("/h")).status).toBe(200);
+    expect((await get("/h", { method: "HEAD" })).status).toBe(429);
+  });
+
+  it("routes in child plugins registered after it are limited too", async () => {
+    const get = await start({ policies: "1/min" }, (app) => {
+      app.register(async (child) => {
+        child.get("/child", async () => "ok");
+      });
+    });
+    expect((await get("/child")).status).toBe(200);
+    expect((await get("/child")).status).toBe(429);
+  });
+
+  it("the route limiter is compiled when the route is registered, not per request", async () => {
+    let calls = 0;
+    const get = await start({ policies: "100/min" }, (app) => {
+      app.get(
+        "/c",
+        route({
+          get policies() {
+            calls++;
+            return "10/min";
+          },
+        }),
+        async () => "ok",
+      );
+    });
+    const before = calls;
+    expect(before).toBeGreaterThan(0);
+    for (let i = 0; i < 3; i++) expect((await get("/c")).status).toBe(200);
+    expect(calls).toBe(before);
+  });
+
+  it("a bad route config fails registration with a ConfigError naming the route", async () => {
+    const app = Fastify();
+    apps.push(app);
+    await app.register(fastifyRateLimit, { policies: "1/min" });
+    let error: unknown;
+    try {
+      app.get("/x", route({ polices: "1/min" } as never), async () => "ok");
+      await app.ready();
+    } catch (e) {
+      error = e;
+    }
+    expect(isThrottlekitError(error)).toBe(true);
+    expect(String((error as Error).message)).toMatch(/\/x config\.rateLimit\.polices/);
+  });
+
+  it("a route config without policies needs the plugin's", async () => {
+    const app = Fastify();
+    apps.push(app);
+    await app.register(fastifyRateLimit, { rules: [{ path: "/y", policies: "1/min" }] });
+    expect(() => app.get("/z", route({ cost: 2 }), async () => "ok")).toThrow(/policies/);
+  });
+
+  it("bad plugin options reject register with a ConfigError", async () => {
+    const app = Fastify();
+    apps.push(app);
+    await expect(app.register(fastifyRateLimit, { policies: "nope" } as never)).rejects.toSatisfy(
+      isThrottlekitError,
+    );
+  });
+});
