@@ -10,6 +10,8 @@ import type { Policy } from "../../core/policy.js";
  *   2, now, until                        the key is blocked until `until`
  *   1, now, P × verdict                  verdicts (no block started, no states)
  *   4, P × verdict                       the same, at the previous answer's time
+ *   7, now, P × (remaining, reset)       verdicts all allowed with no wait nor delay
+ *   6, P × (remaining, reset)            the same, at the previous answer's time
  *   5, now, blockUntil|null, hasStates,  verdicts of a rejection: blockUntil is set when it
  *      P × verdict [, P × state]         started a block; states (text) follow if hasStates
  *
@@ -47,6 +49,22 @@ export class ReplyReader {
     const kind = this.reply[this.at++];
     if (kind === 0) return DONE;
     if (kind === 2) return { kind: "blocked", now: this.num(), until: this.num() };
+    if (kind === 6 || kind === 7) {
+      if (kind === 7) this.lastNow = this.num();
+      const verdicts = new Array<Verdict>(this.policyCount);
+      for (let i = 0; i < this.policyCount; i++) {
+        const remaining = this.num();
+        const resetMs = this.num();
+        verdicts[i] = { allowed: true, remaining, resetMs, retryAfterMs: 0, delayMs: 0 };
+      }
+      return {
+        kind: "verdicts",
+        now: this.lastNow,
+        blockUntil: undefined,
+        verdicts,
+        states: undefined,
+      };
+    }
     let now = this.lastNow;
     let blockUntil: number | undefined;
     let hasStates = false;

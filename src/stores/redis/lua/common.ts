@@ -44,9 +44,9 @@ local function textState(s)
   return concat(parts, ",")
 end
 
--- bucket-math.ts judgeDebt
+-- bucket-math.ts judgeDebt (p.capacity is p.burst * p.windowMs, computed once per batch)
 local function judgeDebt(debt, cost, p, out)
-  local capacity = p.burst * p.windowMs
+  local capacity = p.capacity
   local after = debt + cost * p.windowMs
   out.delay = 0
   if after <= capacity then

@@ -99,14 +99,17 @@ local function save(key, v, LG, now, pad, keptUntil)
   elseif keptUntil and rest <= keptUntil then
     put(key, encodeRecord(v, LG), KEEP)
   else
-    put(key, encodeRecord(v, LG), ceil(rest - now + pad))
+    -- PX as text: Redis formats a Lua number argument with "%.17g", slower than fmt's memo.
+    put(key, encodeRecord(v, LG), fmt(ceil(rest - now + pad)))
   end
 end
 
 local LG = {}
 
+-- The hot path: get, judge and the reply are inlined (a Lua call costs more than their work).
 local function consume(key, cost, now, pad, serverTime)
-  local raw = get(key)
+  local raw = val[key]
+  if raw == nil then raw = get(key) end
   local v = readRecord(raw, LG)
   if v[1] > now then
     push(2)
@@ -116,12 +119,15 @@ local function consume(key, cost, now, pad, serverTime)
   end
   local allowed = true
   for i = 1, P do
-    local p = POL[i]
-    judge(p, p.log and LG[i] or v, p.at, now, cost, VER[i])
-    allowed = allowed and VER[i].allowed
+    local p, ver = POL[i], VER[i]
+    if cost > p.burst or p.log then
+      judge(p, p.log and LG[i] or v, p.at, now, cost, ver)
+    else
+      p.A.evaluate(v, p.at, now, cost, p, ver)
+    end
+    if not ver.allowed then allowed = false end
   end
   if allowed then
-    pushHead(now)
     if cost > 0 then
       local kept = serverTime and raw and restOf(v, LG)
       for i = 1, P do
@@ -130,8 +136,51 @@ local function consume(key, cost, now, pad, serverTime)
       end
       -- A live block was answered above; an expired one is dropped (memory-store.ts).
       v[1] = 0
-      save(key, v, LG, now, pad, kept)
+      -- save and put, inlined
+      local rest = restOf(v, LG)
+      if rest <= now then
+        val[key] = false
+        px[key] = 0
+      elseif kept and rest <= kept then
+        val[key] = encodeRecord(v, LG)
+        px[key] = KEEP
+      else
+        val[key] = encodeRecord(v, LG)
+        px[key] = fmt(ceil(rest - now + pad))
+      end
     end
+    -- Every verdict simple (no wait, no delay, whole remaining and reset): 6 at the previous
+    -- answer's time or 7 and the time, then remaining, reset per policy (the common case).
+    local simple = true
+    for i = 1, P do
+      local ver = VER[i]
+      local a, b = ver.remaining, ver.reset
+      if not (ver.retry == 0 and ver.delay == 0 and a >= 0 and b >= 0 and a < LIMIT53
+        and b < LIMIT53 and a % 1 == 0 and b % 1 == 0 and (a > 0 or 1 / a > 0)
+        and (b > 0 or 1 / b > 0)) then
+        simple = false
+        break
+      end
+    end
+    if simple then
+      if now == lastNow then
+        ri = ri + 1
+        R[ri] = 6
+      else
+        R[ri + 1] = 7
+        ri = ri + 1
+        pushNum(now)
+        lastNow = now
+      end
+      for i = 1, P do
+        local ver = VER[i]
+        R[ri + 1] = ver.remaining
+        R[ri + 2] = ver.reset
+        ri = ri + 2
+      end
+      return
+    end
+    pushHead(now)
     for i = 1, P do pushVerdict(VER[i]) end
     return
   end

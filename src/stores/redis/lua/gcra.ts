@@ -15,12 +15,20 @@ local function gcSetTat(s, at, now, debt, p)
   s[at + 1] = debt - whole * p.limit
 end
 
+-- evaluate and commit inline gcDebtAt and gcSetTat (a Lua call costs more than their work).
 function GC.evaluate(s, at, now, cost, p, out)
-  judgeDebt(gcDebtAt(s, at, now, p), cost, p, out)
+  local d = (s[at] - now) * p.limit + s[at + 1]
+  if not (d > 0) then d = 0 end
+  judgeDebt(d, cost, p, out)
 end
 
 function GC.commit(s, at, now, cost, p)
-  gcSetTat(s, at, now, gcDebtAt(s, at, now, p) + cost * p.windowMs, p)
+  local d = (s[at] - now) * p.limit + s[at + 1]
+  if not (d > 0) then d = 0 end
+  local debt = d + cost * p.windowMs
+  local whole = floor(debt / p.limit)
+  s[at] = now + whole
+  s[at + 1] = debt - whole * p.limit
 end
 
 function GC.refund(s, at, now, amount, p)

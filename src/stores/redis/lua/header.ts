@@ -21,6 +21,7 @@ for i = 1, P do
     mode = ARGV[o + 6],
     maxDelayMs = tonumber(ARGV[o + 7]),
   }
+  POL[i].capacity = POL[i].burst * POL[i].windowMs
   VER[i] = { allowed = true, remaining = 0, reset = 0, retry = 0, delay = 0 }
 end
 local FIRST = 3 + P * 7

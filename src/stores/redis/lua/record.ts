@@ -95,8 +95,12 @@ local function readRecord(raw, LG)
 end
 
 local function encodeRecord(v, LG)
+  if not HASLOG then
+    if NFIXED == 3 then return pack(FIXED, v[1], v[2], v[3]) end
+    if NFIXED == 4 then return pack(FIXED, v[1], v[2], v[3], v[4]) end
+    return pack(FIXED, unpack(v, 1, NFIXED))
+  end
   local fixed = pack(FIXED, unpack(v, 1, NFIXED))
-  if not HASLOG then return fixed end
   local parts = { fixed }
   for i = 1, P do
     if POL[i].log then

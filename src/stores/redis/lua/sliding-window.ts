@@ -53,17 +53,32 @@ local function swEarliestPass(prev, curr, index, now, cost, p)
   return t
 end
 
+-- evaluate and commit inline swPrev/swCurr/swResetFrom (a Lua call costs more than their work).
 function SW.evaluate(s, at, now, cost, p, out)
   local w = p.windowMs
   local index = floor(now / w)
-  local prev = swPrev(s, at, index)
-  local curr = swCurr(s, at, index)
+  local stored = s[at + 2]
+  local prev, curr = 0, 0
+  if stored == index then
+    prev = s[at]
+    curr = s[at + 1]
+  elseif stored == index - 1 then
+    prev = s[at + 1]
+  end
   local estimate = (prev * (w - (now - index * w))) / w + curr
   out.delay = 0
   if estimate + cost <= p.limit then
     out.allowed = true
-    out.remaining = max(0, floor(p.limit - estimate - cost))
-    out.reset = swResetFrom(prev, curr + cost, index, now, w)
+    local r = floor(p.limit - estimate - cost)
+    if not (r > 0) then r = 0 end
+    out.remaining = r
+    if curr + cost > 0 then
+      out.reset = (index + 2) * w - now
+    elseif prev > 0 then
+      out.reset = (index + 1) * w - now
+    else
+      out.reset = 0
+    end
     out.retry = 0
     return
   end
@@ -75,10 +90,16 @@ end
 
 function SW.commit(s, at, now, cost, p)
   local index = floor(now / p.windowMs)
-  local prev = swPrev(s, at, index)
-  local curr = swCurr(s, at, index)
-  s[at] = prev
-  s[at + 1] = curr + cost
+  local stored = s[at + 2]
+  if stored == index then
+    s[at + 1] = s[at + 1] + cost
+  elseif stored == index - 1 then
+    s[at] = s[at + 1]
+    s[at + 1] = 0 + cost
+  else
+    s[at] = 0
+    s[at + 1] = 0 + cost
+  end
   s[at + 2] = index
 end
 
