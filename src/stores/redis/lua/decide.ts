@@ -129,19 +129,31 @@ local function consume(key, cost, now, pad, serverTime)
   end
   if allowed then
     if cost > 0 then
-      local kept = serverTime and raw and restOf(v, LG)
+      -- restOf before and after, from the commits themselves: a window's commit knows both
+      -- rest times, and a call per policy to ask again costs more than the arithmetic.
+      -- The old block's end is left out of both: it is at most now (a live one was answered
+      -- above), and the new block is none.
+      local rest, kept = 0, 0
       for i = 1, P do
         local p = POL[i]
-        if p.log then LG[i] = p.A.commit(LG[i], 1, now, cost, p) else p.A.commit(v, p.at, now, cost, p) end
+        local r, k
+        if p.log then
+          k = p.A.restAt(LG[i], 1, p)
+          LG[i] = p.A.commit(LG[i], 1, now, cost, p)
+          r = p.A.restAt(LG[i], 1, p)
+        else
+          r, k = p.A.commit(v, p.at, now, cost, p)
+        end
+        if r > rest then rest = r end
+        if k > kept then kept = k end
       end
       -- A live block was answered above; an expired one is dropped (memory-store.ts).
       v[1] = 0
       -- save and put, inlined
-      local rest = restOf(v, LG)
       if rest <= now then
         val[key] = false
         px[key] = 0
-      elseif kept and rest <= kept then
+      elseif serverTime and raw and rest <= kept then
         val[key] = encodeRecord(v, LG)
         px[key] = KEEP
       else

@@ -27,12 +27,21 @@ function FW.evaluate(s, at, now, cost, p, out)
   end
 end
 
+-- Returns the new and the old restAt (see decide.ts consume).
 function FW.commit(s, at, now, cost, p)
-  if s[at] <= 0 or now >= s[at + 1] + p.windowMs then
-    s[at] = 0
+  local w = p.windowMs
+  local count, start = s[at], s[at + 1]
+  local old = 0
+  if count > 0 then old = start + w end
+  if count <= 0 or now >= start + w then
+    count = 0
+    start = now
     s[at + 1] = now
   end
-  s[at] = s[at] + cost
+  count = count + cost
+  s[at] = count
+  if count > 0 then return start + w, old end
+  return 0, old
 end
 
 function FW.refund(s, at, now, amount, p)

@@ -22,13 +22,21 @@ function GC.evaluate(s, at, now, cost, p, out)
   judgeDebt(d, cost, p, out)
 end
 
+-- Returns the new and the old restAt (see decide.ts consume).
 function GC.commit(s, at, now, cost, p)
-  local d = (s[at] - now) * p.limit + s[at + 1]
+  local a, b = s[at], s[at + 1]
+  local old = a
+  if b > 0 then old = a + 1 end
+  local d = (a - now) * p.limit + b
   if not (d > 0) then d = 0 end
   local debt = d + cost * p.windowMs
   local whole = floor(debt / p.limit)
-  s[at] = now + whole
-  s[at + 1] = debt - whole * p.limit
+  a = now + whole
+  b = debt - whole * p.limit
+  s[at] = a
+  s[at + 1] = b
+  if b > 0 then return a + 1, old end
+  return a, old
 end
 
 function GC.refund(s, at, now, amount, p)

@@ -10,6 +10,46 @@
  *
  * An absent key is the fresh record: no block, rows of zeros, empty logs.
  */
+/** Records of up to this many numbers are read and written without a temporary table. */
+const SPECIALISED_WIDTHS = 16;
+
+function list(n: number, item: (j: number) => string): string {
+  return Array.from({ length: n }, (_, i) => item(i + 1)).join(", ");
+}
+
+/**
+ * readFixed(raw, v) and packFixed(v) for the record's fixed part, chosen once per script run by
+ * its width: \`v[1], v[2], v[3] = unpackAt(FIXED, raw)\` rather than a table of unpacked values per
+ * decision (garbage Redis's Lua must collect, on the script's hottest line).
+ */
+const FIXED_CODECS = (() => {
+  const readers: string[] = [];
+  const packers: string[] = [];
+  for (let n = 1; n <= SPECIALISED_WIDTHS; n++) {
+    const cond = `${n === 1 ? "if" : "elseif"} NFIXED == ${n} then`;
+    readers.push(
+      `${cond}\n  readFixed = function(raw, v) ${list(n, (j) => `v[${j}]`)} = unpackAt(FIXED, raw) return v end`,
+    );
+    packers.push(
+      `${cond}\n  packFixed = function(v) return pack(FIXED, ${list(n, (j) => `v[${j}]`)}) end`,
+    );
+  }
+  return `local readFixed, packFixed
+${readers.join("\n")}
+else
+  readFixed = function(raw, v)
+    local all = { unpackAt(FIXED, raw) }
+    for j = 1, NFIXED do v[j] = all[j] end
+    return v
+  end
+end
+${packers.join("\n")}
+else
+  packFixed = function(v) return pack(FIXED, unpack(v, 1, NFIXED)) end
+end
+`;
+})();
+
 export const LUA_RECORD = `
 local pack, unpackAt, rep = struct.pack, struct.unpack, string.rep
 local LOG_CHUNK = 2000
@@ -71,6 +111,7 @@ local function decodeWithLogs(raw, LG)
   return v
 end
 
+${FIXED_CODECS}
 -- The record as the flat table V (and LG for logs). One that does not parse (written by
 -- something else under our key) reads as fresh and is overwritten, rather than failing every
 -- decision batched with it.
@@ -78,16 +119,7 @@ local function readRecord(raw, LG)
   if not raw then return freshRecord(LG) end
   if not HASLOG then
     if #raw ~= FIXED_BYTES then return freshRecord(LG) end
-    local v = V
-    if NFIXED == 3 then
-      v[1], v[2], v[3] = unpackAt(FIXED, raw)
-    elseif NFIXED == 4 then
-      v[1], v[2], v[3], v[4] = unpackAt(FIXED, raw)
-    else
-      local all = { unpackAt(FIXED, raw) }
-      for j = 1, NFIXED do v[j] = all[j] end
-    end
-    return v
+    return readFixed(raw, V)
   end
   local ok, v = pcall(decodeWithLogs, raw, LG)
   if ok then return v end
@@ -95,12 +127,8 @@ local function readRecord(raw, LG)
 end
 
 local function encodeRecord(v, LG)
-  if not HASLOG then
-    if NFIXED == 3 then return pack(FIXED, v[1], v[2], v[3]) end
-    if NFIXED == 4 then return pack(FIXED, v[1], v[2], v[3], v[4]) end
-    return pack(FIXED, unpack(v, 1, NFIXED))
-  end
-  local fixed = pack(FIXED, unpack(v, 1, NFIXED))
+  if not HASLOG then return packFixed(v) end
+  local fixed = packFixed(v)
   local parts = { fixed }
   for i = 1, P do
     if POL[i].log then

@@ -88,19 +88,28 @@ function SW.evaluate(s, at, now, cost, p, out)
   out.retry = swEarliestPass(prev, curr, index, now, cost, p) - now
 end
 
+-- Returns the new and the old restAt (see decide.ts consume).
 function SW.commit(s, at, now, cost, p)
-  local index = floor(now / p.windowMs)
-  local stored = s[at + 2]
+  local w = p.windowMs
+  local index = floor(now / w)
+  local prev, curr, stored = s[at], s[at + 1], s[at + 2]
+  local old = 0
+  if curr > 0 then old = (stored + 2) * w elseif prev > 0 then old = (stored + 1) * w end
   if stored == index then
-    s[at + 1] = s[at + 1] + cost
+    curr = curr + cost
   elseif stored == index - 1 then
-    s[at] = s[at + 1]
-    s[at + 1] = 0 + cost
+    prev = curr
+    curr = 0 + cost
   else
-    s[at] = 0
-    s[at + 1] = 0 + cost
+    prev = 0
+    curr = 0 + cost
   end
+  s[at] = prev
+  s[at + 1] = curr
   s[at + 2] = index
+  if curr > 0 then return (index + 2) * w, old end
+  if prev > 0 then return (index + 1) * w, old end
+  return 0, old
 end
 
 function SW.refund(s, at, now, amount, p)

@@ -7,10 +7,17 @@ function TB.evaluate(s, at, now, cost, p, out)
   judgeDebt(drained(s[at], s[at + 1], now, p), cost, p, out)
 end
 
+-- Returns the new and the old restAt (see decide.ts consume).
 function TB.commit(s, at, now, cost, p)
-  local debt = drained(s[at], s[at + 1], now, p) + cost * p.windowMs
+  local debt, last = s[at], s[at + 1]
+  local old = 0
+  if debt > 0 then old = last + ceil(debt / p.limit) end
+  debt = drained(debt, last, now, p) + cost * p.windowMs
+  if now > last then last = now end
   s[at] = debt
-  s[at + 1] = max(now, s[at + 1])
+  s[at + 1] = last
+  if debt > 0 then return last + ceil(debt / p.limit), old end
+  return 0, old
 end
 
 function TB.refund(s, at, now, amount, p)
