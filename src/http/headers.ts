@@ -109,6 +109,20 @@ export function headerRenderer(
     .map((p, i) => `${names[i]};q=${p.limit};w=${windowSeconds(p)}`)
     .join(", ");
   const draft8 = style === "draft-8";
+  if (policies.length === 1) {
+    // One policy: its verdict is the decision's own fields, so the per-policy list (built on
+    // first access) is never materialised on the hot path.
+    const name = names[0]!;
+    return (d) => {
+      let out = `${name};r=${integer(d.remaining)}`;
+      if (d.allowed) out += `;t=${ceilSeconds(d.resetMs)}`;
+      else if (d.retryAfterMs !== Number.POSITIVE_INFINITY) {
+        const retry = retryAfterSeconds(d) ?? -1;
+        out += `;t=${draft8 && retry > 0 ? retry : ceilSeconds(d.retryAfterMs)}`;
+      }
+      return { "RateLimit-Policy": policy, RateLimit: out };
+    };
+  }
   return (d) => {
     let out = "";
     const n = d.policies.length;
