@@ -163,15 +163,18 @@ local function consume(key, cost, now, pad, serverTime)
     end
     -- Every verdict simple (no wait, no delay, whole remaining and reset): 6 at the previous
     -- answer's time or 7 and the time, then remaining, reset per policy (the common case).
-    local simple = true
-    for i = 1, P do
-      local ver = VER[i]
-      local a, b = ver.remaining, ver.reset
-      if not (ver.retry == 0 and ver.delay == 0 and a >= 0 and b >= 0 and a < LIMIT53
-        and b < LIMIT53 and a % 1 == 0 and b % 1 == 0 and (a > 0 or 1 / a > 0)
-        and (b > 0 or 1 / b > 0)) then
-        simple = false
-        break
+    -- An allowed verdict never waits (retry 0), and only delay mode delays: per verdict, only
+    -- the numbers need checking (whole, in range, not -0).
+    local simple = NO_DELAY
+    if simple then
+      for i = 1, P do
+        local ver = VER[i]
+        local a, b = ver.remaining, ver.reset
+        if a % 1 ~= 0 or b % 1 ~= 0 or a < 0 or b < 0 or a >= LIMIT53 or b >= LIMIT53
+          or (a == 0 and 1 / a < 0) or (b == 0 and 1 / b < 0) then
+          simple = false
+          break
+        end
       end
     end
     if simple then

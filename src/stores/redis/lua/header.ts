@@ -25,6 +25,11 @@ for i = 1, P do
   VER[i] = { allowed = true, remaining = 0, reset = 0, retry = 0, delay = 0 }
 end
 local FIRST = 3 + P * 7
+-- Whether an allowed verdict is always a plain one (no leaky-bucket delay mode).
+local NO_DELAY = true
+for i = 1, P do
+  if POL[i].mode == "delay" then NO_DELAY = false end
+end
 
 local function judge(p, s, at, now, cost, out)
   if cost > p.burst then
