@@ -1,11 +1,10 @@
 import express, { type NextFunction, type Request, type Response } from "express";
 import { afterEach, describe, expect, it } from "vitest";
 import { type ExpressRateLimit, expressRateLimit } from "../../src/adapters/express.js";
-import type { Store, StoreBinding } from "../../src/core/store.js";
 import type { HttpLimiterOptions } from "../../src/http/options.js";
 import { type AdapterRunner, adapterContract } from "./contract.js";
 import { served } from "./listen.js";
-import { storeFactories } from "./stores.js";
+import { downStore, storeFactories } from "./stores.js";
 
 function status(req: Request, res: Response): void {
   res.status(Number(req.params.code)).send("ok");
@@ -52,20 +51,6 @@ const perRoute: AdapterRunner = {
 for (const store of storeFactories) {
   adapterContract(appWide, store);
   adapterContract(perRoute, store);
-}
-
-/** A store whose server is down: every call rejects. */
-function downStore(): Store {
-  const fail = () => Promise.reject(new Error("store down"));
-  const binding: StoreBinding = {
-    consume: fail,
-    peek: fail,
-    refund: fail,
-    reset: fail,
-    block: fail,
-    unblock: fail,
-  };
-  return { name: "down", bind: () => binding };
 }
 
 describe("express adapter specifics", () => {

@@ -1,11 +1,10 @@
 import Koa, { type Context, type Next } from "koa";
 import { afterEach, describe, expect, it } from "vitest";
 import { type KoaRateLimit, koaRateLimit } from "../../src/adapters/koa.js";
-import type { Store, StoreBinding } from "../../src/core/store.js";
 import type { HttpLimiterOptions } from "../../src/http/options.js";
 import { type AdapterRunner, adapterContract } from "./contract.js";
 import { served } from "./listen.js";
-import { storeFactories } from "./stores.js";
+import { downStore, storeFactories } from "./stores.js";
 
 /** The error path of the contract's servers: a fault shows as a 500 with its message. */
 async function onError(ctx: Context, next: Next): Promise<void> {
@@ -41,20 +40,6 @@ const koaRunner: AdapterRunner = {
 };
 
 for (const store of storeFactories) adapterContract(koaRunner, store);
-
-/** A store whose server is down: every call rejects. */
-function downStore(): Store {
-  const fail = () => Promise.reject(new Error("store down"));
-  const binding: StoreBinding = {
-    consume: fail,
-    peek: fail,
-    refund: fail,
-    reset: fail,
-    block: fail,
-    unblock: fail,
-  };
-  return { name: "down", bind: () => binding };
-}
 
 describe("koa adapter specifics", () => {
   const closers: (() => Promise<void>)[] = [];

@@ -1,7 +1,7 @@
 import { Redis } from "ioredis";
 import { afterAll } from "vitest";
 import { memoryStore } from "../../src/core/memory-store.js";
-import type { Store } from "../../src/core/store.js";
+import type { Store, StoreBinding } from "../../src/core/store.js";
 import { redisStore } from "../../src/stores/redis/index.js";
 import { type RedisNode, startRedis } from "../support/redis-server.js";
 import type { StoreFactory } from "./contract.js";
@@ -40,3 +40,17 @@ export const redis: StoreFactory = {
 
 /** Every store the contract runs on: each adapter must pass the whole table on each. */
 export const storeFactories: readonly StoreFactory[] = [memory, redis];
+
+/** A store whose server is down: every call rejects (the adapters' fault path). */
+export function downStore(): Store {
+  const fail = () => Promise.reject(new Error("store down"));
+  const binding: StoreBinding = {
+    consume: fail,
+    peek: fail,
+    refund: fail,
+    reset: fail,
+    block: fail,
+    unblock: fail,
+  };
+  return { name: "down", bind: () => binding };
+}

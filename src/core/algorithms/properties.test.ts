@@ -7,7 +7,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { manualClock } from "../../testing/manual-clock.js";
 import { createLimiter } from "../limiter.js";
-import { type AlgorithmName, type Policy, parsePolicies } from "../policy.js";
+import { ALGORITHMS, type AlgorithmName, type Policy, parsePolicies } from "../policy.js";
 import { algorithms } from "./index.js";
 import { pureStep, type StepResult } from "./step.js";
 
@@ -161,14 +161,7 @@ describe("algorithm properties", () => {
     );
   });
 
-  for (const algorithm of [
-    "fixed-window",
-    "sliding-window",
-    "sliding-log",
-    "token-bucket",
-    "gcra",
-    "leaky-bucket",
-  ] as const) {
+  for (const algorithm of ALGORITHMS) {
     it(`${algorithm}: retryAfterMs is exact and remaining stays within [0, capacity]`, () => {
       fc.assert(
         fc.property(
@@ -199,16 +192,7 @@ describe("algorithm properties", () => {
   it("refund never lifts a key above capacity", async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.constantFrom(
-          ...([
-            "fixed-window",
-            "sliding-window",
-            "sliding-log",
-            "token-bucket",
-            "gcra",
-            "leaky-bucket",
-          ] as const),
-        ),
+        fc.constantFrom(...ALGORITHMS),
         fc.array(
           fc.record({
             op: fc.constantFrom("consume", "refund"),
@@ -238,16 +222,7 @@ describe("algorithm properties", () => {
   });
 
   it("a rejected composite charges no policy", async () => {
-    const algo = fc.constantFrom(
-      ...([
-        "fixed-window",
-        "sliding-window",
-        "sliding-log",
-        "token-bucket",
-        "gcra",
-        "leaky-bucket",
-      ] as const),
-    );
+    const algo = fc.constantFrom(...ALGORITHMS);
     await fc.assert(
       fc.asyncProperty(algo, algo, events(4, 900), async (a1, a2, evs) => {
         const policies = [

@@ -3,7 +3,7 @@
  * document is wrong: fix both together.
  */
 import { describe, expect, it } from "vitest";
-import { type PolicyOptions, parsePolicies } from "../policy.js";
+import { ALGORITHMS, type PolicyOptions, parsePolicies } from "../policy.js";
 import { algorithms } from "./index.js";
 import { pureStep } from "./step.js";
 
@@ -113,14 +113,7 @@ describe("docs/algorithms.md worked examples", () => {
   });
 
   it("every algorithm: a cost above capacity never passes and charges nothing", () => {
-    for (const algorithm of [
-      "fixed-window",
-      "sliding-window",
-      "sliding-log",
-      "token-bucket",
-      "gcra",
-      "leaky-bucket",
-    ] as const) {
+    for (const algorithm of ALGORITHMS) {
       run({ limit: 3, window: "1s", algorithm }, [
         [0, 4, false, 3, Number.POSITIVE_INFINITY],
         [0, 3, true, 0, 0],
