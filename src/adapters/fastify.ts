@@ -71,14 +71,20 @@ const ROUTE_KEYS = new Set([
   "name",
 ]);
 
-/** The canonical request over Fastify's request: headers are read in place, not copied. */
+/**
+ * The canonical request over Fastify's request: headers are read in place, and `raw` is built
+ * only when a callback asks for it (most requests never do).
+ */
 class FastifyHttpRequest implements HttpRequest<FastifyRaw> {
   readonly method: string;
   readonly path: string;
   readonly remoteAddress: string | undefined;
-  readonly raw: FastifyRaw;
+  private rawObjects: FastifyRaw | undefined;
 
-  constructor(request: FastifyRequest, reply: FastifyReply) {
+  constructor(
+    private readonly request: FastifyRequest,
+    private readonly reply: FastifyReply,
+  ) {
     this.method = request.method;
     const url = request.url;
     const q = url.indexOf("?");
@@ -86,11 +92,15 @@ class FastifyHttpRequest implements HttpRequest<FastifyRaw> {
     // The socket's peer, not request.ip: forwarding headers are trusted by throttlekit's own
     // trustProxy only, never by Fastify's.
     this.remoteAddress = request.raw.socket.remoteAddress;
-    this.raw = { request, reply };
+  }
+
+  get raw(): FastifyRaw {
+    this.rawObjects ??= { request: this.request, reply: this.reply };
+    return this.rawObjects;
   }
 
   header(name: string): string | undefined {
-    const v = this.raw.request.headers[name];
+    const v = this.request.headers[name];
     return typeof v === "string" ? v : Array.isArray(v) ? v.join(", ") : undefined;
   }
 }

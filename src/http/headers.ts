@@ -109,26 +109,14 @@ export function headerRenderer(
     .map((p, i) => `${names[i]};q=${p.limit};w=${windowSeconds(p)}`)
     .join(", ");
   const draft8 = style === "draft-8";
-  if (policies.length === 1) {
-    // One policy: its verdict is the decision's own fields, so the per-policy list (built on
-    // first access) is never materialised on the hot path.
-    const name = names[0]!;
-    return (d) => {
-      let out = `${name};r=${integer(d.remaining)}`;
-      if (d.allowed) out += `;t=${ceilSeconds(d.resetMs)}`;
-      else if (d.retryAfterMs !== Number.POSITIVE_INFINITY) {
-        const retry = retryAfterSeconds(d) ?? -1;
-        out += `;t=${draft8 && retry > 0 ? retry : ceilSeconds(d.retryAfterMs)}`;
-      }
-      return { "RateLimit-Policy": policy, RateLimit: out };
-    };
-  }
+  const n = policies.length;
   return (d) => {
     let out = "";
-    const n = d.policies.length;
     const retry = d.allowed ? 0 : (retryAfterSeconds(d) ?? -1);
     for (let i = 0; i < n; i++) {
-      const pd = d.policies[i]!;
+      // One policy: its verdict is the decision's own fields, so the per-policy list (built on
+      // first read) is never materialised on the hot path.
+      const pd = n === 1 ? d : d.policies[i]!;
       if (i > 0) out += ", ";
       out += `${names[i]};r=${integer(pd.remaining)}`;
       if (d.allowed) {

@@ -28,9 +28,23 @@ end
 -- The reply is written inline (R[ri]) on the hot path: a Lua call costs more than the work.
 local R, ri = {}, 0
 local LIMIT53 = 9007199254740992
+
+-- Whether x travels exactly as a Redis integer: whole, below 2^53, not -0 (NaN is not whole).
+local function exactInteger(x)
+  return x % 1 == 0 and x < LIMIT53 and x > -LIMIT53 and (x ~= 0 or 1 / x > 0)
+end
+
+-- An allowed verdict's remaining and reset, when both can travel as plain integers: both
+-- exactInteger and not negative, spelled out (called per policy per decision, where the two
+-- nested calls cost more than the tests).
+local function plainNumbers(a, b)
+  return a >= 0 and b >= 0 and a % 1 == 0 and b % 1 == 0 and a < LIMIT53 and b < LIMIT53
+    and (a ~= 0 or 1 / a > 0) and (b ~= 0 or 1 / b > 0)
+end
+
 local function pushNum(x)
   ri = ri + 1
-  if x % 1 == 0 and x < LIMIT53 and x > -LIMIT53 and (x ~= 0 or 1 / x > 0) then
+  if exactInteger(x) then
     R[ri] = x
   else
     R[ri] = fmt(x)
@@ -41,9 +55,7 @@ end
 -- otherwise 1 (allowed) or 0 (rejected), remaining, reset, retry, delay.
 local function pushVerdict(v)
   local remaining, reset = v.remaining, v.reset
-  if v.allowed and v.retry == 0 and v.delay == 0 and remaining % 1 == 0 and reset % 1 == 0
-    and remaining < LIMIT53 and reset < LIMIT53 and remaining >= 0 and reset >= 0
-    and (remaining ~= 0 or 1 / remaining > 0) and (reset ~= 0 or 1 / reset > 0) then
+  if v.allowed and v.retry == 0 and v.delay == 0 and plainNumbers(remaining, reset) then
     R[ri + 1] = 3
     R[ri + 2] = remaining
     R[ri + 3] = reset
@@ -63,17 +75,22 @@ local function push(x)
   R[ri] = x
 end
 
--- Verdicts with no block started and no states: 4 when at the same time as the previous
--- answer (a batch on server time shares one), else 1 and the time.
+-- A reply kind that carries the time: \`same\` when at the time of the previous answer (a batch
+-- on server time shares one), else \`fresh\` and the time.
 local lastNow
-local function pushHead(now)
+local function pushTimed(same, fresh, now)
   if now == lastNow then
-    push(4)
+    push(same)
   else
-    push(1)
+    push(fresh)
     pushNum(now)
     lastNow = now
   end
+end
+
+-- Verdicts with no block started and no states: 4, or 1 and the time.
+local function pushHead(now)
+  pushTimed(4, 1, now)
 end
 
 -- The record lives exactly as long as something in it matters (its latest restAt or block
@@ -92,8 +109,9 @@ end
 -- from the record now being replaced). When the new record rests no later, the TTL is kept
 -- (SET KEEPTTL): formatting and parsing a PX is a third of a write's cost, and a window
 -- algorithm's rest time only moves once per window.
-local function save(key, v, LG, now, pad, keptUntil)
-  local rest = restOf(v, LG)
+-- rest: restOf(v, LG), when the caller has it already.
+local function save(key, v, LG, now, pad, keptUntil, rest)
+  rest = rest or restOf(v, LG)
   if rest <= now then
     put(key, false)
   elseif keptUntil and rest <= keptUntil then
@@ -106,10 +124,9 @@ end
 
 local LG = {}
 
--- The hot path: get, judge and the reply are inlined (a Lua call costs more than their work).
+-- The hot path: judge and the reply are inlined (a Lua call costs more than their work).
 local function consume(key, cost, now, pad, serverTime)
-  local raw = val[key]
-  if raw == nil then raw = get(key) end
+  local raw = get(key)
   local v = readRecord(raw, LG)
   if v[1] > now then
     push(2)
@@ -149,17 +166,7 @@ local function consume(key, cost, now, pad, serverTime)
       end
       -- A live block was answered above; an expired one is dropped (memory-store.ts).
       v[1] = 0
-      -- save and put, inlined
-      if rest <= now then
-        val[key] = false
-        px[key] = 0
-      elseif serverTime and raw and rest <= kept then
-        val[key] = encodeRecord(v, LG)
-        px[key] = KEEP
-      else
-        val[key] = encodeRecord(v, LG)
-        px[key] = fmt(ceil(rest - now + pad))
-      end
+      save(key, v, LG, now, pad, serverTime and raw and kept, rest)
     end
     -- Every verdict simple (no wait, no delay, whole remaining and reset): 6 at the previous
     -- answer's time or 7 and the time, then remaining, reset per policy (the common case).
@@ -169,24 +176,14 @@ local function consume(key, cost, now, pad, serverTime)
     if simple then
       for i = 1, P do
         local ver = VER[i]
-        local a, b = ver.remaining, ver.reset
-        if a % 1 ~= 0 or b % 1 ~= 0 or a < 0 or b < 0 or a >= LIMIT53 or b >= LIMIT53
-          or (a == 0 and 1 / a < 0) or (b == 0 and 1 / b < 0) then
+        if not plainNumbers(ver.remaining, ver.reset) then
           simple = false
           break
         end
       end
     end
     if simple then
-      if now == lastNow then
-        ri = ri + 1
-        R[ri] = 6
-      else
-        R[ri + 1] = 7
-        ri = ri + 1
-        pushNum(now)
-        lastNow = now
-      end
+      pushTimed(6, 7, now)
       for i = 1, P do
         local ver = VER[i]
         R[ri + 1] = ver.remaining
