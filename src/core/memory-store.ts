@@ -232,17 +232,20 @@ class MemoryBinding implements StoreBinding {
     const p = this.policies[0]!;
     const v = this.verdicts[0]!;
     const width = this.width;
-    if (cost > p.burst) judge(alg, this.slab, (row ?? 0) * width, t, cost, p, v);
-    else alg.evaluate(this.slab, (row ?? 0) * width, t, cost, p, v);
-    if (v.allowed) {
-      if (cost > 0) {
-        if (row === undefined) {
-          row = this.allocate(key, t);
-          if (row < 0) return this.fullDecision();
-        }
+    if (cost > p.burst) {
+      judge(alg, this.slab, (row ?? 0) * width, t, cost, p, v);
+    } else if (row !== undefined) {
+      alg.take(this.slab, row * width, t, cost, p, v); // evaluates and charges in one pass
+    } else {
+      // An unseen key reads the fresh row 0 and gets a row of its own only once admitted.
+      alg.evaluate(this.slab, 0, t, cost, p, v);
+      if (v.allowed && cost > 0) {
+        row = this.allocate(key, t);
+        if (row < 0) return this.fullDecision();
         alg.commit(this.slab, row * width, t, cost, p);
       }
-    } else if (p.blockForMs > 0 && v.retryAfterMs !== Number.POSITIVE_INFINITY) {
+    }
+    if (!v.allowed && p.blockForMs > 0 && v.retryAfterMs !== Number.POSITIVE_INFINITY) {
       this.setBlock(key, t + p.blockForMs, t);
     }
     return combine(this.policies, this.verdicts);

@@ -17,6 +17,11 @@ export const gcra: RowAlgorithm = {
   evaluate(s, at, now, cost, p, out) {
     judgeDebt(debtAt(s, at, now, p), cost, p, out);
   },
+  take(s, at, now, cost, p, out) {
+    const debt = debtAt(s, at, now, p);
+    judgeDebt(debt, cost, p, out);
+    if (out.allowed && cost > 0) setTat(s, at, now, debt + cost * p.windowMs, p);
+  },
   commit(s, at, now, cost, p) {
     setTat(s, at, now, debtAt(s, at, now, p) + cost * p.windowMs, p);
   },

@@ -32,6 +32,30 @@ export const slidingWindow: RowAlgorithm = {
     out.resetMs = resetFrom(prev, curr, index, now, w);
     out.retryAfterMs = earliestPass(prev, curr, index, now, cost, p) - now;
   },
+  take(s, at, now, cost, p, out) {
+    const w = p.windowMs;
+    const index = Math.floor(now / w);
+    const prev = prevAt(s, at, index);
+    const curr = currAt(s, at, index);
+    const estimate = (prev * (w - (now - index * w))) / w + curr;
+    out.delayMs = 0;
+    if (estimate + cost <= p.limit) {
+      out.allowed = true;
+      out.remaining = Math.max(0, Math.floor(p.limit - estimate - cost));
+      out.resetMs = resetFrom(prev, curr + cost, index, now, w);
+      out.retryAfterMs = 0;
+      if (cost > 0) {
+        s[at] = prev;
+        s[at + 1] = curr + cost;
+        s[at + 2] = index;
+      }
+      return;
+    }
+    out.allowed = false;
+    out.remaining = Math.max(0, Math.floor(p.limit - estimate));
+    out.resetMs = resetFrom(prev, curr, index, now, w);
+    out.retryAfterMs = earliestPass(prev, curr, index, now, cost, p) - now;
+  },
   commit(s, at, now, cost, p) {
     const index = Math.floor(now / p.windowMs);
     const prev = prevAt(s, at, index);

@@ -14,6 +14,14 @@ export const tokenBucket: RowAlgorithm = {
   evaluate(s, at, now, cost, p, out) {
     judgeDebt(drained(s[at]!, s[at + 1]!, now, p), cost, p, out);
   },
+  take(s, at, now, cost, p, out) {
+    const debt = drained(s[at]!, s[at + 1]!, now, p);
+    judgeDebt(debt, cost, p, out);
+    if (out.allowed && cost > 0) {
+      s[at] = debt + cost * p.windowMs;
+      s[at + 1] = Math.max(now, s[at + 1]!);
+    }
+  },
   commit(s, at, now, cost, p) {
     const debt = drained(s[at]!, s[at + 1]!, now, p) + cost * p.windowMs;
     s[at] = debt;

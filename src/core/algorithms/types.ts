@@ -41,4 +41,13 @@ export interface Algorithm<S extends ArrayLike<number> = Float64Array> {
 
 /** A log-based algorithm: its state is a growable array instead of a fixed-width row. */
 export type LogAlgorithm = Algorithm<number[]>;
-export type RowAlgorithm = Algorithm<Float64Array>;
+
+/** A fixed-width algorithm, with the fused step the memory store's single-policy path runs. */
+export interface RowAlgorithm extends Algorithm<Float64Array> {
+  /**
+   * evaluate, then commit when allowed and cost > 0, reading the row once: the same result
+   * and the same state as the two calls (a property test holds it to that). Precondition:
+   * cost ≤ p.burst (judge's cost-exceeds-limit rule runs before it).
+   */
+  take(s: Float64Array, at: number, now: number, cost: number, p: Policy, out: Verdict): void;
+}
