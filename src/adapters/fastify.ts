@@ -72,26 +72,32 @@ const ROUTE_KEYS = new Set([
 ]);
 
 /**
- * The canonical request over Fastify's request: headers are read in place, and `raw` is built
- * only when a callback asks for it (most requests never do).
+ * The canonical request over Fastify's request. Everything is read when asked for: headers in
+ * place, the path only when a rule has paths, the peer address only for ip() and address lists,
+ * `raw` only for callbacks. A request keyed by an API key never computes the other two.
  */
 class FastifyHttpRequest implements HttpRequest<FastifyRaw> {
-  readonly method: string;
-  readonly path: string;
-  readonly remoteAddress: string | undefined;
   private rawObjects: FastifyRaw | undefined;
 
   constructor(
     private readonly request: FastifyRequest,
     private readonly reply: FastifyReply,
-  ) {
-    this.method = request.method;
-    const url = request.url;
+  ) {}
+
+  get method(): string {
+    return this.request.method;
+  }
+
+  get path(): string {
+    const url = this.request.url;
     const q = url.indexOf("?");
-    this.path = q < 0 ? url : url.slice(0, q);
+    return q < 0 ? url : url.slice(0, q);
+  }
+
+  get remoteAddress(): string | undefined {
     // The socket's peer, not request.ip: forwarding headers are trusted by throttlekit's own
     // trustProxy only, never by Fastify's.
-    this.remoteAddress = request.raw.socket.remoteAddress;
+    return this.request.raw.socket.remoteAddress;
   }
 
   get raw(): FastifyRaw {

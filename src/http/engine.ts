@@ -104,10 +104,12 @@ export class Engine<Raw> implements HttpLimiter<Raw> {
   }
 
   private match(req: HttpRequest<Raw>): CompiledRule<Raw> | undefined {
-    const { method, path } = req;
+    // method and path are read only when a rule asks (and once): adapters may compute them lazily.
+    let path: string | undefined;
     for (const rule of this.rules) {
-      if (rule.methods !== undefined && !rule.methods.has(method)) continue;
+      if (rule.methods !== undefined && !rule.methods.has(req.method)) continue;
       if (rule.paths !== undefined) {
+        path ??= req.path;
         let hit = false;
         for (const m of rule.paths) {
           if (m(path)) {
@@ -234,7 +236,7 @@ export class Engine<Raw> implements HttpLimiter<Raw> {
       const outcome: ContinueOutcome = {
         action: "continue",
         reason: d.reason,
-        headers: target.render?.(d, this.now()),
+        headers: target.render?.(d, target.renderReadsClock ? this.now() : 0),
         decision: d,
         key,
         after:
@@ -248,7 +250,7 @@ export class Engine<Raw> implements HttpLimiter<Raw> {
       return outcome;
     }
     const retryAfter = retryAfterSeconds(d);
-    const headers: HeaderMap = target.render?.(d, this.now()) ?? {};
+    const headers: HeaderMap = target.render?.(d, target.renderReadsClock ? this.now() : 0) ?? {};
     if (retryAfter !== undefined) headers["Retry-After"] = String(retryAfter);
     const onLimited = this.options.onLimited;
     if (onLimited === undefined)

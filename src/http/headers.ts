@@ -28,11 +28,19 @@ export const HEADER_STYLES: readonly HeaderStyle[] = [
 /** Header name → value, as adapters set them. */
 export type HeaderMap = Record<string, string>;
 
-/** Renders one limiter's headers; the static parts were rendered when it was built. */
+/**
+ * Renders one limiter's headers; the static parts were rendered when it was built. `now` (ms) is
+ * read by the legacy style only (its reset is a Unix time); the others ignore it.
+ */
 export type HeaderRenderer = (decision: Decision, now: number) => HeaderMap;
 
 /** RFC 9651 §3.3.1: Integers have at most 15 digits. */
 const MAX_SF_INTEGER = 999_999_999_999_999;
+
+/** Whether a style's renderer reads `now`: only legacy's absolute reset does, so only it costs a clock read. */
+export function readsClock(style: HeaderStyle | false): boolean {
+  return style === "legacy";
+}
 
 /** Whole seconds, rounded up (a client that waits this long is never early), capped for sf-integer. */
 export function ceilSeconds(ms: number): number {

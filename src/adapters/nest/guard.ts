@@ -15,6 +15,7 @@ import {
   type HeaderMap,
   type HeaderRenderer,
   headerRenderer,
+  readsClock,
   retryAfterSeconds,
 } from "../../http/headers.js";
 import type { IdentityContext, IdentityResult } from "../../http/identity/types.js";
@@ -39,6 +40,8 @@ import { TooManyRequestsError } from "./too-many-requests-error.js";
 type Route = {
   readonly limiter: Limiter;
   readonly render: HeaderRenderer | undefined;
+  /** The renderer reads the time (legacy headers); the others are given 0, no clock read. */
+  readonly renderReadsClock: boolean;
   /** The route's throttler names, joined by "+" (passed to generateKey). */
   readonly name: string;
   /** False once the store turned out to have no synchronous path. */
@@ -157,12 +160,13 @@ export class ThrottlekitGuard implements CanActivate {
     const render = route.render;
     if (d.allowed) {
       if (render !== undefined && target.res !== undefined) {
-        writeHeaders(target.res, render(d, this.now()));
+        writeHeaders(target.res, render(d, route.renderReadsClock ? this.now() : 0));
       }
       return true;
     }
     const retryAfter = retryAfterSeconds(d);
-    const headers: HeaderMap = render === undefined ? {} : render(d, this.now());
+    const headers: HeaderMap =
+      render === undefined ? {} : render(d, route.renderReadsClock ? this.now() : 0);
     if (retryAfter !== undefined) headers["Retry-After"] = String(retryAfter);
     const problem = limitedProblem(d, retryAfter, headers);
     if (target.kind === "graphql") {
@@ -260,6 +264,7 @@ export class ThrottlekitGuard implements CanActivate {
     return {
       limiter,
       render: headerRenderer(this.config.headers, limiter.policies),
+      renderReadsClock: readsClock(this.config.headers),
       name: [...set.keys()].join("+"),
       sync: true,
     };
