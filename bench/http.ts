@@ -7,113 +7,33 @@
  * Every request carries an `x-api-key` header from a pool of KEYS values, and every limiter keys
  * on it, so counters are spread over many keys. Limits are far above what a run sends; any
  * non-2xx answer or socket error fails the variant. After a warm-up, ROUNDS rounds each run every
- * variant once for DURATION seconds, the starting variant rotating; the median req/s is reported.
+ * variant once for DURATION seconds, the starting variant rotating; the median req/s (and server
+ * CPU µs per request) is reported. Separate processes differ by a few percent on their own (see
+ * bench/http-marginal.ts for the limiter's cost measured within one process).
  * Redis variants run against a redis-server this script starts on a free port and kills by pid.
  * Env: BENCH_ROUNDS (5), BENCH_DURATION (5 s), BENCH_CONNECTIONS (50), BENCH_KEYS (2000).
  * Writes bench/results/http.json (unless BENCH_* is set).
  */
-import { type ChildProcess, execSync, spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { execSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import os from "node:os";
-import autocannon from "autocannon";
 import { type RedisNode, startRedis } from "../test/support/redis-server.js";
+import {
+  envInt,
+  LOAD,
+  load,
+  median,
+  type Run,
+  type Server,
+  startServer,
+  stopServer,
+} from "./http/harness.js";
 import { FRAMEWORKS, LIMITERS, type Variant } from "./http/server.js";
 
 const ROUNDS = envInt("BENCH_ROUNDS", 5);
 const DURATION = envInt("BENCH_DURATION", 5);
-const CONNECTIONS = envInt("BENCH_CONNECTIONS", 50);
-const KEYS = envInt("BENCH_KEYS", 2000);
 const WARMUP = 2;
 const CUSTOM = Object.keys(process.env).some((k) => k.startsWith("BENCH_"));
-
-function envInt(name: string, fallback: number): number {
-  const n = Number(process.env[name] ?? fallback);
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name}: expected a whole number ≥ 1`);
-  return n;
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-type Server = { variant: Variant; port: number; child: ChildProcess };
-
-function startServer(variant: Variant, redisPort: number | undefined): Promise<Server> {
-  const args = ["--import", "tsx", "bench/http/server.ts", variant];
-  if (redisPort !== undefined) args.push(String(redisPort));
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
-  return new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /PORT (\d+)/.exec(out);
-      if (m !== null) resolve({ variant, port: Number(m[1]), child });
-    });
-    child.once("exit", (code) => reject(new Error(`${variant}: server exited (${code})`)));
-  });
-}
-
-async function stopServer(s: Server): Promise<void> {
-  if (s.child.exitCode !== null || s.child.signalCode !== null) return;
-  const exited = new Promise((resolve) => s.child.once("exit", resolve));
-  s.child.kill("SIGTERM");
-  await exited;
-}
-
-const requests = Array.from({ length: KEYS }, (_, i) => ({
-  method: "GET" as const,
-  path: "/",
-  headers: { "x-api-key": `key-${i}` },
-}));
-
-/** `bad`: non-2xx answers (a limiter rejected: the run is invalid); `errors`: socket errors and timeouts. */
-type Run = { rps: number; total: number; bad: number; errors: number; cpuUs: number | undefined };
-
-const CLK_TCK = (() => {
-  try {
-    return Number(execSync("getconf CLK_TCK", { encoding: "utf8" }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/**
- * CPU time (user + system, µs) a process has used, from /proc (Linux; undefined elsewhere).
- * On a shared machine req/s swings with whatever else runs; the server's CPU time per request
- * is far steadier, so both are reported.
- */
-function cpuTime(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return ((Number(f[11]) + Number(f[12])) * 1e6) / CLK_TCK;
-  } catch {
-    return undefined;
-  }
-}
-
-async function load(port: number, seconds: number, pid?: number): Promise<Run> {
-  const cpu0 = cpuTime(pid);
-  const r = await autocannon({
-    url: `http://127.0.0.1:${port}`,
-    connections: CONNECTIONS,
-    duration: seconds,
-    requests,
-  });
-  const cpu1 = cpuTime(pid);
-  const total = r.requests.total;
-  return {
-    rps: total / seconds,
-    total,
-    bad: r.non2xx,
-    errors: r.errors + r.timeouts,
-    cpuUs:
-      cpu0 === undefined || cpu1 === undefined || total === 0 ? undefined : (cpu1 - cpu0) / total,
-  };
-}
 
 async function main(): Promise<void> {
   const variants: Variant[] = [];
@@ -126,10 +46,10 @@ async function main(): Promise<void> {
   try {
     redis = await startRedis();
     for (const v of variants) {
-      servers.push(await startServer(v, v.endsWith("-redis") ? redis!.port : undefined));
+      servers.push(await startServer(v, v.endsWith("-redis") ? redis.port : undefined));
     }
     console.log(
-      `${servers.length} servers up; ${CONNECTIONS} connections, ${KEYS} keys, warm-up ${WARMUP} s, ` +
+      `${servers.length} servers up; ${LOAD.connections} connections, ${LOAD.keys} keys, warm-up ${WARMUP} s, ` +
         `${ROUNDS} rounds × ${DURATION} s per variant`,
     );
     for (const s of servers) {
@@ -269,8 +189,8 @@ function report(runs: Map<Variant, Run[]>): void {
           rounds: ROUNDS,
           durationS: DURATION,
           warmupS: WARMUP,
-          connections: CONNECTIONS,
-          keys: KEYS,
+          connections: LOAD.connections,
+          keys: LOAD.keys,
           keyHeader: "x-api-key",
         },
         results: rows,

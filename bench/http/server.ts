@@ -33,6 +33,9 @@ async function throttlekitStore(redisPort: number | undefined) {
   return redisStore({ client: await redisClient(redisPort), onStoreError: "fail-closed" });
 }
 
+/** bench:http:marginal sets it: the limiter's own header fields off. */
+const NO_HEADERS = process.env.BENCH_NO_HEADERS === "1";
+
 async function tkOptions(redisPort: number | undefined) {
   const { apiKey } = await import("../../src/http/identity/api-key.js");
   const store = await throttlekitStore(redisPort);
@@ -40,7 +43,30 @@ async function tkOptions(redisPort: number | undefined) {
     policies: `${LIMIT}/min`,
     identity: apiKey(KEY_HEADER),
     ...(store !== undefined ? { store } : {}),
+    ...(NO_HEADERS ? { headers: false as const } : {}),
   };
+}
+
+/**
+ * bench:http:marginal's switch (BENCH_SWITCH=1): every route's onRequest hooks (the limiter's)
+ * run only while it is on; SIGUSR1 flips it. Registered after the limiter, so it wraps them.
+ */
+function installSwitch(app: import("fastify").FastifyInstance): void {
+  let on = true;
+  process.on("SIGUSR1", () => {
+    on = !on;
+  });
+  app.addHook("onRoute", (route) => {
+    const hooks = route.onRequest;
+    if (hooks === undefined) return;
+    route.onRequest = (Array.isArray(hooks) ? hooks : [hooks]).map(
+      (hook) =>
+        function (this: unknown, req, reply, done) {
+          if (on) return hook.call(this as never, req, reply, done);
+          done();
+        } as typeof hook,
+    );
+  });
 }
 
 async function fastifyApp(limiter: string, redisPort: number | undefined) {
@@ -56,8 +82,18 @@ async function fastifyApp(limiter: string, redisPort: number | undefined) {
       timeWindow: 60_000,
       keyGenerator: (req) => String(req.headers[KEY_HEADER]),
       ...(redisPort !== undefined ? { redis: await redisClient(redisPort) } : {}),
+      ...(NO_HEADERS
+        ? {
+            addHeadersOnExceeding: {
+              "x-ratelimit-limit": false,
+              "x-ratelimit-remaining": false,
+              "x-ratelimit-reset": false,
+            },
+          }
+        : {}),
     });
   }
+  if (process.env.BENCH_SWITCH === "1") installSwitch(app);
   app.get("/", async () => "hello");
   await app.listen({ host: "127.0.0.1", port: 0 });
   return (app.server.address() as AddressInfo).port;
