@@ -35,3 +35,9 @@ export function drained(debt: number, last: number, now: number, p: Policy): num
   const d = debt - elapsed * p.limit;
   return Math.max(d, 0);
 }
+
+/** Stores a bucket's debt as of `now` (its last-drain time never moves back). */
+export function setDebt(s: Float64Array, at: number, now: number, debt: number): void {
+  s[at] = debt;
+  s[at + 1] = Math.max(now, s[at + 1]!);
+}

@@ -1,5 +1,5 @@
 import type { Policy } from "../policy.js";
-import { drained, judgeDebt } from "./bucket-math.js";
+import { drained, judgeDebt, setDebt } from "./bucket-math.js";
 import { pureStep } from "./step.js";
 import { tokenBucket } from "./token-bucket.js";
 import type { RowAlgorithm, Verdict } from "./types.js";
@@ -23,10 +23,7 @@ export const leakyBucket: RowAlgorithm = {
   take(s, at, now, cost, p, out) {
     const level = drained(s[at]!, s[at + 1]!, now, p);
     judgeLevel(level, cost, p, out);
-    if (out.allowed && cost > 0) {
-      s[at] = level + cost * p.windowMs;
-      s[at + 1] = Math.max(now, s[at + 1]!);
-    }
+    if (out.allowed && cost > 0) setDebt(s, at, now, level + cost * p.windowMs);
   },
   // Charging, refunding and resting are the token bucket's: same scaled level, same drain.
   commit: tokenBucket.commit,

@@ -1,6 +1,6 @@
 import type { Policy } from "../policy.js";
 import { pureStep } from "./step.js";
-import type { RowAlgorithm } from "./types.js";
+import type { RowAlgorithm, Verdict } from "./types.js";
 
 /**
  * Sliding window (Cloudflare's weighted counter): state [prev, curr, index]. Windows are
@@ -14,47 +14,10 @@ export const slidingWindow: RowAlgorithm = {
   name: "sliding-window",
   width: 3,
   evaluate(s, at, now, cost, p, out) {
-    const w = p.windowMs;
-    const index = Math.floor(now / w);
-    const prev = prevAt(s, at, index);
-    const curr = currAt(s, at, index);
-    const estimate = (prev * (w - (now - index * w))) / w + curr;
-    out.delayMs = 0;
-    if (estimate + cost <= p.limit) {
-      out.allowed = true;
-      out.remaining = Math.max(0, Math.floor(p.limit - estimate - cost));
-      out.resetMs = resetFrom(prev, curr + cost, index, now, w);
-      out.retryAfterMs = 0;
-      return;
-    }
-    out.allowed = false;
-    out.remaining = Math.max(0, Math.floor(p.limit - estimate));
-    out.resetMs = resetFrom(prev, curr, index, now, w);
-    out.retryAfterMs = earliestPass(prev, curr, index, now, cost, p) - now;
+    decide(s, at, now, cost, p, out, false);
   },
   take(s, at, now, cost, p, out) {
-    const w = p.windowMs;
-    const index = Math.floor(now / w);
-    const prev = prevAt(s, at, index);
-    const curr = currAt(s, at, index);
-    const estimate = (prev * (w - (now - index * w))) / w + curr;
-    out.delayMs = 0;
-    if (estimate + cost <= p.limit) {
-      out.allowed = true;
-      out.remaining = Math.max(0, Math.floor(p.limit - estimate - cost));
-      out.resetMs = resetFrom(prev, curr + cost, index, now, w);
-      out.retryAfterMs = 0;
-      if (cost > 0) {
-        s[at] = prev;
-        s[at + 1] = curr + cost;
-        s[at + 2] = index;
-      }
-      return;
-    }
-    out.allowed = false;
-    out.remaining = Math.max(0, Math.floor(p.limit - estimate));
-    out.resetMs = resetFrom(prev, curr, index, now, w);
-    out.retryAfterMs = earliestPass(prev, curr, index, now, cost, p) - now;
+    decide(s, at, now, cost, p, out, true);
   },
   commit(s, at, now, cost, p) {
     const index = Math.floor(now / p.windowMs);
@@ -81,6 +44,40 @@ export const slidingWindow: RowAlgorithm = {
     return 0;
   },
 };
+
+/** evaluate, and with `charge` commit too when allowed: one reading of the row for both. */
+function decide(
+  s: Float64Array,
+  at: number,
+  now: number,
+  cost: number,
+  p: Policy,
+  out: Verdict,
+  charge: boolean,
+): void {
+  const w = p.windowMs;
+  const index = Math.floor(now / w);
+  const prev = prevAt(s, at, index);
+  const curr = currAt(s, at, index);
+  const estimate = (prev * (w - (now - index * w))) / w + curr;
+  out.delayMs = 0;
+  if (estimate + cost <= p.limit) {
+    out.allowed = true;
+    out.remaining = Math.max(0, Math.floor(p.limit - estimate - cost));
+    out.resetMs = resetFrom(prev, curr + cost, index, now, w);
+    out.retryAfterMs = 0;
+    if (charge && cost > 0) {
+      s[at] = prev;
+      s[at + 1] = curr + cost;
+      s[at + 2] = index;
+    }
+    return;
+  }
+  out.allowed = false;
+  out.remaining = Math.max(0, Math.floor(p.limit - estimate));
+  out.resetMs = resetFrom(prev, curr, index, now, w);
+  out.retryAfterMs = earliestPass(prev, curr, index, now, cost, p) - now;
+}
 
 /** Previous window's count as seen from window `index` (counts shift, then vanish). */
 function prevAt(s: Float64Array, at: number, index: number): number {

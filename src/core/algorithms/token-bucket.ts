@@ -1,5 +1,5 @@
 import type { Policy } from "../policy.js";
-import { drained, judgeDebt } from "./bucket-math.js";
+import { drained, judgeDebt, setDebt } from "./bucket-math.js";
 import { pureStep } from "./step.js";
 import type { RowAlgorithm } from "./types.js";
 
@@ -17,19 +17,13 @@ export const tokenBucket: RowAlgorithm = {
   take(s, at, now, cost, p, out) {
     const debt = drained(s[at]!, s[at + 1]!, now, p);
     judgeDebt(debt, cost, p, out);
-    if (out.allowed && cost > 0) {
-      s[at] = debt + cost * p.windowMs;
-      s[at + 1] = Math.max(now, s[at + 1]!);
-    }
+    if (out.allowed && cost > 0) setDebt(s, at, now, debt + cost * p.windowMs);
   },
   commit(s, at, now, cost, p) {
-    const debt = drained(s[at]!, s[at + 1]!, now, p) + cost * p.windowMs;
-    s[at] = debt;
-    s[at + 1] = Math.max(now, s[at + 1]!);
+    setDebt(s, at, now, drained(s[at]!, s[at + 1]!, now, p) + cost * p.windowMs);
   },
   refund(s, at, now, amount, p) {
-    s[at] = Math.max(0, drained(s[at]!, s[at + 1]!, now, p) - amount * p.windowMs);
-    s[at + 1] = Math.max(now, s[at + 1]!);
+    setDebt(s, at, now, Math.max(0, drained(s[at]!, s[at + 1]!, now, p) - amount * p.windowMs));
   },
   restAt(s, at, p) {
     return s[at]! > 0 ? s[at + 1]! + Math.ceil(s[at]! / p.limit) : 0;
