@@ -155,9 +155,28 @@ decorate(AsyncAppModule, [
   }),
 ]);
 
+// --- App 3: legacy X-RateLimit-* headers, whose reset is a Unix time read from the clock.
+
+const clock3 = manualClock(1_900_000_000_000);
+
+class LegacyAppModule {}
+decorate(LegacyAppModule, [
+  Module({
+    imports: [
+      ThrottlekitModule.forRoot({
+        throttlers: { limit: "3/min" },
+        clock: clock3.now,
+        headers: "legacy",
+      }),
+    ],
+    controllers: [GuardedController],
+  }),
+]);
+
 describe.each(PLATFORMS)("throttlekit/nest over HTTP on %s", (platform) => {
   let app: RunningApp;
   let app2: RunningApp;
+  let app3: RunningApp;
   let client = 0;
   /** A fresh client address per test: counters never leak between tests. */
   const fresh = () => ({ "x-forwarded-for": `203.0.113.${++client}` });
@@ -165,10 +184,12 @@ describe.each(PLATFORMS)("throttlekit/nest over HTTP on %s", (platform) => {
   beforeAll(async () => {
     app = await startApp(platform, GlobalAppModule);
     app2 = await startApp(platform, AsyncAppModule);
+    app3 = await startApp(platform, LegacyAppModule);
   });
   afterAll(async () => {
     await app?.close();
     await app2?.close();
+    await app3?.close();
   });
 
   it("counts each handler separately", async () => {
@@ -280,6 +301,19 @@ describe.each(PLATFORMS)("throttlekit/nest over HTTP on %s", (platform) => {
     expect(open.status).toBe(200);
     expect(open.headers.get("ratelimit")).toBeNull();
     clock2.advance("2m"); // two sliding windows: every counter is back to full
+  });
+
+  it("sends legacy X-RateLimit-* headers with a reset in Unix seconds from its clock", async () => {
+    const r = await get(app3.url, "/guarded/plain");
+    expect(r.status).toBe(200);
+    expect(r.headers.get("x-ratelimit-limit")).toBe("3");
+    expect(r.headers.get("x-ratelimit-remaining")).toBe("2");
+    const reset = Number(r.headers.get("x-ratelimit-reset"));
+    const now = clock3.now() / 1000;
+    expect(reset).toBeGreaterThan(now);
+    expect(reset).toBeLessThanOrEqual(now + 120);
+    expect(r.headers.get("ratelimit")).toBeNull();
+    clock3.advance("2m");
   });
 
   it("trusts no proxy by default: a spoofed X-Forwarded-For buys no new budget", async () => {
