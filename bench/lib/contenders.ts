@@ -17,7 +17,9 @@ export type Contender = {
   prime(keys: readonly string[]): Promise<void> | void;
   /**
    * Calls `order[(from + j) % order.length]` for j < n. Sync contenders: a plain loop. Async:
-   * `inflight` loops, each awaiting its next call, until n calls are made.
+   * `inflight` loops, each awaiting its next call, until n calls are made. Every contender writes
+   * its own loop on purpose: a shared loop taking a callback would add a call per iteration and
+   * make its call site megamorphic across contenders, which is what the bench must not measure.
    */
   run(order: readonly string[], from: number, n: number, inflight: number): Promise<Tally> | Tally;
 };

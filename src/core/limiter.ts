@@ -29,6 +29,8 @@ export interface Limiter {
   readonly policies: readonly Policy[];
   readonly prefix: string;
   readonly store: Store;
+  /** True when the store answers in-process (the memory store): consumeSync then never throws SyncUnsupportedError. */
+  readonly canConsumeSync: boolean;
   /** Decides and, when allowed, charges every policy. Never throws for a limit hit. */
   consume(key: string, options?: ConsumeOptions): Promise<Decision>;
   /** Synchronous consume, for stores with an in-process path (the memory store). */
@@ -99,6 +101,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
 
 class RateLimiter implements Limiter {
   private readonly binding: StoreBinding;
+  readonly canConsumeSync: boolean;
 
   constructor(
     readonly policies: readonly Policy[],
@@ -107,6 +110,7 @@ class RateLimiter implements Limiter {
     private readonly clock: (() => number) | undefined,
   ) {
     this.binding = store.bind(prefix, policies);
+    this.canConsumeSync = this.binding.consumeSync !== undefined;
   }
 
   consume(key: string, options?: ConsumeOptions): Promise<Decision> {

@@ -202,21 +202,9 @@ export class Engine<Raw> implements HttpLimiter<Raw> {
     cost: number,
   ): MaybePromise<HttpOutcome> {
     const opts = cost === 1 ? COST_ONE : { cost };
-    if (target.sync) {
-      try {
-        return this.decided(
-          req,
-          rule,
-          target,
-          key,
-          group,
-          cost,
-          target.limiter.consumeSync(key, opts),
-        );
-      } catch (error) {
-        if (!(isThrottlekitError(error) && error.code === "ERR_TK_SYNC_UNSUPPORTED")) throw error;
-        target.sync = false; // a remote store: async from now on
-      }
+    if (target.limiter.canConsumeSync) {
+      const d = target.limiter.consumeSync(key, opts);
+      return this.decided(req, rule, target, key, group, cost, d);
     }
     return target.limiter
       .consume(key, opts)

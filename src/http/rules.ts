@@ -80,8 +80,6 @@ export type Target = {
   /** The renderer reads the time (legacy's absolute reset); the others are given 0, no clock read. */
   readonly renderReadsClock: boolean;
   readonly policies: readonly Policy[];
-  /** Cleared on the first SyncUnsupportedError: the store answers asynchronously only. */
-  sync: boolean;
 };
 
 /** A validated rule with its matchers and limiters, ready for the request path. */
@@ -232,7 +230,6 @@ export function compileRules<Raw>(
             render: headerRenderer(ctx.headers, parsed.policies),
             renderReadsClock: readsClock(ctx.headers),
             policies: parsed.policies,
-            sync: true,
           };
         }
         pools.set(id, { target, signature, where: option });

@@ -8,7 +8,6 @@ import {
 import { Reflector } from "@nestjs/core";
 import type { Decision } from "../../core/decision.js";
 import { ConfigError } from "../../core/errors/config-error.js";
-import { SyncUnsupportedError } from "../../core/errors/sync-unsupported-error.js";
 import { isThrottlekitError } from "../../core/errors/throttlekit-error.js";
 import { createLimiter, type Limiter } from "../../core/limiter.js";
 import {
@@ -44,8 +43,6 @@ type Route = {
   readonly renderReadsClock: boolean;
   /** The route's throttler names, joined by "+" (passed to generateKey). */
   readonly name: string;
-  /** False once the store turned out to have no synchronous path. */
-  sync: boolean;
 };
 
 // Reflector holds no state: one instance reads every class's metadata, no injection needed.
@@ -142,16 +139,8 @@ export class ThrottlekitGuard implements CanActivate {
   ): boolean | Promise<boolean> {
     if (tracker === UNLIMITED) return true;
     const key = this.generateKey(context, tracker, route.name);
-    if (route.sync) {
-      let decision: Decision;
-      try {
-        decision = route.limiter.consumeSync(key);
-      } catch (error) {
-        if (!(error instanceof SyncUnsupportedError)) throw error;
-        route.sync = false;
-        return route.limiter.consume(key).then((d) => this.decide(target, route, d));
-      }
-      return this.decide(target, route, decision);
+    if (route.limiter.canConsumeSync) {
+      return this.decide(target, route, route.limiter.consumeSync(key));
     }
     return route.limiter.consume(key).then((d) => this.decide(target, route, d));
   }
@@ -266,7 +255,6 @@ export class ThrottlekitGuard implements CanActivate {
       render: headerRenderer(this.config.headers, limiter.policies),
       renderReadsClock: readsClock(this.config.headers),
       name: [...set.keys()].join("+"),
-      sync: true,
     };
   }
 }

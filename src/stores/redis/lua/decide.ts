@@ -93,6 +93,13 @@ local function pushHead(now)
   pushTimed(4, 1, now)
 end
 
+-- A key in its penalty box: 2, the time, and when the block ends.
+local function pushBlocked(now, untilAt)
+  push(2)
+  pushNum(now)
+  pushNum(untilAt)
+end
+
 -- The record lives exactly as long as something in it matters (its latest restAt or block
 -- end, minus now), plus the slack that absorbs callers' clocks not in step with the server's.
 local function restOf(v, LG)
@@ -128,12 +135,7 @@ local LG = {}
 local function consume(key, cost, now, pad, serverTime)
   local raw = get(key)
   local v = readRecord(raw, LG)
-  if v[1] > now then
-    push(2)
-    pushNum(now)
-    pushNum(v[1])
-    return
-  end
+  if v[1] > now then return pushBlocked(now, v[1]) end
   local allowed = true
   for i = 1, P do
     local p, ver = POL[i], VER[i]
@@ -225,12 +227,7 @@ end
 
 local function peek(key, cost, now)
   local v = readRecord(get(key), LG)
-  if v[1] > now then
-    push(2)
-    pushNum(now)
-    pushNum(v[1])
-    return
-  end
+  if v[1] > now then return pushBlocked(now, v[1]) end
   pushHead(now)
   for i = 1, P do
     local p, ver = POL[i], VER[i]
