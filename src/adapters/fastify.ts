@@ -260,10 +260,29 @@ function hook(limiter: HttpLimiter<FastifyRaw>): onRequestHookHandler {
   };
 }
 
+/**
+ * Header names as Fastify stores them. reply.header lower-cases every name; for a mixed-case
+ * name that makes a new string per request, which must then be looked up in V8's string table
+ * to become a property key. The limiter's names are a handful of constants, so each is
+ * lower-cased once. Bounded: past 64 names (never, with the built-in header styles) it stops
+ * remembering.
+ */
+const LOWER = new Map<string, string>();
+function lowerCased(name: string): string {
+  let lower = LOWER.get(name);
+  if (lower === undefined) {
+    lower = name.toLowerCase();
+    if (LOWER.size < 64) LOWER.set(name, lower);
+  }
+  return lower;
+}
+
 function apply(o: HttpOutcome, reply: FastifyReply, done: (error?: Error) => void): void {
   if (o.action === "continue") {
     const { headers, after } = o;
-    if (headers !== undefined) for (const name in headers) reply.header(name, headers[name]!);
+    if (headers !== undefined) {
+      for (const name in headers) reply.header(lowerCased(name), headers[name]!);
+    }
     if (after !== undefined) {
       const res = reply.raw;
       res.once("finish", () => after(res.statusCode));

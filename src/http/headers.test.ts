@@ -64,6 +64,29 @@ describe("draft-10 headers", () => {
     expect(items[0]![1].get("t")).toBe(retryAfterSeconds(d));
   });
 
+  it("one policy: every allowed value matches its own decision, past the memo's bound", () => {
+    // A single policy's allowed items are memoised by (r, t): no value may be served for
+    // another pair, whether memoised, evicted or never cached (r of 2^36 and above).
+    const [solo] = parsePolicies([{ limit: 2 ** 40, window: "1s", name: "solo" }]);
+    const r = headerRenderer("draft-10", [solo!])!;
+    const d = (remaining: number, resetMs: number): Decision => ({
+      ...verdictFree([solo!], "ok", true, 0),
+      remaining,
+      resetMs,
+    });
+    const cases: [number, number][] = [];
+    for (let i = 0; i < 3000; i++) cases.push([i % 1500, 1000 * (1 + (i % 7))]);
+    cases.push([2 ** 36, 5000], [2 ** 36 - 1, 5000], [7, 2 ** 16 * 1000], [7, 1000]);
+    for (const [remaining, resetMs] of [...cases, ...cases.slice(0, 50)]) {
+      const [[name, params]] = parseList(r(d(remaining, resetMs), 0).RateLimit!) as Item[];
+      expect([name, params.get("r"), params.get("t")]).toEqual([
+        "solo",
+        remaining,
+        Math.ceil(resetMs / 1000),
+      ]);
+    }
+  });
+
   it("names are sf-strings, escaped", () => {
     expect(sfString('a"b\\c')).toBe('"a\\"b\\\\c"');
     expect(parseList(`${sfString('we"ird\\')};q=1`)[0]![0]).toBe('we"ird\\');

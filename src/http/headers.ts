@@ -118,7 +118,14 @@ export function headerRenderer(
     .join(", ");
   const draft8 = style === "draft-8";
   const n = policies.length;
+  const allowedItem = n === 1 ? memoisedItem(names[0]!) : undefined;
   return (d) => {
+    if (allowedItem !== undefined && d.allowed) {
+      return {
+        "RateLimit-Policy": policy,
+        RateLimit: allowedItem(integer(d.remaining), ceilSeconds(d.resetMs)),
+      };
+    }
     let out = "";
     const retry = d.allowed ? 0 : (retryAfterSeconds(d) ?? -1);
     for (let i = 0; i < n; i++) {
@@ -136,6 +143,34 @@ export function headerRenderer(
       // Retry-After, and draft-10 §6 forbids Retry-After earlier than a t we send.
     }
     return { "RateLimit-Policy": policy, RateLimit: out };
+  };
+}
+
+/** Entries a memoised item map holds before it starts over; ~100 KB at most. */
+const ITEM_MEMO_SIZE = 1024;
+
+/**
+ * A single policy's allowed item, `"name";r=R;t=T`, memoised by (R, T). Node checks every header
+ * value with a regular expression, and a string just built by concatenation must first be
+ * flattened into one piece: a call into the runtime that costs more than all the rest of
+ * rendering (measured: a fresh 31-character value costs a Fastify server ~1 µs a request more
+ * than a reused one). The same (R, T) recurs across clients and requests (every client of a
+ * "100/min" policy shares at most 101 × 61 values), so a value is concatenated and flattened once
+ * and then reused. Bounded: the map starts over when full, never grows past ITEM_MEMO_SIZE.
+ */
+function memoisedItem(name: string): (r: number, t: number) => string {
+  const memo = new Map<number, string>();
+  return (r, t) => {
+    // One exact number per pair: r below 2^36 and t below 2^16 keep r·2^16 + t under 2^52.
+    if (r >= 2 ** 36 || t >= 2 ** 16) return `${name};r=${r};t=${t}`;
+    const k = r * 65536 + t;
+    let v = memo.get(k);
+    if (v === undefined) {
+      if (memo.size >= ITEM_MEMO_SIZE) memo.clear();
+      v = `${name};r=${r};t=${t}`;
+      memo.set(k, v);
+    }
+    return v;
   };
 }
 
