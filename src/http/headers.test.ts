@@ -75,9 +75,13 @@ describe("draft-10 headers", () => {
       resetMs,
     });
     const cases: [number, number][] = [];
-    for (let i = 0; i < 3000; i++) cases.push([i % 1500, 1000 * (1 + (i % 7))]);
+    // 700 pairs, each r with several t while memoised; then a sweep past the bound; then
+    // the edges of the memoised range; then the first pairs again.
+    for (let i = 0; i < 2100; i++) cases.push([i % 100, 1000 * (1 + (i % 7))]);
+    for (let i = 0; i < 2000; i++) cases.push([1000 + i, 60_000]);
     cases.push([2 ** 36, 5000], [2 ** 36 - 1, 5000], [7, 2 ** 16 * 1000], [7, 1000]);
-    for (const [remaining, resetMs] of [...cases, ...cases.slice(0, 50)]) {
+    cases.push([2 ** 40, 1000], [2 ** 40, 2000], [2 ** 40, 1000]);
+    for (const [remaining, resetMs] of [...cases, ...cases.slice(0, 700)]) {
       const [[name, params]] = parseList(r(d(remaining, resetMs), 0).RateLimit!) as Item[];
       expect([name, params.get("r"), params.get("t")]).toEqual([
         "solo",
