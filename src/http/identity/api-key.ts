@@ -1,6 +1,7 @@
 import { ProblemList } from "../../core/errors/config-error.js";
 import { IdentityError } from "../identity-error.js";
 import type { HttpRequest } from "../request.js";
+import { namespacedKey } from "./namespaced-key.js";
 import type { Identity, IdentityContext, IdentityResult } from "./types.js";
 
 /** Options of apiKey(). */
@@ -48,6 +49,7 @@ export function apiKey(header = "x-api-key", options: ApiKeyOptions = {}): Ident
   problems.throwIfAny();
   const name = header.toLowerCase();
   const { group, fallback } = options;
+  const keyOf = namespacedKey("apikey:");
   return (
     req: HttpRequest<unknown>,
     context: IdentityContext,
@@ -59,7 +61,7 @@ export function apiKey(header = "x-api-key", options: ApiKeyOptions = {}): Ident
     }
     if (value.length > max)
       throw new IdentityError(`The ${header} header is longer than ${max} characters.`);
-    const key = `apikey:${value}`;
+    const key = keyOf(value);
     if (group === undefined) return key;
     const g = group(value);
     return g === undefined ? key : { key, group: g };

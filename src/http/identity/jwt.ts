@@ -2,6 +2,7 @@ import type * as Jose from "jose";
 import { ConfigError, ProblemList } from "../../core/errors/config-error.js";
 import { IdentityError } from "../identity-error.js";
 import type { HttpRequest } from "../request.js";
+import { namespacedKey } from "./namespaced-key.js";
 import type { Identity, IdentityContext, IdentityResult } from "./types.js";
 
 /** A JSON Web Key Set document ({ keys: [...] }), as served at a `jwks_uri`. */
@@ -209,6 +210,7 @@ export function jwt(options: JwtOptions): Identity<unknown> {
     return keyPromise;
   };
 
+  const keyOf = namespacedKey("user:");
   return async (req: HttpRequest<unknown>, context: IdentityContext): Promise<IdentityResult> => {
     const token = readToken(req as HttpRequest<never>);
     if (token === undefined || token === "") {
@@ -242,7 +244,7 @@ export function jwt(options: JwtOptions): Identity<unknown> {
         challenge: 'Bearer error="invalid_token"',
       });
     }
-    const userKey = `user:${user}`;
+    const userKey = keyOf(String(user));
     if (groupClaim === undefined) return userKey;
     const raw = payload[groupClaim];
     const group =

@@ -1,6 +1,7 @@
 import { ConfigError } from "../../core/errors/config-error.js";
 import { IdentityError } from "../identity-error.js";
 import type { HttpRequest, MaybePromise } from "../request.js";
+import { namespacedKey } from "./namespaced-key.js";
 import type { Identity, IdentityResult } from "./types.js";
 
 /** What a session reader returns: the user (and group), or nothing when there is no session user. */
@@ -32,13 +33,15 @@ export function session<Raw = unknown>(
       },
     ]);
   }
+  const keyOf = namespacedKey("user:");
   const toResult = (u: SessionUser): IdentityResult => {
     if (u === null || u === undefined || u === "")
       throw new IdentityError("The request has no session user.");
-    if (typeof u === "string" || typeof u === "number") return `user:${u}`;
+    if (typeof u === "string" || typeof u === "number") return keyOf(String(u));
     if (u.user === "" || u.user === null || u.user === undefined)
       throw new IdentityError("The request has no session user.");
-    return u.group === undefined ? `user:${u.user}` : { key: `user:${u.user}`, group: u.group };
+    const key = keyOf(String(u.user));
+    return u.group === undefined ? key : { key, group: u.group };
   };
   return (req) => {
     const u = read(req);
