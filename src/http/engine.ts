@@ -224,7 +224,7 @@ export class Engine<Raw> implements HttpLimiter<Raw> {
       const outcome: ContinueOutcome = {
         action: "continue",
         reason: d.reason,
-        headers: target.render?.(d, target.renderReadsClock ? this.now() : 0),
+        headers: target.render?.(d),
         decision: d,
         key,
         after:
@@ -238,7 +238,7 @@ export class Engine<Raw> implements HttpLimiter<Raw> {
       return outcome;
     }
     const retryAfter = retryAfterSeconds(d);
-    const headers: HeaderMap = target.render?.(d, target.renderReadsClock ? this.now() : 0) ?? {};
+    const headers: HeaderMap = target.render?.(d) ?? {};
     if (retryAfter !== undefined) headers["Retry-After"] = String(retryAfter);
     const onLimited = this.options.onLimited;
     if (onLimited === undefined)

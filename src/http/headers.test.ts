@@ -28,11 +28,11 @@ function decisions(n: number): Decision[] {
 type Item = [string, Map<string, unknown>];
 
 describe("draft-10 headers", () => {
-  const render = headerRenderer("draft-10", policies)!;
+  const render = headerRenderer("draft-10", policies, Date.now)!;
 
   it("renders RFC 9651 Lists that parse back to the decision", () => {
     const [d] = decisions(1);
-    const h = render(d!, 0);
+    const h = render(d!);
     const policy = parseList(h["RateLimit-Policy"]!) as Item[];
     expect(policy.map(([n, p]) => [n, Object.fromEntries(p)])).toEqual([
       ["burst", { q: 3, w: 10 }],
@@ -49,7 +49,7 @@ describe("draft-10 headers", () => {
   it("on a rejection: t only on violated policies, and never after Retry-After", () => {
     const d = decisions(4)[3]!;
     expect(d.allowed).toBe(false);
-    const items = parseList(render(d, 0).RateLimit!) as Item[];
+    const items = parseList(render(d).RateLimit!) as Item[];
     const retry = retryAfterSeconds(d)!;
     expect(items[0]![1].get("r")).toBe(0);
     expect(items[0]![1].get("t")).toBe(Math.ceil(d.policies[0]!.retryAfterMs / 1000));
@@ -60,7 +60,7 @@ describe("draft-10 headers", () => {
 
   it("draft-8 sets each violated item's t to Retry-After", () => {
     const d = decisions(4)[3]!;
-    const items = parseList(headerRenderer("draft-8", policies)!(d, 0).RateLimit!) as Item[];
+    const items = parseList(headerRenderer("draft-8", policies, Date.now)!(d).RateLimit!) as Item[];
     expect(items[0]![1].get("t")).toBe(retryAfterSeconds(d));
   });
 
@@ -68,7 +68,7 @@ describe("draft-10 headers", () => {
     // A single policy's allowed items are memoised by (r, t): no value may be served for
     // another pair, whether memoised, evicted or never cached (r of 2^36 and above).
     const [solo] = parsePolicies([{ limit: 2 ** 40, window: "1s", name: "solo" }]);
-    const r = headerRenderer("draft-10", [solo!])!;
+    const r = headerRenderer("draft-10", [solo!], Date.now)!;
     const d = (remaining: number, resetMs: number): Decision => ({
       ...verdictFree([solo!], "exempt", true, 0),
       remaining,
@@ -82,7 +82,7 @@ describe("draft-10 headers", () => {
     cases.push([2 ** 36, 5000], [2 ** 36 - 1, 5000], [7, 2 ** 16 * 1000], [7, 1000]);
     cases.push([2 ** 40, 1000], [2 ** 40, 2000], [2 ** 40, 1000]);
     for (const [remaining, resetMs] of [...cases, ...cases.slice(0, 700)]) {
-      const [name, params] = (parseList(r(d(remaining, resetMs), 0).RateLimit!) as Item[])[0]!;
+      const [name, params] = (parseList(r(d(remaining, resetMs)).RateLimit!) as Item[])[0]!;
       expect([name, params.get("r"), params.get("t")]).toEqual([
         "solo",
         remaining,
@@ -98,16 +98,16 @@ describe("draft-10 headers", () => {
   });
 
   it("sub-second windows show as w=1 (the field is whole seconds, non-zero)", () => {
-    const r = headerRenderer("draft-10", parsePolicies("5/500ms"))!;
+    const r = headerRenderer("draft-10", parsePolicies("5/500ms"), Date.now)!;
     const d = verdictFree(parsePolicies("5/500ms"), "exempt", true, 0);
-    expect(r(d, 0)["RateLimit-Policy"]).toBe('"5/500ms";q=5;w=1');
+    expect(r(d)["RateLimit-Policy"]).toBe('"5/500ms";q=5;w=1');
   });
 });
 
 describe("older forms", () => {
   it("draft-7: Integer list and a Dictionary", () => {
     const d = decisions(1)[0]!;
-    const h = headerRenderer("draft-7", policies)!(d, 0);
+    const h = headerRenderer("draft-7", policies, Date.now)!(d);
     expect(parseList(h["RateLimit-Policy"]!).map(([v, p]) => [v, Object.fromEntries(p)])).toEqual([
       [3, { w: 10 }],
       [1000, { w: 86400 }],
@@ -118,17 +118,17 @@ describe("older forms", () => {
 
   it("draft-6 and legacy on a rejection report the retry", () => {
     const d = decisions(4)[3]!;
-    const six = headerRenderer("draft-6", policies)!(d, 0);
+    const six = headerRenderer("draft-6", policies, Date.now)!(d);
     expect(six["RateLimit-Reset"]).toBe(String(retryAfterSeconds(d)));
     expect(six["RateLimit-Remaining"]).toBe("0");
-    const legacy = headerRenderer("legacy", policies)!(d, 1_700_000_000_250);
+    const legacy = headerRenderer("legacy", policies, () => 1_700_000_000_250)!(d);
     expect(Number(legacy["X-RateLimit-Reset"])).toBe(
       Math.ceil((1_700_000_000_250 + d.retryAfterMs) / 1000),
     );
   });
 
   it("false renders nothing", () => {
-    expect(headerRenderer(false, policies)).toBeUndefined();
+    expect(headerRenderer(false, policies, Date.now)).toBeUndefined();
   });
 });
 
@@ -139,7 +139,7 @@ describe("Retry-After", () => {
     const d = limiter.consumeSync("k", { cost: 3 });
     expect(d.reason).toBe("cost-exceeds-limit");
     expect(retryAfterSeconds(d)).toBeUndefined();
-    const items = parseList(headerRenderer("draft-10", p)!(d, 0).RateLimit!) as Item[];
+    const items = parseList(headerRenderer("draft-10", p, Date.now)!(d).RateLimit!) as Item[];
     expect(items[0]![1].has("t")).toBe(false);
   });
 

@@ -1,5 +1,6 @@
 import type { Decision } from "../core/decision.js";
 import type { Policy } from "../core/policy.js";
+import { BoundedMemo } from "./bounded-memo.js";
 
 /**
  * Which rate-limit header fields to send:
@@ -28,19 +29,11 @@ export const HEADER_STYLES: readonly HeaderStyle[] = [
 /** Header name → value, as adapters set them. */
 export type HeaderMap = Record<string, string>;
 
-/**
- * Renders one limiter's headers; the static parts were rendered when it was built. `now` (ms) is
- * read by the legacy style only (its reset is a Unix time); the others ignore it.
- */
-export type HeaderRenderer = (decision: Decision, now: number) => HeaderMap;
+/** Renders one limiter's headers; the static parts were rendered when it was built. */
+export type HeaderRenderer = (decision: Decision) => HeaderMap;
 
 /** RFC 9651 §3.3.1: Integers have at most 15 digits. */
 const MAX_SF_INTEGER = 999_999_999_999_999;
-
-/** Whether a style's renderer reads `now`: only legacy's absolute reset does, so only it costs a clock read. */
-export function readsClock(style: HeaderStyle | false): boolean {
-  return style === "legacy";
-}
 
 /** Whole seconds, rounded up (a client that waits this long is never early), capped for sf-integer. */
 export function ceilSeconds(ms: number): number {
@@ -78,20 +71,22 @@ function windowSeconds(p: Policy): number {
 /**
  * Builds the renderer for one limiter's policies, or undefined for `false`. Everything that does
  * not change per request (names, quotas, windows, the whole RateLimit-Policy field) is a string
- * here already.
+ * here already. `now` (ms) is read by the legacy style only, whose reset is a Unix time: the
+ * draft styles send relative seconds and cost no clock read.
  */
 export function headerRenderer(
   style: HeaderStyle | false,
   policies: readonly Policy[],
+  now: () => number,
 ): HeaderRenderer | undefined {
   if (style === false) return undefined;
   if (style === "legacy") {
-    return (d, now) => {
+    return (d) => {
       const wait = d.allowed ? d.resetMs : retryAfterMs(d);
       return {
         "X-RateLimit-Limit": String(d.limit),
         "X-RateLimit-Remaining": String(integer(d.remaining)),
-        "X-RateLimit-Reset": String(Math.ceil((now + wait) / 1000)),
+        "X-RateLimit-Reset": String(Math.ceil((now() + wait) / 1000)),
       };
     };
   }
@@ -159,18 +154,12 @@ const ITEM_MEMO_SIZE = 1024;
  * and then reused. Bounded: the map starts over when full, never grows past ITEM_MEMO_SIZE.
  */
 function memoisedItem(name: string): (r: number, t: number) => string {
-  const memo = new Map<number, string>();
+  const memo = new BoundedMemo<number, string>(ITEM_MEMO_SIZE);
   return (r, t) => {
     // One exact number per pair: r below 2^36 and t below 2^16 keep r·2^16 + t under 2^52.
     if (r >= 2 ** 36 || t >= 2 ** 16) return `${name};r=${r};t=${t}`;
     const k = r * 65536 + t;
-    let v = memo.get(k);
-    if (v === undefined) {
-      if (memo.size >= ITEM_MEMO_SIZE) memo.clear();
-      v = `${name};r=${r};t=${t}`;
-      memo.set(k, v);
-    }
-    return v;
+    return memo.get(k) ?? memo.remember(k, `${name};r=${r};t=${t}`);
   };
 }
 

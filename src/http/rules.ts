@@ -8,7 +8,7 @@ import {
   parsePolicies,
 } from "../core/policy.js";
 import type { Store } from "../core/store.js";
-import { type HeaderRenderer, type HeaderStyle, headerRenderer, readsClock } from "./headers.js";
+import { type HeaderRenderer, type HeaderStyle, headerRenderer } from "./headers.js";
 import type { Identity } from "./identity/types.js";
 import {
   compilePath,
@@ -77,8 +77,6 @@ export type HttpRule<Raw = unknown> = {
 export type Target = {
   readonly limiter: Limiter;
   readonly render: HeaderRenderer | undefined;
-  /** The renderer reads the time (legacy's absolute reset); the others are given 0, no clock read. */
-  readonly renderReadsClock: boolean;
   readonly policies: readonly Policy[];
 };
 
@@ -227,8 +225,7 @@ export function compileRules<Raw>(
           }
           target = {
             limiter,
-            render: headerRenderer(ctx.headers, parsed.policies),
-            renderReadsClock: readsClock(ctx.headers),
+            render: headerRenderer(ctx.headers, parsed.policies, ctx.clock ?? Date.now),
             policies: parsed.policies,
           };
         }

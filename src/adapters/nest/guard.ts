@@ -14,7 +14,6 @@ import {
   type HeaderMap,
   type HeaderRenderer,
   headerRenderer,
-  readsClock,
   retryAfterSeconds,
 } from "../../http/headers.js";
 import type { IdentityContext, IdentityResult } from "../../http/identity/types.js";
@@ -39,8 +38,6 @@ import { TooManyRequestsError } from "./too-many-requests-error.js";
 type Route = {
   readonly limiter: Limiter;
   readonly render: HeaderRenderer | undefined;
-  /** The renderer reads the time (legacy headers); the others are given 0, no clock read. */
-  readonly renderReadsClock: boolean;
   /** The route's throttler names, joined by "+" (passed to generateKey). */
   readonly name: string;
 };
@@ -149,13 +146,12 @@ export class ThrottlekitGuard implements CanActivate {
     const render = route.render;
     if (d.allowed) {
       if (render !== undefined && target.res !== undefined) {
-        writeHeaders(target.res, render(d, route.renderReadsClock ? this.now() : 0));
+        writeHeaders(target.res, render(d));
       }
       return true;
     }
     const retryAfter = retryAfterSeconds(d);
-    const headers: HeaderMap =
-      render === undefined ? {} : render(d, route.renderReadsClock ? this.now() : 0);
+    const headers: HeaderMap = render === undefined ? {} : render(d);
     if (retryAfter !== undefined) headers["Retry-After"] = String(retryAfter);
     const problem = limitedProblem(d, retryAfter, headers);
     if (target.kind === "graphql") {
@@ -195,11 +191,6 @@ export class ThrottlekitGuard implements CanActivate {
     const { "Content-Type": _type, ...headers } = problem.headers;
     writeHeaders(target.res, headers);
     throw new HttpException(JSON.parse(problem.body!) as ProblemDetails, problem.status);
-  }
-
-  private now(): number {
-    const clock = this.config.clock;
-    return clock === undefined ? Date.now() : clock();
   }
 
   private route(cls: object, handler: object): Route | null {
@@ -252,8 +243,7 @@ export class ThrottlekitGuard implements CanActivate {
     });
     return {
       limiter,
-      render: headerRenderer(this.config.headers, limiter.policies),
-      renderReadsClock: readsClock(this.config.headers),
+      render: headerRenderer(this.config.headers, limiter.policies, this.identityContext.now),
       name: [...set.keys()].join("+"),
     };
   }

@@ -1,3 +1,5 @@
+import { BoundedMemo } from "../bounded-memo.js";
+
 /** Values up to this length are remembered; longer ones are prefixed afresh each time. */
 const MEMO_VALUE_LENGTH = 64;
 /** Entries one key maker remembers before it starts over (at most ~2 MB). */
@@ -15,15 +17,9 @@ const MEMO_SIZE = 8192;
  * new value every time: short values only, and the map starts over when full.
  */
 export function namespacedKey(namespace: string): (value: string) => string {
-  const memo = new Map<string, string>();
+  const memo = new BoundedMemo<string, string>(MEMO_SIZE);
   return (value) => {
     if (value.length > MEMO_VALUE_LENGTH) return namespace + value;
-    let key = memo.get(value);
-    if (key === undefined) {
-      key = namespace + value;
-      if (memo.size >= MEMO_SIZE) memo.clear();
-      memo.set(value, key);
-    }
-    return key;
+    return memo.get(value) ?? memo.remember(value, namespace + value);
   };
 }
