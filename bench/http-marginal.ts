@@ -11,12 +11,14 @@
  * capacity that remains with the limiter, with the process's own luck cancelled out.
  *
  * Variants: throttlekit and @fastify/rate-limit on their memory stores, each with its default
- * headers and with headers turned off, so the header fields' own cost shows separately.
+ * headers and with headers turned off, so the header fields' own cost shows separately; and
+ * the floor (bench/http/server.ts FLOOR): a Map counter with two constant header fields, the
+ * least any limiter that sends two fields can cost.
  * Env: BENCH_ROUNDS (10), BENCH_DURATION (2 s), BENCH_CONNECTIONS, BENCH_KEYS.
  * Prints a table; writes nothing.
  */
 import { envInt, load, median, type Server, startServer, stopServer } from "./http/harness.js";
-import type { Variant } from "./http/server.js";
+import { FLOOR, type Variant } from "./http/server.js";
 
 const ROUNDS = envInt("BENCH_ROUNDS", 10);
 const DURATION = envInt("BENCH_DURATION", 2);
@@ -32,6 +34,7 @@ const SUBJECTS: readonly { label: string; variant: Variant; headers: boolean }[]
     variant: "fastify-peer-memory",
     headers: false,
   },
+  { label: "floor: Map counter + 2 constant header fields", variant: FLOOR, headers: true },
 ];
 
 type Phase = { us: number; rps: number };

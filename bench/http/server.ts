@@ -13,7 +13,13 @@ import type { Redis as RedisClient } from "ioredis";
 
 export const FRAMEWORKS = ["fastify", "express"] as const;
 export const LIMITERS = ["bare", "tk-memory", "peer-memory", "tk-redis", "peer-redis"] as const;
-export type Variant = `${(typeof FRAMEWORKS)[number]}-${(typeof LIMITERS)[number]}`;
+/**
+ * bench:http:marginal's reference point, not a limiter: a hook that counts requests per key in a
+ * Map and sets two constant header fields as long as throttlekit's draft-10 ones here. No limiter
+ * that sends two header fields can cost less, so it marks how close the real ones come.
+ */
+export const FLOOR = "fastify-floor";
+export type Variant = `${(typeof FRAMEWORKS)[number]}-${(typeof LIMITERS)[number]}` | typeof FLOOR;
 
 /** Far above anything a run sends: nothing is rejected. */
 const LIMIT = 1_000_000_000;
@@ -93,10 +99,28 @@ async function fastifyApp(limiter: string, redisPort: number | undefined) {
         : {}),
     });
   }
+  if (limiter === "floor") {
+    // A route hook, as the limiters add theirs, so bench:http:marginal's switch wraps it too.
+    const hook = floorHook();
+    app.addHook("onRoute", (route) => {
+      route.onRequest = [hook];
+    });
+  }
   if (process.env.BENCH_SWITCH === "1") installSwitch(app);
   app.get("/", async () => "hello");
   await app.listen({ host: "127.0.0.1", port: 0 });
   return (app.server.address() as AddressInfo).port;
+}
+
+function floorHook(): import("fastify").onRequestHookHandler {
+  const counts = new Map<string, number>();
+  return (req, reply, done) => {
+    const key = String(req.headers[KEY_HEADER]);
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+    reply.header("ratelimit-policy", `"default";q=${LIMIT};w=60`);
+    reply.header("ratelimit", '"default";r=999999999;t=60');
+    done();
+  };
 }
 
 async function expressApp(limiter: string, redisPort: number | undefined) {
@@ -140,9 +164,9 @@ async function expressApp(limiter: string, redisPort: number | undefined) {
 async function main(): Promise<void> {
   const [variant, redisArg] = process.argv.slice(2);
   const m = /^(fastify|express)-(.+)$/.exec(variant ?? "");
-  if (m === null || !(LIMITERS as readonly string[]).includes(m[2]!)) {
+  if (m === null || !(variant === FLOOR || (LIMITERS as readonly string[]).includes(m[2]!))) {
     throw new Error(
-      `usage: server.ts <${FRAMEWORKS.join("|")}>-<${LIMITERS.join("|")}> [redisPort]`,
+      `usage: server.ts <${FRAMEWORKS.join("|")}>-<${LIMITERS.join("|")}> [redisPort], or ${FLOOR}`,
     );
   }
   const limiter = m[2]!;
