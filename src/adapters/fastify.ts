@@ -9,6 +9,7 @@ import type { Duration } from "../core/duration.js";
 import { ConfigError, type ConfigProblem } from "../core/errors/config-error.js";
 import { memoryStore } from "../core/memory-store.js";
 import type { Store } from "../core/store.js";
+import { BoundedMemo } from "../http/bounded-memo.js";
 import { createHttpLimiter, type HttpLimiter } from "../http/http-limiter.js";
 import type { Identity } from "../http/identity/types.js";
 import type { HttpLimiterOptions, HttpOutcome } from "../http/options.js";
@@ -264,17 +265,11 @@ function hook(limiter: HttpLimiter<FastifyRaw>): onRequestHookHandler {
  * Header names as Fastify stores them. reply.header lower-cases every name; for a mixed-case
  * name that makes a new string per request, which must then be looked up in V8's string table
  * to become a property key. The limiter's names are a handful of constants, so each is
- * lower-cased once. Bounded: past 64 names (never, with the built-in header styles) it stops
- * remembering.
+ * lower-cased once. Bounded (64 names; the built-in header styles use at most five).
  */
-const LOWER = new Map<string, string>();
+const LOWER = new BoundedMemo<string, string>(64);
 function lowerCased(name: string): string {
-  let lower = LOWER.get(name);
-  if (lower === undefined) {
-    lower = name.toLowerCase();
-    if (LOWER.size < 64) LOWER.set(name, lower);
-  }
-  return lower;
+  return LOWER.get(name) ?? LOWER.remember(name, name.toLowerCase());
 }
 
 function apply(o: HttpOutcome, reply: FastifyReply, done: (error?: Error) => void): void {
