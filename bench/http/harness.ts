@@ -27,13 +27,17 @@ export function median(xs: readonly number[]): number {
 
 export type Server = { variant: Variant; port: number; child: ChildProcess };
 
-/** Starts bench/http/server.ts for `variant` in its own process; `env` adds to the environment. */
+/**
+ * Starts bench/http/server.ts for `variant` in its own process; `env` adds to the environment and
+ * `nodeArgs` go to node before the script (bench:http:profile's --cpu-prof flags).
+ */
 export function startServer(
   variant: Variant,
   redisPort: number | undefined,
   env: Record<string, string> = {},
+  nodeArgs: readonly string[] = [],
 ): Promise<Server> {
-  const args = ["--import", "tsx", "bench/http/server.ts", variant];
+  const args = [...nodeArgs, "--import", "tsx", "bench/http/server.ts", variant];
   if (redisPort !== undefined) args.push(String(redisPort));
   const child = spawn(process.execPath, args, {
     stdio: ["ignore", "pipe", "inherit"],

@@ -118,7 +118,7 @@ function floorHook(): import("fastify").onRequestHookHandler {
   // docs/benchmarks.md), and the floor must be the cheapest case.
   const policy = `"default";q=${LIMIT};w=60`;
   const item = '"default";r=999999999;t=60';
-  return (req, reply, done) => {
+  return function floor(req, reply, done) {
     const key = String(req.headers[KEY_HEADER]);
     counts.set(key, (counts.get(key) ?? 0) + 1);
     reply.header("ratelimit-policy", policy);
