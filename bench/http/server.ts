@@ -115,9 +115,11 @@ async function fastifyApp(limiter: string, redisPort: number | undefined) {
 function floorHook(): import("fastify").onRequestHookHandler {
   const counts = new Map<string, number>();
   // Built once: a string concatenated per request would cost a flatten each time (see
-  // docs/benchmarks.md), and the floor must be the cheapest case.
-  const policy = `"default";q=${LIMIT};w=60`;
-  const item = '"default";r=999999999;t=60';
+  // docs/benchmarks.md), and the floor must be the cheapest case. The name is the one throttlekit
+  // gives the `${LIMIT}/min` policy, so both fields are exactly as long as its own.
+  const name = `"${LIMIT}/1m"`;
+  const policy = `${name};q=${LIMIT};w=60`;
+  const item = `${name};r=999999999;t=60`;
   return function floor(req, reply, done) {
     const key = String(req.headers[KEY_HEADER]);
     counts.set(key, (counts.get(key) ?? 0) + 1);
