@@ -14,15 +14,18 @@ import type { Redis as RedisClient } from "ioredis";
 export const FRAMEWORKS = ["fastify", "express"] as const;
 export const LIMITERS = ["bare", "tk-memory", "peer-memory", "tk-redis", "peer-redis"] as const;
 /**
- * bench:http:marginal's reference point, not a limiter: a hook that counts requests per key in a
- * Map and sets two constant header fields as long as throttlekit's draft-10 ones here. No limiter
- * that sends two header fields can cost less, so it marks how close the real ones come.
+ * bench:http:marginal's and bench:http:profile's reference point, not a limiter: a hook that
+ * counts requests per key in a Map and sets two constant header fields rendered by throttlekit's
+ * own draft-10 renderer. No limiter that sends two header fields can cost less, so it marks how
+ * close the real ones come.
  */
 export const FLOOR = "fastify-floor";
 export type Variant = `${(typeof FRAMEWORKS)[number]}-${(typeof LIMITERS)[number]}` | typeof FLOOR;
 
 /** Far above anything a run sends: nothing is rejected. */
 const LIMIT = 1_000_000_000;
+/** throttlekit's policy in every variant (the floor copies its header fields). */
+const TK_POLICY = `${LIMIT}/min`;
 const KEY_HEADER = "x-api-key";
 
 async function redisClient(port: number): Promise<RedisClient> {
@@ -46,7 +49,7 @@ async function tkOptions(redisPort: number | undefined) {
   const { apiKey } = await import("../../src/http/identity/api-key.js");
   const store = await throttlekitStore(redisPort);
   return {
-    policies: `${LIMIT}/min`,
+    policies: TK_POLICY,
     identity: apiKey(KEY_HEADER),
     ...(store !== undefined ? { store } : {}),
     ...(NO_HEADERS ? { headers: false as const } : {}),
@@ -101,7 +104,7 @@ async function fastifyApp(limiter: string, redisPort: number | undefined) {
   }
   if (limiter === "floor") {
     // A route hook, as the limiters add theirs, so bench:http:marginal's switch wraps it too.
-    const hook = floorHook();
+    const hook = await floorHook();
     app.addHook("onRoute", (route) => {
       route.onRequest = [hook];
     });
@@ -112,14 +115,17 @@ async function fastifyApp(limiter: string, redisPort: number | undefined) {
   return (app.server.address() as AddressInfo).port;
 }
 
-function floorHook(): import("fastify").onRequestHookHandler {
+async function floorHook(): Promise<import("fastify").onRequestHookHandler> {
+  // throttlekit's own renderer, run once on its own first decision: both fields are values it
+  // sends here (its t moves between 60 and 120 with the window, one digit at most). Built once, because a string concatenated per request would
+  // cost a flatten each time (see docs/benchmarks.md), and the floor must be the cheapest case.
+  const { createLimiter } = await import("../../src/core/limiter.js");
+  const { headerRenderer } = await import("../../src/http/headers.js");
+  const limiter = createLimiter({ policies: TK_POLICY });
+  const fields = headerRenderer("draft-10", limiter.policies, Date.now)!(limiter.consumeSync("k"));
+  const policy = fields["RateLimit-Policy"]!;
+  const item = fields.RateLimit!;
   const counts = new Map<string, number>();
-  // Built once: a string concatenated per request would cost a flatten each time (see
-  // docs/benchmarks.md), and the floor must be the cheapest case. The name is the one throttlekit
-  // gives the `${LIMIT}/min` policy, so both fields are exactly as long as its own.
-  const name = `"${LIMIT}/1m"`;
-  const policy = `${name};q=${LIMIT};w=60`;
-  const item = `${name};r=999999999;t=60`;
   return function floor(req, reply, done) {
     const key = String(req.headers[KEY_HEADER]);
     counts.set(key, (counts.get(key) ?? 0) + 1);
