@@ -39,6 +39,14 @@ export {
   type LimiterOptions,
 } from "./core/limiter.js";
 export type { ListEntry, ListEntryInput, ListKind, ListStore } from "./core/list-store.js";
+export {
+  consoleLogger,
+  type Logger,
+  silentLogger,
+  type WarningCode,
+  warn,
+  warnOnce,
+} from "./core/logger.js";
 export { memoryLists } from "./core/memory-list-store.js";
 export { type MemoryStore, type MemoryStoreOptions, memoryStore } from "./core/memory-store.js";
 export {
