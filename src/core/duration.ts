@@ -69,6 +69,25 @@ export function parseDuration(input: unknown): number | undefined {
   return rounded;
 }
 
+/**
+ * The longest duration a timer can wait: setTimeout fires at once for anything longer
+ * (2^31 − 1 ms, about 24.8 days). Options that become timers (timeouts, refresh intervals,
+ * delays) are refused beyond it rather than misfiring.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/** The form of a timer duration, for ConfigError messages. */
+export const TIMER_DURATION_FORM = `a positive duration of at most 24 days (${MAX_TIMER_MS} ms): ${DURATION_FORM}`;
+
+/**
+ * Parses a duration that will be handed to a timer: positive and at most MAX_TIMER_MS;
+ * undefined otherwise (the caller reports TIMER_DURATION_FORM).
+ */
+export function parseTimerDuration(input: unknown): number | undefined {
+  const ms = parseDuration(input);
+  return ms === undefined || ms <= 0 || ms > MAX_TIMER_MS ? undefined : ms;
+}
+
 /** Formats milliseconds compactly ("90s", "1h30m", "250ms"), the inverse of parseDuration. */
 export function formatDuration(ms: number): string {
   if (ms === 0) return "0ms";

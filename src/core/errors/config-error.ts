@@ -51,6 +51,22 @@ export class ProblemList {
     this.items.push({ option, received, expected });
   }
 
+  /**
+   * Reports every own key of `options` that is not in `known`, as `<where>.<key>` (or `<key>`
+   * when `where` is empty). The one unknown-option check every factory uses.
+   */
+  unknownKeys(options: object, known: readonly string[], where = ""): void {
+    for (const key of Object.keys(options)) {
+      if (!known.includes(key)) {
+        this.add(
+          where === "" ? key : `${where}.${key}`,
+          (options as Record<string, unknown>)[key],
+          `one of the known options: ${known.join(", ")}`,
+        );
+      }
+    }
+  }
+
   throwIfAny(): void {
     if (this.items.length > 0) throw new ConfigError(this.items);
   }
