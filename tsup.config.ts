@@ -3,6 +3,7 @@ import { defineConfig } from "tsup";
 /** One entry per subpath export; keep in step with package.json "exports". */
 export const entries = {
   index: "src/index.ts",
+  store: "src/store-kit.ts",
   testing: "src/testing/index.ts",
   redis: "src/stores/redis/index.ts",
   http: "src/http/index.ts",

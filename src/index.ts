@@ -2,27 +2,7 @@
  * throttlekit: the core (policies, algorithms, limiter) and the embedded memory store.
  * Runs anywhere JavaScript does: no `node:*` imports below src/core.
  */
-export {
-  type Algorithm,
-  algorithms,
-  fixedWindow,
-  gcra,
-  judge,
-  leakyBucket,
-  pureStep,
-  type StepResult,
-  slidingLog,
-  slidingWindow,
-  tokenBucket,
-  type Verdict,
-} from "./core/algorithms/index.js";
-export {
-  combine,
-  type Decision,
-  type PolicyDecision,
-  type Reason,
-  verdictFree,
-} from "./core/decision.js";
+export type { Decision, PolicyDecision, Reason } from "./core/decision.js";
 export { type Duration, formatDuration, parseDuration } from "./core/duration.js";
 export { ConfigError, type ConfigProblem } from "./core/errors/config-error.js";
 export { StoreError } from "./core/errors/store-error.js";
