@@ -126,8 +126,14 @@ export class Engine<Raw> implements HttpLimiter<Raw> {
 
   /** Address entries apply to every request not skipped, exempt routes included. */
   private screen(req: HttpRequest<Raw>, rule: CompiledRule<Raw>): MaybePromise<HttpOutcome> {
+    // The lists never fail a request: ready() resolves on the last good snapshot when the store
+    // is out, and a request waits for it at most once.
+    if (this.lists.needsReload) return this.lists.ready().then(() => this.screened(req, rule));
+    return this.screened(req, rule);
+  }
+
+  private screened(req: HttpRequest<Raw>, rule: CompiledRule<Raw>): MaybePromise<HttpOutcome> {
     const lists = this.lists;
-    if (lists.needsReload) return lists.reload().then(() => this.screen(req, rule));
     if (!lists.empty && lists.hasAddresses) {
       const hit = lists.matchAddress(this.resolve(req), this.now());
       if (hit === "deny") return this.denied(req, undefined);

@@ -55,19 +55,33 @@ export function listValueProblem(value: unknown): string | undefined {
     : "an identity key or an IP/CIDR: 1 to 256 characters, no control characters";
 }
 
+/** First retry after a failed load; doubled per failure up to `listsRefresh`. */
+const FIRST_RETRY_MS = 1000;
+
 /**
  * A compiled snapshot of the lists, so a request checks them with a Map lookup and a short CIDR
  * scan instead of a store round trip. The snapshot is rebuilt when the store signals a change
  * (awaited by the next request: a deny must apply at once) or, for stores that cannot signal,
  * every `refreshMs` in the background.
+ *
+ * A store outage never fails a request through the lists (issue 13, item 2): a load that fails
+ * keeps the last good snapshot (only the static entries when no load ever succeeded) and is
+ * retried in the background with backoff, never per request. A request waits on a load only
+ * for the first snapshot and after a change signal, and then only as long as the store's own
+ * call takes (the Redis store bounds it by its `timeout`, as it bounds a decision).
  */
 export class ListIndex implements HttpLists {
   private keys = new Map<string, KeyHit>();
   private cidrs: CidrHit[] = [];
   /** True until the first load, and after each change signal: the next check awaits a reload. */
   private stale = true;
+  /** The load in flight; it never rejects (a failure keeps the snapshot). */
   private loading: Promise<void> | undefined;
+  /** True when requests must wait for the load in flight (first load, change signal). */
+  private awaited = false;
   private nextPoll = 0;
+  /** Consecutive failed loads; while > 0, loads are retried at `nextPoll` even if the store notifies. */
+  private failures = 0;
   private readonly unsubscribe: (() => void) | undefined;
   /** Nothing on either list: checks cost one branch. */
   empty = true;
@@ -82,49 +96,90 @@ export class ListIndex implements HttpLists {
     this.unsubscribe = store.subscribe?.(() => {
       this.stale = true;
     });
+    // The static entries apply from the start, whatever the store does.
+    this.build([]);
     if (shared) {
       // Start loading now: requests arriving before it finishes wait for it (an in-process
-      // store answers at once).
-      this.reload().catch(() => {});
+      // store answers at once; a failing one leaves the static entries).
+      void this.load(true);
     } else {
       // This process's own lists: empty but for the static entries, and only we change them.
-      this.build([]);
       this.stale = false;
       this.nextPoll = Number.POSITIVE_INFINITY;
     }
   }
 
-  /** True when the snapshot must be reloaded before it can be trusted. */
+  /**
+   * True when the request must wait for `ready()` first: before the first snapshot and after a
+   * change signal. Otherwise starts a background load when one is due, and returns false.
+   */
   get needsReload(): boolean {
-    // A load in flight has not produced a snapshot yet: wait for it (a deny applies at once).
-    if (this.stale || this.loading !== undefined) return true;
-    if (this.unsubscribe === undefined && this.now() >= this.nextPoll)
-      void this.reload().catch(() => {});
+    if (this.stale) return true;
+    if (this.loading !== undefined) return this.awaited;
+    if ((this.unsubscribe === undefined || this.failures > 0) && this.now() >= this.nextPoll)
+      void this.load(false);
     return false;
   }
 
-  /** Rebuilds the snapshot (one load at a time; callers share it). */
-  reload(): Promise<void> {
+  /** Resolves once the snapshot a request must see is loaded, or its load failed. Never rejects. */
+  ready(): Promise<void> {
+    return this.load(true);
+  }
+
+  /** Starts a load unless one is in flight (callers share it); the promise never rejects. */
+  private load(awaited: boolean): Promise<void> {
+    if (awaited) this.awaited = true;
+    if (this.loading !== undefined) return this.loading;
+    this.stale = false;
     if (this.store.entriesSync !== undefined) {
-      this.build(this.store.entriesSync(this.now()));
-      this.stale = false;
-      this.nextPoll = this.now() + this.refreshMs;
+      try {
+        this.loaded(this.store.entriesSync(this.now()));
+      } catch {
+        this.failed();
+      }
+      this.awaited = false;
       return Promise.resolve();
     }
-    this.loading ??= (async () => {
-      try {
-        this.stale = false;
-        const entries = await this.store.entries(this.now());
-        this.build(entries);
-        this.nextPoll = this.now() + this.refreshMs;
-      } catch (error) {
-        this.stale = true;
-        throw error;
-      } finally {
-        this.loading = undefined;
-      }
-    })();
+    let entries: Promise<ListEntry[]>;
+    try {
+      entries = this.store.entries(this.now());
+    } catch (error) {
+      entries = Promise.reject(error);
+    }
+    const loading = entries.then(
+      (e) => {
+        try {
+          this.loaded(e);
+        } catch {
+          this.failed();
+        }
+      },
+      () => this.failed(),
+    );
+    this.loading = loading.finally(() => {
+      this.loading = undefined;
+      this.awaited = false;
+    });
     return this.loading;
+  }
+
+  private loaded(entries: readonly ListEntry[]): void {
+    this.build(entries);
+    this.failures = 0;
+    this.nextPoll = this.now() + this.refreshMs;
+  }
+
+  private failed(): void {
+    // Keep the last good snapshot; retry in the background, sooner than a normal poll at first.
+    this.failures++;
+    const backoff = FIRST_RETRY_MS * 2 ** Math.min(this.failures - 1, 16);
+    this.nextPoll = this.now() + Math.min(this.refreshMs, backoff);
+  }
+
+  /** Reloads after a change made through this API: waits out a load that may predate it. */
+  private async reloadAfterChange(): Promise<void> {
+    if (this.loading !== undefined) await this.loading;
+    await this.load(false);
   }
 
   /** The list the client address is on (deny wins), if any. */
@@ -162,7 +217,7 @@ export class ListIndex implements HttpLists {
   async remove(list: ListKind, value: string): Promise<boolean> {
     checkList(list);
     const removed = await this.store.remove(list, value);
-    await this.reload();
+    await this.reloadAfterChange();
     return removed;
   }
 
@@ -205,8 +260,9 @@ export class ListIndex implements HttpLists {
       { list, value, expiresAt: ms === undefined ? undefined : now + ms, reason: options.reason },
       now,
     );
-    // Our own change applies to our next request, whether or not the store notifies.
-    await this.reload();
+    // Our own change applies to our next request, whether or not the store notifies (unless the
+    // store fails right after taking it: then the background retry brings it in).
+    await this.reloadAfterChange();
   }
 
   private build(entries: readonly ListEntry[]): void {
