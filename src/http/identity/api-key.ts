@@ -30,15 +30,7 @@ export function apiKey(header = "x-api-key", options: ApiKeyOptions = {}): Ident
   if (typeof header !== "string" || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(header)) {
     problems.add("apiKey(header)", header, "a header name (an RFC 9110 token)");
   }
-  for (const k of Object.keys(options)) {
-    if (k !== "group" && k !== "fallback" && k !== "maxLength") {
-      problems.add(
-        `apiKey.${k}`,
-        (options as Record<string, unknown>)[k],
-        "group, fallback or maxLength",
-      );
-    }
-  }
+  problems.unknownKeys(options, ["group", "fallback", "maxLength"], "apiKey");
   for (const k of ["group", "fallback"] as const) {
     if (options[k] !== undefined && typeof options[k] !== "function")
       problems.add(`apiKey.${k}`, options[k], "a function");

@@ -45,7 +45,7 @@ export type JwtOptions = {
   fallback?: Identity<never>;
 };
 
-const JWT_KEYS = new Set([
+const JWT_KEYS = [
   "secret",
   "jwks",
   "key",
@@ -59,7 +59,7 @@ const JWT_KEYS = new Set([
   "token",
   "clockTolerance",
   "fallback",
-]);
+] as const;
 const HMAC = ["HS256", "HS384", "HS512"];
 const ASYMMETRIC = [
   "RS256",
@@ -100,9 +100,7 @@ export function jwt(options: JwtOptions): Identity<unknown> {
     ]);
   }
   const o = options as Record<string, unknown>;
-  for (const k of Object.keys(o)) {
-    if (!JWT_KEYS.has(k)) problems.add(`jwt.${k}`, o[k], `one of ${[...JWT_KEYS].join(", ")}`);
-  }
+  problems.unknownKeys(o, JWT_KEYS, "jwt");
   const sources = ["secret", "jwks", "key"].filter((k) => o[k] !== undefined);
   if (sources.length !== 1) {
     problems.add(
