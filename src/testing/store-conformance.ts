@@ -177,6 +177,15 @@ export function storeConformance(options: ConformanceOptions): void {
           for (let i = 0; i < 5; i++) await limiter.consume("pb");
           const hit = await limiter.consume("pb");
           check(!hit.allowed && hit.reason === "limited", "the rejection itself is limited", hit);
+          // The rejection that starts the block must say when the request can really pass: the
+          // block's end, not the policy's own (shorter) wait.
+          check(
+            hit.retryAfterMs === 60_000 && hit.resetMs >= 60_000,
+            "the rejection that starts a block reports the block's wait (60 s)",
+            hit,
+          );
+          const entry = hit.policies[0];
+          check(entry?.retryAfterMs === 60_000, "its policy entry reports the block's wait", hit);
           clock.advance("20s");
           const boxed = await limiter.consume("pb");
           check(
