@@ -58,6 +58,22 @@ describe("client address", () => {
     expect(client(["loopback"], "::1", { "x-forwarded-for": "2001:db8::5" })).toBe("2001:db8::5");
   });
 
+  it("an invalid Forwarded hop is never believed (issue 13, item 7)", () => {
+    // The client left a quote open; the trusted proxy appended its element after it.
+    const spoof = { forwarded: 'for="[6.6.6.6], for=203.0.113.9' };
+    expect(client(1, "10.0.0.1", spoof, "forwarded")).toBe("203.0.113.9");
+    expect(client(["10.0.0.0/8"], "10.0.0.1", spoof, "forwarded")).toBe("203.0.113.9");
+    // The hop the proxy vouches for is itself invalid (a bracketed IPv4): the proxy's own
+    // address is the best one left, as for "unknown" (RFC 7239 §6.2).
+    const bad = { forwarded: 'for=198.51.100.1, for="[6.6.6.6]"' };
+    expect(client(1, "10.0.0.1", bad, "forwarded")).toBe("10.0.0.1");
+    expect(client(["10.0.0.0/8"], "10.0.0.1", bad, "forwarded")).toBe("10.0.0.1");
+    // Two trusted hops, the farther one unusable: the nearer proxy's report counts.
+    const two = { forwarded: 'for="6.6.6.6, for=unknown, for=10.0.0.7' };
+    expect(client(2, "10.0.0.1", two, "forwarded")).toBe("10.0.0.7");
+    expect(client(["10.0.0.0/8"], "10.0.0.1", two, "forwarded")).toBe("10.0.0.7");
+  });
+
   it("reads only the configured header", () => {
     const headers = {
       forwarded: "for=203.0.113.60",

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { addressKey, cidrContains, formatIp, parseCidr, parseIp } from "./ip-address.js";
+import { addressKey, cidrContains, formatIp, isIpv6, parseCidr, parseIp } from "./ip-address.js";
 
 const fmt = (s: string) => {
   const ip = parseIp(s);
@@ -21,6 +21,15 @@ describe("parseIp / formatIp", () => {
       "_hidden",
     ]) {
       expect(fmt(bad)).toBeUndefined();
+    }
+  });
+
+  it("isIpv6 accepts IPv6 forms only (a Forwarded bracket must not hold IPv4)", () => {
+    for (const good of ["::1", "2001:db8::1", "::ffff:192.0.2.1", "1:2:3:4:5:6:7:8"]) {
+      expect(isIpv6(good)).toBe(true);
+    }
+    for (const bad of ["192.0.2.1", "", ":", "1:2:3:4:5:6:7:8:9", "[::1]", "2001:db8::g"]) {
+      expect(isIpv6(bad)).toBe(false);
     }
   });
 

@@ -23,6 +23,11 @@ export function isIpv4(text: string): boolean {
   return IPV4.test(text);
 }
 
+/** True for an IPv6 address in any RFC 4291 §2.2 form (an IPv4-mapped one included). */
+export function isIpv6(text: string): boolean {
+  return parseIpv6(text) !== undefined;
+}
+
 /**
  * Parses an IPv4 or IPv6 address (zone ids like `%eth0` are dropped). Undefined for anything
  * else, including hostnames, ports and RFC 7239's "unknown" and obfuscated nodes.
