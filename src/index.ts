@@ -4,7 +4,9 @@
  */
 export type { Decision, PolicyDecision, Reason } from "./core/decision.js";
 export { type Duration, formatDuration, parseDuration } from "./core/duration.js";
-export { ConfigError, type ConfigProblem } from "./core/errors/config-error.js";
+// ProblemList is public so adapters and stores outside the core validate options the same way:
+// every problem collected, one ConfigError.
+export { ConfigError, type ConfigProblem, ProblemList } from "./core/errors/config-error.js";
 export { StoreError } from "./core/errors/store-error.js";
 export { SyncUnsupportedError } from "./core/errors/sync-unsupported-error.js";
 export {
