@@ -16,12 +16,13 @@ import type {
 } from "./options.js";
 import {
   deniedProblem,
-  limitedProblem,
   type PlainResponse,
+  rejectedProblem,
+  rejectedStatus,
   unauthorizedProblem,
 } from "./problem.js";
 import { type HttpRequest, type HttpResponse, isThenable, type MaybePromise } from "./request.js";
-import type { CompiledRule, Target } from "./rules.js";
+import { type CompiledRule, matchRule, type Target } from "./rules.js";
 import { UNLIMITED } from "./unlimited.js";
 
 /**
@@ -92,7 +93,7 @@ export class Engine<Raw> implements HttpLimiter<Raw> {
   }
 
   private route(req: HttpRequest<Raw>): MaybePromise<HttpOutcome> {
-    const rule = this.match(req);
+    const rule = matchRule(this.rules, req);
     if (rule === undefined) return UNMATCHED;
     if (rule.skip !== undefined) {
       const s = rule.skip(req);
@@ -101,27 +102,6 @@ export class Engine<Raw> implements HttpLimiter<Raw> {
       if (s) return SKIPPED;
     }
     return this.screen(req, rule);
-  }
-
-  private match(req: HttpRequest<Raw>): CompiledRule<Raw> | undefined {
-    // method and path are read only when a rule asks (and once): adapters may compute them lazily.
-    let path: string | undefined;
-    for (const rule of this.rules) {
-      if (rule.methods !== undefined && !rule.methods.has(req.method)) continue;
-      if (rule.paths !== undefined) {
-        path ??= req.path;
-        let hit = false;
-        for (const m of rule.paths) {
-          if (m(path)) {
-            hit = true;
-            break;
-          }
-        }
-        if (!hit) continue;
-      }
-      return rule;
-    }
-    return undefined;
   }
 
   /** Address entries apply to every request not skipped, exempt routes included. */
@@ -247,18 +227,23 @@ export class Engine<Raw> implements HttpLimiter<Raw> {
     const headers: HeaderMap = target.render?.(d) ?? {};
     if (retryAfter !== undefined) headers["Retry-After"] = String(retryAfter);
     const onLimited = this.options.onLimited;
+    // A store outage's refusal is a 503 temporary-reduced-capacity, never a quota 429 (issue 13,
+    // item 4): the client exceeded nothing.
     if (onLimited === undefined)
-      return respond(limitedProblem(d, retryAfter, headers), d.reason, d, key);
+      return respond(rejectedProblem(d, retryAfter, headers), d.reason, d, key);
+    const status = rejectedStatus(d);
     const custom = onLimited({
       req,
       decision: d,
+      reason: d.reason,
+      status,
       key,
       group,
       rule: rule.name,
       retryAfter,
       headers,
     });
-    return finish(custom, 429, { ...headers, "Cache-Control": "no-store" }, d.reason, d, key);
+    return finish(custom, status, { ...headers, "Cache-Control": "no-store" }, d.reason, d, key);
   }
 
   private refunder(target: Target, key: string, cost: number): (status: number) => void {

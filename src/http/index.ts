@@ -4,6 +4,8 @@
  */
 
 export type { ListEntry, ListKind, ListStore } from "../core/list-store.js";
+/** A bounded memo for values an adapter's hot path would rebuild per request (header names). */
+export { BoundedMemo } from "./bounded-memo.js";
 export type {
   AddressResolver,
   ProxyHeader,
@@ -36,13 +38,26 @@ export type {
   RespondOutcome,
 } from "./options.js";
 export type { PathPattern } from "./path-pattern.js";
+// The default responses, public so adapters that answer in their own shape (Nest's exceptions,
+// GraphQL errors) send the same problems as the HTTP limiter does.
 export {
+  degradedProblem,
+  deniedProblem,
+  limitedProblem,
   type PlainResponse,
   PROBLEM_CONTENT_TYPE,
   type ProblemDetails,
   QUOTA_EXCEEDED_TYPE,
+  rejectedProblem,
+  rejectedStatus,
+  TEMPORARY_REDUCED_CAPACITY_TYPE,
+  unauthorizedProblem,
 } from "./problem.js";
 export { type HttpRequest, type HttpResponse, isThenable, type MaybePromise } from "./request.js";
+/** The path as the framework routes it: what an adapter puts in `HttpRequest.path`. */
+export { canonicalPercent, type RoutingPathOptions, routingPath } from "./request-path.js";
 export type { GroupPolicies, HttpRule, PolicySet, RulePolicies } from "./rules.js";
 export { UNLIMITED, type Unlimited } from "./unlimited.js";
+/** Web Request/Response helpers, for adapters over fetch handlers (throttlekit/fetch, /hono). */
+export { pathOf, runtimeAddress, withHeaders } from "./web-request.js";
 export { withProblems } from "./with-problems.js";

@@ -12,6 +12,13 @@ import type { HttpRule, RulePolicies } from "./rules.js";
 export type LimitedContext<Raw = unknown> = {
   readonly req: HttpRequest<Raw>;
   readonly decision: Decision;
+  /**
+   * Why the request was refused: "limited", "blocked", "cost-exceeds-limit", or "degraded"
+   * (the store is out: `onStoreError` "fail-closed", or the local limiter of "fallback").
+   */
+  readonly reason: Reason;
+  /** The status the default response would have: 503 when `reason` is "degraded", else 429. */
+  readonly status: 429 | 503;
   readonly key: string;
   /** The client's group, when its identity named one. */
   readonly group: string | undefined;
@@ -67,7 +74,11 @@ export type HttpLimiterOptions<Raw = unknown> = {
   countFailed?: boolean;
   /** Count requests whose response status is < 400; false refunds them after the response. @default true */
   countSuccessful?: boolean;
-  /** Builds the response for a limited request. @default a 429 problem+json (quota-exceeded) */
+  /**
+   * Builds the response for a refused request; a response without `status` gets the context's
+   * `status` (429, or 503 when a store outage refused it).
+   * @default a 429 problem+json (quota-exceeded); 503 (temporary-reduced-capacity) when degraded
+   */
   onLimited?: (context: LimitedContext<Raw>) => MaybePromise<HttpResponse>;
   /** Builds the response for a denied client. @default a 403 problem+json */
   onDenied?: (context: DeniedContext<Raw>) => MaybePromise<HttpResponse>;

@@ -5,6 +5,14 @@ import type { IdentityError } from "./identity-error.js";
 /** draft-ietf-httpapi-ratelimit-headers-10 §5.1 registers this problem type for 429s. */
 export const QUOTA_EXCEEDED_TYPE = "https://iana.org/assignments/http-problem-types#quota-exceeded";
 
+/**
+ * draft-ietf-httpapi-ratelimit-headers-10 §5.2 registers this problem type for a 503: the
+ * server's capacity is temporarily reduced. throttlekit answers with it when a store outage
+ * refuses a request (`reason: "degraded"`): the client exceeded nothing.
+ */
+export const TEMPORARY_REDUCED_CAPACITY_TYPE =
+  "https://iana.org/assignments/http-problem-types#temporary-reduced-capacity";
+
 /** RFC 9457 §3: an HTTP problem details object (JSON members, extensions included). */
 export type ProblemDetails = {
   readonly type: string;
@@ -25,6 +33,65 @@ export type PlainResponse = {
 export const PROBLEM_CONTENT_TYPE = "application/problem+json";
 
 /**
+ * The default response for a rejected decision: `degradedProblem` (503) when a store outage
+ * refused it (`reason: "degraded"`), `limitedProblem` (429) otherwise. `headers` carries the
+ * rate-limit fields and Retry-After; the result adds Content-Type and `Cache-Control: no-store`.
+ *
+ * @example
+ * const retryAfter = retryAfterSeconds(decision);
+ * const headers = { ...render(decision), ...(retryAfter === undefined ? {} : { "Retry-After": String(retryAfter) }) };
+ * const { status, body } = rejectedProblem(decision, retryAfter, headers);
+ */
+export function rejectedProblem(
+  decision: Decision,
+  retryAfter: number | undefined,
+  headers: HeaderMap,
+): PlainResponse {
+  return decision.reason === "degraded"
+    ? degradedProblem(decision, retryAfter, headers)
+    : limitedProblem(decision, retryAfter, headers);
+}
+
+/** The status `rejectedProblem` answers a rejected decision with: 503 when degraded, else 429. */
+export function rejectedStatus(decision: Decision): 429 | 503 {
+  return decision.reason === "degraded" ? 503 : 429;
+}
+
+/**
+ * The default 503 for a request refused because the store is out (`onStoreError: "fail-closed"`,
+ * or the local limiter of "fallback"): the draft's temporary-reduced-capacity problem (§5.2)
+ * with `violated-policies` and `retryAfter` in seconds, plus `Cache-Control: no-store`.
+ */
+export function degradedProblem(
+  decision: Decision,
+  retryAfter: number | undefined,
+  headers: HeaderMap,
+): PlainResponse {
+  const problem: ProblemDetails = {
+    type: TEMPORARY_REDUCED_CAPACITY_TYPE,
+    title: "Request cannot be satisfied due to temporary server capacity constraints",
+    status: 503,
+    detail:
+      retryAfter === undefined
+        ? "Capacity is reduced while the rate-limit store is unavailable."
+        : `Capacity is reduced while the rate-limit store is unavailable; retry in ${retryAfter} s.`,
+    "violated-policies": violatedPolicies(decision),
+    ...(retryAfter === undefined ? {} : { retryAfter }),
+  };
+  return {
+    status: 503,
+    headers: { ...headers, "Content-Type": PROBLEM_CONTENT_TYPE, "Cache-Control": "no-store" },
+    body: JSON.stringify(problem),
+  };
+}
+
+function violatedPolicies(decision: Decision): string[] {
+  const violated: string[] = [];
+  for (const pd of decision.policies) if (!pd.allowed) violated.push(pd.policy.name);
+  return violated;
+}
+
+/**
  * The default 429: the draft's quota-exceeded problem with `violated-policies` (§5.1) and
  * `retryAfter` in seconds, plus `Cache-Control: no-store` (a shared cache must never replay
  * one client's 429 to another).
@@ -34,8 +101,6 @@ export function limitedProblem(
   retryAfter: number | undefined,
   headers: HeaderMap,
 ): PlainResponse {
-  const violated: string[] = [];
-  for (const pd of decision.policies) if (!pd.allowed) violated.push(pd.policy.name);
   const detail =
     retryAfter === undefined
       ? "This request costs more than the rate limit allows; it cannot succeed as sent."
@@ -47,7 +112,7 @@ export function limitedProblem(
     title: "Request cannot be satisfied as assigned quota has been exceeded",
     status: 429,
     detail,
-    "violated-policies": violated,
+    "violated-policies": violatedPolicies(decision),
     ...(retryAfter === undefined ? {} : { retryAfter }),
   };
   return {
