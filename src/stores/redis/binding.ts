@@ -56,7 +56,8 @@ export class RedisBinding implements StoreBinding {
     this.prefix = `${namespace}:{`;
     this.suffix = `}:${policies.map((p) => p.id).join("+")}`;
     this.cache = ctx.cacheKeys > 0 ? new LocalCache(policies, ctx.cacheKeys) : undefined;
-    this.header = [String(policies.length), this.cache ? "1" : "0", String(ctx.ttlPaddingMs)];
+    // The first argument is the deadline, set by the runner as each call goes out.
+    this.header = ["", String(policies.length), this.cache ? "1" : "0", String(ctx.ttlPaddingMs)];
     for (const p of policies) {
       this.header.push(
         p.algorithm,

@@ -1,12 +1,20 @@
-import { DURATION_FORM, type Duration, parseDuration } from "../../core/duration.js";
+import {
+  DURATION_FORM,
+  type Duration,
+  parseDuration,
+  parseTimerDuration,
+  TIMER_DURATION_FORM,
+} from "../../core/duration.js";
 import { ProblemList } from "../../core/errors/config-error.js";
 import type { ListStore } from "../../core/list-store.js";
+import { LOGGER_FORM, type Logger, resolveLogger } from "../../core/logger.js";
 import { memoryStore } from "../../core/memory-store.js";
 import type { Policy } from "../../core/policy.js";
 import type { Store, StoreBinding } from "../../core/store.js";
 import { type BindingContext, RedisBinding } from "./binding.js";
 import { CircuitBreaker } from "./breaker.js";
 import { type Commands, type RedisClientLike, wrapClient } from "./client.js";
+import { OutageLog } from "./outage-log.js";
 import { redisLists } from "./redis-lists.js";
 import { ScriptRunner } from "./runner.js";
 
@@ -19,8 +27,10 @@ export type RedisStoreOptions = {
    */
   client: RedisClientLike;
   /**
-   * Longest wait for one Redis call (ms or "500ms"). Past it the call counts as failed and the
-   * decision is answered per `onStoreError`; a late reply is ignored.
+   * Longest wait for one Redis call (ms or "500ms", at most 24 days: it becomes a timer). Past
+   * it the call counts as failed and the decision is answered per `onStoreError`; a late reply
+   * is ignored, and a call Redis gets to only after it does nothing (docs/redis.md, "Late
+   * runs").
    * @default 500
    */
   timeout?: Duration;
@@ -36,6 +46,7 @@ export type RedisStoreOptions = {
   /**
    * After `failures` consecutive failed calls, stop calling Redis for `cooldown` and answer
    * degraded at once; then one probe call decides whether to resume. `false` disables it.
+   * `cooldown` is at most 24 days.
    * @default { failures: 3, cooldown: "1s" }
    */
   circuitBreaker?: false | { failures?: number; cooldown?: Duration };
@@ -58,6 +69,13 @@ export type RedisStoreOptions = {
    * @default "1s"
    */
   ttlPadding?: Duration;
+  /**
+   * Where the store says, once per transition, that Redis stopped answering
+   * (WARN_TK_STORE_OUTAGE) and that it answers again (WARN_TK_STORE_RECOVERED); never per
+   * request. `false` silences it. See docs/errors.md.
+   * @default console
+   */
+  logger?: Logger | false;
 };
 
 /** Counters for monitoring: how often Redis was called, spared, or unavailable. */
@@ -77,7 +95,7 @@ export interface RedisStore extends Store {
   readonly circuitOpen: boolean;
 }
 
-const OPTION_KEYS = new Set([
+const OPTION_KEYS = [
   "client",
   "timeout",
   "onStoreError",
@@ -85,7 +103,8 @@ const OPTION_KEYS = new Set([
   "localCache",
   "maxBatch",
   "ttlPadding",
-]);
+  "logger",
+] as const;
 const CLIENT_FORM =
   "an ioredis or iovalkey client or Cluster, or a node-redis v4/v5 client or cluster, already created";
 
@@ -115,18 +134,10 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     problems.add("redisStore(options)", options, "an object { client, ... }");
     problems.throwIfAny();
   }
-  for (const key of Object.keys(options)) {
-    if (!OPTION_KEYS.has(key)) {
-      problems.add(
-        `redisStore.${key}`,
-        (options as Record<string, unknown>)[key],
-        `one of the known options: ${[...OPTION_KEYS].join(", ")}`,
-      );
-    }
-  }
+  problems.unknownKeys(options, OPTION_KEYS, "redisStore");
   const commands = wrapClient(options.client);
   if (commands === undefined) problems.add("redisStore.client", options.client, CLIENT_FORM);
-  const timeoutMs = positiveDuration(options.timeout, 500, "redisStore.timeout", problems);
+  const timeoutMs = timerDuration(options.timeout, 500, "redisStore.timeout", problems);
   const onStoreError = options.onStoreError ?? "fallback";
   if (
     onStoreError !== "fail-closed" &&
@@ -147,14 +158,9 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     if (typeof cb !== "object" || cb === null) {
       problems.add("redisStore.circuitBreaker", cb, "false or { failures?, cooldown? }");
     } else {
-      unknownKeys(cb, ["failures", "cooldown"], "redisStore.circuitBreaker", problems);
+      problems.unknownKeys(cb, ["failures", "cooldown"], "redisStore.circuitBreaker");
       failures = wholeNumber(cb.failures, 3, "redisStore.circuitBreaker.failures", problems);
-      cooldownMs = positiveDuration(
-        cb.cooldown,
-        1000,
-        "redisStore.circuitBreaker.cooldown",
-        problems,
-      );
+      cooldownMs = timerDuration(cb.cooldown, 1000, "redisStore.circuitBreaker.cooldown", problems);
     }
   }
   let cacheKeys = 10_000;
@@ -164,7 +170,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     if (typeof lc !== "object" || lc === null) {
       problems.add("redisStore.localCache", lc, "false or { maxKeys? }");
     } else {
-      unknownKeys(lc, ["maxKeys"], "redisStore.localCache", problems);
+      problems.unknownKeys(lc, ["maxKeys"], "redisStore.localCache");
       cacheKeys = wholeNumber(lc.maxKeys, 10_000, "redisStore.localCache.maxKeys", problems);
     }
   }
@@ -175,6 +181,8 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     if (ms === undefined) problems.add("redisStore.ttlPadding", options.ttlPadding, DURATION_FORM);
     else ttlPaddingMs = ms;
   }
+  const logger = resolveLogger(options.logger);
+  if (logger === undefined) problems.add("redisStore.logger", options.logger, LOGGER_FORM);
   problems.throwIfAny();
   return new RedisStoreImpl(
     commands!,
@@ -184,6 +192,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     cacheKeys,
     maxBatch,
     ttlPaddingMs,
+    logger!,
   );
 }
 
@@ -204,8 +213,10 @@ class RedisStoreImpl implements RedisStore {
     cacheKeys: number,
     maxBatch: number,
     ttlPaddingMs: number,
+    logger: Logger,
   ) {
-    this.runner = new ScriptRunner(commands, timeoutMs, breaker);
+    const outages = new OutageLog(logger, onStoreError, this.counters);
+    this.runner = new ScriptRunner(commands, timeoutMs, breaker, outages);
     this.lists = redisLists(commands, timeoutMs);
     let fallback: BindingContext["fallback"];
     if (onStoreError === "fallback") {
@@ -252,16 +263,17 @@ class RedisStoreImpl implements RedisStore {
   }
 }
 
-function positiveDuration(
+/** A duration that becomes a timer (or a timer-like wait): positive, within a timer's range. */
+function timerDuration(
   value: unknown,
   fallback: number,
   option: string,
   problems: ProblemList,
 ): number {
   if (value === undefined) return fallback;
-  const ms = parseDuration(value);
-  if (ms === undefined || ms <= 0) {
-    problems.add(option, value, `a positive duration: ${DURATION_FORM}`);
+  const ms = parseTimerDuration(value);
+  if (ms === undefined) {
+    problems.add(option, value, TIMER_DURATION_FORM);
     return fallback;
   }
   return ms;
@@ -279,16 +291,4 @@ function wholeNumber(
     return fallback;
   }
   return value;
-}
-
-function unknownKeys(o: object, known: string[], option: string, problems: ProblemList): void {
-  for (const key of Object.keys(o)) {
-    if (!known.includes(key)) {
-      problems.add(
-        `${option}.${key}`,
-        (o as Record<string, unknown>)[key],
-        `one of ${known.join(", ")}`,
-      );
-    }
-  }
 }

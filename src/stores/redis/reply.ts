@@ -3,8 +3,9 @@ import { combine, type Decision, verdictFree } from "../../core/decision.js";
 import type { Policy } from "../../core/policy.js";
 
 /**
- * One operation's answer, read from the script's flat reply array. Numbers arrive as Redis
- * integers (exact below 2^53) or, when not whole, as text ("%.17g"; "I" is Infinity):
+ * One operation's answer, read from the script's flat reply array. The array starts with the
+ * server time of the run (read by the runner), then each operation's answer. Numbers arrive as
+ * Redis integers (exact below 2^53) or, when not whole, as text ("%.17g"; "I" is Infinity):
  *
  *   0                                    refund, reset, block, unblock: done
  *   2, now, until                        the key is blocked until `until`
@@ -33,7 +34,8 @@ const DONE: Parsed = { kind: "done" };
 
 /** Reads the answers of a whole batch, in order. */
 export class ReplyReader {
-  private at = 0;
+  /** Past the server time that starts every reply. */
+  private at = 1;
   private lastNow = 0;
 
   constructor(

@@ -3,30 +3,24 @@
  * src/core/memory-store.ts (the whole script is atomic). Arguments:
  *
  *   KEYS[d]   the record of operation d, "<namespace>:{<key>}:<policy ids>" (record.ts)
- *   ARGV[1]   number of policies P;  ARGV[2] "1" to return states of rejected consumes (local
- *             cache);  ARGV[3] extra TTL in ms for records written with the caller's time
- *   ARGV[4..] 7 fields per policy: algorithm, limit, windowMs, burst, blockForMs, mode,
+ *   ARGV[1]   the deadline in server ms: a run starting later does nothing (header.ts)
+ *   ARGV[2]   number of policies P;  ARGV[3] "1" to return states of rejected consumes (local
+ *             cache);  ARGV[4] extra TTL in ms for records written with the caller's time
+ *   ARGV[5..] 7 fields per policy: algorithm, limit, windowMs, burst, blockForMs, mode,
  *             maxDelayMs
  *   then one "<op><units>,<now>" per operation: op c(onsume) p(eek) r(efund) x (reset)
  *             b(lock) u(nblock); units is the cost, refund amount or block ms; now is empty for
  *             server TIME
  *
- * The reply is one flat array for the whole batch (reply.ts reads it). Numbers travel as Redis
+ * The reply is one flat array for the whole batch (reply.ts reads it), after the server time
+ * of the run; or -1 and the server time when the run started past its deadline. Numbers travel as Redis
  * integers, exact for whole numbers below 2^53 and costing the script no formatting; anything
  * else (a fraction from a fractional clock, Infinity, -0) travels as text.
  */
 export const LUA_DECIDE = `
-local serverNow
-local function timeNow()
-  if not serverNow then
-    local t = call("TIME")
-    serverNow = tonumber(t[1]) * 1000 + floor(tonumber(t[2]) / 1000)
-  end
-  return serverNow
-end
-
 -- The reply is written inline (R[ri]) on the hot path: a Lua call costs more than the work.
-local R, ri = {}, 0
+-- Its first element is the server time the run started at (header.ts).
+local R, ri = { serverNow }, 1
 local LIMIT53 = 9007199254740992
 
 -- Whether x travels exactly as a Redis integer: whole, below 2^53, not -0 (NaN is not whole).
@@ -291,7 +285,7 @@ for d = 1, #KEYS do
   local key, op, units, now, pad = KEYS[d], p[1], p[2], p[3], slack
   local serverTime = not now
   if serverTime then
-    now = timeNow()
+    now = serverNow
     pad = 0
   end
   if op == "c" then
