@@ -1,5 +1,5 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter } from "@nestjs/common";
-import { PROBLEM_CONTENT_TYPE } from "../../http/problem.js";
+import { PROBLEM_CONTENT_TYPE } from "../../http/index.js";
 import { ThrottlekitException } from "./throttlekit-exception.js";
 
 type ExpressLike = {
@@ -14,7 +14,7 @@ type FastifyLike = {
 };
 
 /**
- * Sends the guard's 429 as `application/problem+json` (RFC 9457 §3). Nest's default filter
+ * Sends the guard's 429 (or 503 when a store outage refused the request) as `application/problem+json` (RFC 9457 §3). Nest's default filter
  * sends it as `application/json` (Nest's Express adapter rewrites any other content type of an
  * error body), with the same fields. Install it with `{ provide: APP_FILTER, useClass:
  * ThrottlekitExceptionFilter }`; it catches ThrottlekitException only.

@@ -6,25 +6,29 @@ import {
   Injectable,
 } from "@nestjs/common";
 import { Reflector } from "@nestjs/core";
-import type { Decision } from "../../core/decision.js";
-import { ConfigError } from "../../core/errors/config-error.js";
-import { isThrottlekitError } from "../../core/errors/throttlekit-error.js";
-import { createLimiter, type Limiter } from "../../core/limiter.js";
 import {
   type HeaderMap,
   type HeaderRenderer,
   headerRenderer,
-  retryAfterSeconds,
-} from "../../http/headers.js";
-import type { IdentityContext, IdentityResult } from "../../http/identity/types.js";
-import {
-  limitedProblem,
+  type IdentityContext,
+  type IdentityResult,
+  isThenable,
+  type MaybePromise,
   type PlainResponse,
   type ProblemDetails,
+  rejectedProblem,
+  retryAfterSeconds,
+  UNLIMITED,
+  type Unlimited,
   unauthorizedProblem,
-} from "../../http/problem.js";
-import { isThenable, type MaybePromise } from "../../http/request.js";
-import { UNLIMITED, type Unlimited } from "../../http/unlimited.js";
+} from "../../http/index.js";
+import {
+  ConfigError,
+  createLimiter,
+  type Decision,
+  isThrottlekitError,
+  type Limiter,
+} from "../../index.js";
 import type { NamedPolicy } from "./named-policies.js";
 import { NestRequest, type Target, targetOf, writeHeaders } from "./nest-request.js";
 import type { ThrottlekitConfig } from "./options.js";
@@ -51,7 +55,8 @@ const reflector = new Reflector();
  *
  * Every throttler of a route is checked as one all-or-nothing decision by one throttlekit
  * limiter, built once per handler (never per request; no timers). HTTP routes get the
- * rate-limit headers, and a 429 with Retry-After and a problem body when limited; GraphQL
+ * rate-limit headers, and a 429 with Retry-After and a problem body when limited (a 503
+ * temporary-reduced-capacity problem when a store outage refused the request); GraphQL
  * resolvers an error with `extensions.code: "TOO_MANY_REQUESTS"`; WebSocket handlers an
  * `exception` message and no handler call. Other contexts (microservices) are not limited.
  *
@@ -153,7 +158,8 @@ export class ThrottlekitGuard implements CanActivate {
     const retryAfter = retryAfterSeconds(d);
     const headers: HeaderMap = render === undefined ? {} : render(d);
     if (retryAfter !== undefined) headers["Retry-After"] = String(retryAfter);
-    const problem = limitedProblem(d, retryAfter, headers);
+    // A store outage's refusal is a 503 temporary-reduced-capacity (issue 13, item 4).
+    const problem = rejectedProblem(d, retryAfter, headers);
     if (target.kind === "graphql") {
       // The HTTP status stays 200 (GraphQL over HTTP); the headers still tell clients when.
       writeHeaders(target.res, headers);

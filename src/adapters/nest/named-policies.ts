@@ -1,5 +1,9 @@
-import type { ProblemList } from "../../core/errors/config-error.js";
-import { type PolicyInput, type PolicyOptions, parsePolicies } from "../../core/policy.js";
+import {
+  type PolicyInput,
+  type PolicyOptions,
+  type ProblemList,
+  parsePolicies,
+} from "../../index.js";
 
 /** Throttlers by name: `{ short: "3/s", long: { limit: 100, window: "1m" } }`. */
 export type NamedPolicies = Readonly<Record<string, PolicyInput>>;

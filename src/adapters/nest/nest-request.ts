@@ -1,6 +1,5 @@
 import type { ExecutionContext } from "@nestjs/common";
-import type { HeaderMap } from "../../http/headers.js";
-import type { HttpRequest } from "../../http/request.js";
+import type { HeaderMap, HttpRequest } from "../../http/index.js";
 
 // The platforms' objects are read structurally: throttlekit/nest imports neither Express,
 // Fastify, ws nor Socket.IO.

@@ -1,13 +1,15 @@
 import type { ExecutionContext } from "@nestjs/common";
-import { ProblemList } from "../../core/errors/config-error.js";
-import { memoryStore } from "../../core/memory-store.js";
-import type { PolicyInput } from "../../core/policy.js";
-import type { Store } from "../../core/store.js";
-import type { ProxyHeader, TrustProxy } from "../../http/client-address.js";
-import { HEADER_STYLES, type HeaderStyle } from "../../http/headers.js";
-import { type IpOptions, ip } from "../../http/identity/ip.js";
-import type { Identity } from "../../http/identity/types.js";
-import type { MaybePromise } from "../../http/request.js";
+import {
+  HEADER_STYLES,
+  type HeaderStyle,
+  type Identity,
+  type IpOptions,
+  ip,
+  type MaybePromise,
+  type ProxyHeader,
+  type TrustProxy,
+} from "../../http/index.js";
+import { memoryStore, type PolicyInput, ProblemList, type Store } from "../../index.js";
 import {
   isNamedPolicies,
   listPolicies,

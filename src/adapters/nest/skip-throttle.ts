@@ -1,5 +1,5 @@
 import { SetMetadata } from "@nestjs/common";
-import { ConfigError } from "../../core/errors/config-error.js";
+import { ConfigError } from "../../index.js";
 import { SKIP_THROTTLE_METADATA } from "./tokens.js";
 
 /** What @SkipThrottle() records. */

@@ -1,6 +1,5 @@
 import { SetMetadata } from "@nestjs/common";
-import { ProblemList } from "../../core/errors/config-error.js";
-import type { PolicyInput } from "../../core/policy.js";
+import { type PolicyInput, ProblemList } from "../../index.js";
 import {
   isNamedPolicies,
   listPolicies,

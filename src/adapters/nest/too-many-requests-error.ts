@@ -1,4 +1,4 @@
-import type { Decision } from "../../core/decision.js";
+import type { Decision } from "../../index.js";
 
 /**
  * What the guard throws in GraphQL resolvers. graphql-js copies an error's `extensions` into the
