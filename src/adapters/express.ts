@@ -1,7 +1,13 @@
 import type { NextFunction, Request, Response } from "express";
-import { createHttpLimiter, type HttpLimiter } from "../http/http-limiter.js";
-import type { HttpLimiterOptions, HttpOutcome } from "../http/options.js";
-import { type HttpRequest, isThenable } from "../http/request.js";
+import {
+  createHttpLimiter,
+  type HttpLimiter,
+  type HttpLimiterOptions,
+  type HttpOutcome,
+  type HttpRequest,
+  isThenable,
+  routingPath,
+} from "../http/index.js";
 
 /** The raw objects callbacks (`identity`, `skip`, `cost`, `session`...) see on `req.raw`. */
 export type ExpressRaw = { readonly req: Request; readonly res: Response };
@@ -27,6 +33,7 @@ export interface ExpressRateLimit {
 class ExpressRequest implements HttpRequest<ExpressRaw> {
   readonly method: string;
   readonly path: string;
+  readonly caseInsensitive: boolean;
   readonly remoteAddress: string | undefined;
   private rawObjects: ExpressRaw | undefined;
 
@@ -36,10 +43,11 @@ class ExpressRequest implements HttpRequest<ExpressRaw> {
   ) {
     this.method = req.method;
     // originalUrl, not url: inside a mounted router `url` is relative to the mount point, and
-    // rules are written against the path the client sent.
-    const url = req.originalUrl || req.url;
-    const q = url.indexOf("?");
-    this.path = q < 0 ? url : url.slice(0, q);
+    // rules are written against the path the client sent. Express routes on the path of the
+    // target (parseurl: absolute-form and #fragment included) without decoding it, and
+    // regardless of case unless the app enables "case sensitive routing" (issue 13, item 6).
+    this.path = routingPath(req.originalUrl || req.url);
+    this.caseInsensitive = req.app?.settings["case sensitive routing"] !== true;
     // The socket's peer, never req.ip: Express's own "trust proxy" setting is not ours to read
     // (throttlekit's trustProxy option decides which forwarding headers count).
     this.remoteAddress = req.socket.remoteAddress;

@@ -5,17 +5,28 @@ import type {
   onRequestHookHandler,
   RouteOptions,
 } from "fastify";
-import type { Duration } from "../core/duration.js";
-import { ConfigError, type ConfigProblem } from "../core/errors/config-error.js";
-import { memoryStore } from "../core/memory-store.js";
-import type { Store } from "../core/store.js";
-import { BoundedMemo } from "../http/bounded-memo.js";
-import { createHttpLimiter, type HttpLimiter } from "../http/http-limiter.js";
-import type { Identity } from "../http/identity/types.js";
-import type { HttpLimiterOptions, HttpOutcome } from "../http/options.js";
-import { type HttpRequest, isThenable, type MaybePromise } from "../http/request.js";
-import type { RulePolicies } from "../http/rules.js";
-import { withProblems } from "../http/with-problems.js";
+import {
+  BoundedMemo,
+  createHttpLimiter,
+  type HttpLimiter,
+  type HttpLimiterOptions,
+  type HttpOutcome,
+  type HttpRequest,
+  type Identity,
+  isThenable,
+  type MaybePromise,
+  type RoutingPathOptions,
+  type RulePolicies,
+  routingPath,
+  withProblems,
+} from "../http/index.js";
+import {
+  ConfigError,
+  type ConfigProblem,
+  type Duration,
+  memoryStore,
+  type Store,
+} from "../index.js";
 
 /** The raw objects callbacks see on `req.raw`. */
 export type FastifyRaw = { readonly request: FastifyRequest; readonly reply: FastifyReply };
@@ -83,6 +94,7 @@ class FastifyHttpRequest implements HttpRequest<FastifyRaw> {
   constructor(
     private readonly request: FastifyRequest,
     private readonly reply: FastifyReply,
+    private readonly router: RouterView,
   ) {}
 
   get method(): string {
@@ -90,9 +102,11 @@ class FastifyHttpRequest implements HttpRequest<FastifyRaw> {
   }
 
   get path(): string {
-    const url = this.request.url;
-    const q = url.indexOf("?");
-    return q < 0 ? url : url.slice(0, q);
+    return routingPath(this.request.url, this.router.path);
+  }
+
+  get caseInsensitive(): boolean {
+    return this.router.caseInsensitive;
   }
 
   get remoteAddress(): string | undefined {
@@ -144,7 +158,8 @@ export function fastifyRateLimit(
     return;
   }
   const limiters: HttpLimiter<FastifyRaw>[] = [limiter];
-  const globalHook = hook(limiter);
+  const router = routerView(instance);
+  const globalHook = hook(limiter, router);
 
   instance.decorate("throttlekit", limiter);
   instance.addHook("onRoute", (route) => {
@@ -154,7 +169,7 @@ export function fastifyRateLimit(
     if (config !== undefined) {
       const routeLimiter = compileRoute(route, config, shared);
       limiters.push(routeLimiter);
-      h = hook(routeLimiter);
+      h = hook(routeLimiter, router);
     }
     // A new array every time: Fastify clones a GET route's options for its HEAD route before
     // onRoute runs, so pushing into a shared array would run the hook twice there.
@@ -240,9 +255,35 @@ function routeName(route: RouteOptions): string {
   return `rt-${(h >>> 0).toString(16).padStart(8, "0")}`;
 }
 
-function hook(limiter: HttpLimiter<FastifyRaw>): onRequestHookHandler {
+/** How the instance's router (find-my-way) reads paths: rules must read them the same way. */
+type RouterView = { readonly path: RoutingPathOptions; readonly caseInsensitive: boolean };
+
+/**
+ * Fastify 5 keeps its router options in `initialConfig.routerOptions` when given there, else in
+ * the deprecated top-level options (read only when `routerOptions` is absent: reading them is
+ * what Fastify warns about). find-my-way decodes the path, stops at `;` with
+ * `useSemicolonDelimiter`, folds case without `caseSensitive`, and merges slashes with
+ * `ignoreDuplicateSlashes` (issue 13, item 6); `ignoreTrailingSlash` needs nothing: rules
+ * already tolerate one trailing slash.
+ */
+function routerView(instance: FastifyInstance): RouterView {
+  const config = instance.initialConfig as Readonly<Record<string, unknown>> & {
+    readonly routerOptions?: Readonly<Record<string, unknown>>;
+  };
+  const option = (name: string): unknown =>
+    config.routerOptions !== undefined ? config.routerOptions[name] : config[name];
+  return {
+    path: {
+      mergeSlashes: option("ignoreDuplicateSlashes") === true,
+      semicolon: option("useSemicolonDelimiter") === true,
+    },
+    caseInsensitive: option("caseSensitive") === false,
+  };
+}
+
+function hook(limiter: HttpLimiter<FastifyRaw>, router: RouterView): onRequestHookHandler {
   return function throttlekit(request, reply, done) {
-    const out = limiter.handle(new FastifyHttpRequest(request, reply));
+    const out = limiter.handle(new FastifyHttpRequest(request, reply, router));
     if (!isThenable<HttpOutcome>(out)) {
       apply(out, reply, done);
       return;

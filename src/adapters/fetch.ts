@@ -1,9 +1,15 @@
-import type { ConfigProblem } from "../core/errors/config-error.js";
-import { createHttpLimiter, type HttpLimiter } from "../http/http-limiter.js";
-import type { HttpLimiterOptions, HttpOutcome } from "../http/options.js";
-import type { HttpRequest } from "../http/request.js";
-import { pathOf, runtimeAddress, withHeaders } from "../http/web-request.js";
-import { withProblems } from "../http/with-problems.js";
+import {
+  createHttpLimiter,
+  type HttpLimiter,
+  type HttpLimiterOptions,
+  type HttpOutcome,
+  type HttpRequest,
+  pathOf,
+  runtimeAddress,
+  withHeaders,
+  withProblems,
+} from "../http/index.js";
+import type { ConfigProblem } from "../index.js";
 
 /** The raw objects callbacks see on `req.raw`: the Request and the handler's second argument. */
 export type FetchRaw = { readonly request: Request; readonly context: unknown };

@@ -1,10 +1,17 @@
 import type { Context, MiddlewareHandler, Next } from "hono";
-import type { ConfigProblem } from "../core/errors/config-error.js";
-import { createHttpLimiter, type HttpLimiter } from "../http/http-limiter.js";
-import type { HttpLimiterOptions, HttpOutcome } from "../http/options.js";
-import { type HttpRequest, isThenable } from "../http/request.js";
-import { pathOf, runtimeAddress, withHeaders } from "../http/web-request.js";
-import { withProblems } from "../http/with-problems.js";
+import {
+  createHttpLimiter,
+  type HttpLimiter,
+  type HttpLimiterOptions,
+  type HttpOutcome,
+  type HttpRequest,
+  isThenable,
+  pathOf,
+  runtimeAddress,
+  withHeaders,
+  withProblems,
+} from "../http/index.js";
+import type { ConfigProblem } from "../index.js";
 
 /** The raw object callbacks see on `req.raw`: Hono's Context. */
 export type HonoRaw = { readonly context: Context };
@@ -38,7 +45,8 @@ class HonoRequest implements HttpRequest<HonoRaw> {
   ) {
     const request = c.req.raw;
     this.method = request.method;
-    // Not c.req.path: Hono percent-decodes it, and rules match paths as received.
+    // The URL's path in canonical percent-encoding: the form Hono routes on once it has
+    // decoded c.req.path (issue 13, item 6).
     this.path = pathOf(request.url);
     this.raw = { context: c };
   }

@@ -1,7 +1,13 @@
 import type { Context, Next } from "koa";
-import { createHttpLimiter, type HttpLimiter } from "../http/http-limiter.js";
-import type { HttpLimiterOptions, HttpOutcome } from "../http/options.js";
-import { type HttpRequest, isThenable } from "../http/request.js";
+import {
+  createHttpLimiter,
+  type HttpLimiter,
+  type HttpLimiterOptions,
+  type HttpOutcome,
+  type HttpRequest,
+  isThenable,
+  routingPath,
+} from "../http/index.js";
 
 /** The raw object callbacks (`identity`, `skip`, `cost`, `session`...) see on `req.raw`. */
 export type KoaRaw = { readonly ctx: Context };
@@ -35,12 +41,19 @@ class KoaRequest implements HttpRequest<KoaRaw> {
     this.method = ctx.method;
     // originalUrl, not ctx.path: a mounted sub-app (koa-mount) sees a path relative to its
     // mount point, and rules are written against the path the client sent.
-    const url = ctx.originalUrl || ctx.url;
-    const q = url.indexOf("?");
-    this.path = q < 0 ? url : url.slice(0, q);
+    this.path = routingPath(ctx.originalUrl || ctx.url);
     // The socket's peer, never ctx.ip: Koa's `app.proxy` setting is not ours to read
     // (throttlekit's trustProxy option decides which forwarding headers count).
     this.remoteAddress = ctx.req.socket.remoteAddress;
+  }
+
+  /**
+   * Koa has no router of its own; @koa/router, the usual one, matches regardless of case unless
+   * built with `sensitive: true`, so rules do too (issue 13, item 6): a rule must not be escaped
+   * by `/LOGIN` reaching the `/login` route.
+   */
+  get caseInsensitive(): boolean {
+    return true;
   }
 
   get raw(): KoaRaw {

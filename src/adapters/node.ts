@@ -1,9 +1,16 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
-import type { ConfigProblem } from "../core/errors/config-error.js";
-import { createHttpLimiter, type HttpLimiter } from "../http/http-limiter.js";
-import type { HttpLimiterOptions, HttpOutcome } from "../http/options.js";
-import { type HttpRequest, isThenable } from "../http/request.js";
-import { withProblems } from "../http/with-problems.js";
+import {
+  createHttpLimiter,
+  type HttpLimiter,
+  type HttpLimiterOptions,
+  type HttpOutcome,
+  type HttpRequest,
+  isThenable,
+  type RoutingPathOptions,
+  routingPath,
+  withProblems,
+} from "../http/index.js";
+import type { ConfigProblem } from "../index.js";
 
 /** The raw objects node:http callbacks see on `req.raw`. */
 export type NodeRaw = { readonly req: IncomingMessage; readonly res: ServerResponse };
@@ -28,6 +35,12 @@ export interface NodeRateLimit {
   readonly limiter: HttpLimiter<NodeRaw>;
 }
 
+/**
+ * node:http has no router: handlers usually route on `new URL(req.url, base).pathname`, which
+ * resolves `.` and `..` segments, so rules see the path that way too (issue 13, item 6).
+ */
+const NODE_PATHS: RoutingPathOptions = Object.freeze({ dotSegments: true });
+
 /** The canonical request over node's IncomingMessage: headers are read in place, not copied. */
 class NodeRequest implements HttpRequest<NodeRaw> {
   readonly method: string;
@@ -37,9 +50,7 @@ class NodeRequest implements HttpRequest<NodeRaw> {
 
   constructor(req: IncomingMessage, res: ServerResponse) {
     this.method = req.method ?? "GET";
-    const url = req.url ?? "/";
-    const q = url.indexOf("?");
-    this.path = q < 0 ? url : url.slice(0, q);
+    this.path = routingPath(req.url ?? "/", NODE_PATHS);
     this.remoteAddress = req.socket.remoteAddress;
     this.raw = { req, res };
   }

@@ -11,7 +11,28 @@ describe("path patterns", () => {
     expect(matches("/users", "/Users")).toBe(false);
     expect(matches("/", "/")).toBe(true);
     expect(matches("/", "/a")).toBe(false);
-    expect(matches("/admin", "/%61dmin")).toBe(false);
+  });
+
+  it("patterns are compared in canonical percent-encoding, like the paths", () => {
+    expect(matches("/caf%c3%a9", "/café")).toBe(true);
+    expect(matches("/café", "/café")).toBe(true);
+    expect(matches("/a%2Fb", "/a%2Fb")).toBe(true);
+    expect(matches("/a%2fb", "/a%2Fb")).toBe(true);
+    expect(matches("/a/b", "/a%2Fb")).toBe(false);
+  });
+
+  it("ignores case only when the framework does", () => {
+    const login = compilePath("/login");
+    expect(login("/LOGIN")).toBe(false);
+    expect(login("/LOGIN", true)).toBe(true);
+    expect(login("/Login/", true)).toBe(true);
+    expect(login("/Login//", true)).toBe(false);
+    expect(compilePath("/users/:id")("/USERS/7", true)).toBe(true);
+    expect(compilePath("/users/:id")("/USERS/7")).toBe(false);
+    expect(compilePath(/^\/admin$/)("/ADMIN", true)).toBe(true);
+    expect(compilePath(/^\/admin$/)("/ADMIN")).toBe(false);
+    expect(compilePath("/")("/", true)).toBe(true);
+    expect(compilePath("/")("//", true)).toBe(false);
   });
 
   it("named segments and single-segment globs", () => {

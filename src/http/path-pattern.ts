@@ -1,3 +1,5 @@
+import { canonicalPercent } from "./request-path.js";
+
 /**
  * Path patterns, compiled once at construction:
  * - `/users/:id` a named segment (one or more characters, no `/`);
@@ -6,13 +8,19 @@
  *   `/static`, `/static/a/b.css`);
  * - a RegExp, tested as given (it must not carry the stateful `g` or `y` flags).
  * Patterns match the whole path; one trailing slash is tolerated (`/users` matches `/users/`).
- * Paths are compared as received, not percent-decoded: `/%61dmin` is not `/admin`, and neither
- * is it to the framework's router, so no limit can be side-stepped by encoding.
+ * Paths and string patterns are compared in one canonical percent-encoding (see routingPath):
+ * `/%61dmin` is `/admin`, as it is to the routers that decode, so no limit can be side-stepped
+ * by encoding; a slash stays a slash (`%2F` never becomes one). When the framework routes
+ * regardless of case (Express by default), matching ignores case too; a RegExp then gets the
+ * `i` flag.
  */
 export type PathPattern = string | RegExp;
 
-/** A compiled matcher: true when the path matches. */
-export type PathMatcher = (path: string) => boolean;
+/**
+ * A compiled matcher: true when the path (in canonical form, see routingPath) matches; with
+ * `ignoreCase`, regardless of case (for frameworks that route that way).
+ */
+export type PathMatcher = (path: string, ignoreCase?: boolean) => boolean;
 
 /** Why a pattern is invalid, or undefined when it is fine. */
 export function pathPatternProblem(p: unknown): string | undefined {
@@ -34,13 +42,19 @@ export function pathPatternProblem(p: unknown): string | undefined {
   return undefined;
 }
 
-/** Compiles one valid pattern. Literal paths skip the RegExp engine entirely. */
-export function compilePath(p: PathPattern): PathMatcher {
-  if (p instanceof RegExp) return (path) => p.test(path);
+/** Compiles one valid pattern. Literal paths skip the RegExp engine unless case is ignored. */
+export function compilePath(pattern: PathPattern): PathMatcher {
+  if (pattern instanceof RegExp) {
+    const folded = pattern.ignoreCase ? pattern : new RegExp(pattern.source, `${pattern.flags}i`);
+    return (path, ignoreCase) => (ignoreCase === true ? folded : pattern).test(path);
+  }
+  const p = canonicalPercent(pattern);
   if (!/[:*]/.test(p)) {
     const bare = p.length > 1 && p.endsWith("/") ? p.slice(0, -1) : p;
     const slashed = bare === "/" ? "/" : `${bare}/`;
-    return (path) => path === bare || path === slashed;
+    const folded = new RegExp(`^${escapeRegExp(bare)}${bare === "/" ? "" : "/?"}$`, "i");
+    return (path, ignoreCase) =>
+      path === bare || path === slashed || (ignoreCase === true && folded.test(path));
   }
   const segments = p.split("/").slice(1);
   let source = "^";
@@ -58,7 +72,8 @@ export function compilePath(p: PathPattern): PathMatcher {
   const last = segments[segments.length - 1];
   source += last === "**" ? "$" : "/?$";
   const re = new RegExp(source);
-  return (path) => re.test(path);
+  const folded = new RegExp(source, "i");
+  return (path, ignoreCase) => (ignoreCase === true ? folded : re).test(path);
 }
 
 function escapeRegExp(text: string): string {

@@ -12,8 +12,19 @@
 export interface HttpRequest<Raw = unknown> {
   /** Upper-case method ("GET"). */
   readonly method: string;
-  /** The path only: no scheme, host or query ("/users/42"), as received (not percent-decoded). */
+  /**
+   * The path as the framework routes it ("/users/42"): no scheme, host, query or fragment, in
+   * canonical percent-encoding, with the framework's own slash handling. Build it with
+   * `routingPath(target, options)` so that no spelling the router sends to a handler escapes a
+   * rule written for that handler's path.
+   */
   readonly path: string;
+  /**
+   * True when the framework routes paths regardless of case (Express by default, Fastify with
+   * `caseSensitive: false`, @koa/router): rules' paths then match regardless of case too.
+   * @default false
+   */
+  readonly caseInsensitive?: boolean;
   /**
    * One header's value; `name` is lower-case. Repeated fields come joined by ", " (RFC 9110
    * §5.3). Undefined when absent.

@@ -286,6 +286,37 @@ export function compileRules<Raw>(
   return out;
 }
 
+/**
+ * The first rule whose methods and paths cover the request (asgi-ratelimit: order matters).
+ * Method and path are read only when a rule asks, and once: adapters may compute them lazily.
+ */
+export function matchRule<Raw>(
+  rules: readonly CompiledRule<Raw>[],
+  req: HttpRequest<Raw>,
+): CompiledRule<Raw> | undefined {
+  let path: string | undefined;
+  let ignoreCase = false;
+  for (const rule of rules) {
+    if (rule.methods !== undefined && !rule.methods.has(req.method)) continue;
+    if (rule.paths !== undefined) {
+      if (path === undefined) {
+        path = req.path;
+        ignoreCase = req.caseInsensitive === true;
+      }
+      let hit = false;
+      for (const m of rule.paths) {
+        if (m(path, ignoreCase)) {
+          hit = true;
+          break;
+        }
+      }
+      if (!hit) continue;
+    }
+    return rule;
+  }
+  return undefined;
+}
+
 function isGroupPolicies(spec: unknown): spec is GroupPolicies {
   return (
     typeof spec === "object" &&

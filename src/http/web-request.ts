@@ -1,9 +1,15 @@
+import { canonicalPercent } from "./request-path.js";
+
 /**
  * Helpers for adapters over Web-standard Request/Response (throttlekit/fetch, throttlekit/hono):
  * where the path and the peer address are, and how to add headers to a finished Response.
  */
 
-/** The URL's path, without building a URL object (Request.url is already normalised). */
+/**
+ * The routing path of a Web Request's URL (see routingPath), without building a URL object:
+ * Request.url is already normalised by URL parsing (absolute, dot segments resolved, no
+ * duplicate work left but the canonical percent-encoding, which Hono's router decodes too).
+ */
 export function pathOf(url: string): string {
   const scheme = url.indexOf("://");
   const start = url.indexOf("/", scheme < 0 ? 0 : scheme + 3);
@@ -16,7 +22,7 @@ export function pathOf(url: string): string {
       break;
     }
   }
-  return url.slice(start, end);
+  return canonicalPercent(url.slice(start, end));
 }
 
 type RuntimeContext = {
