@@ -147,6 +147,7 @@ function setup(
     circuitBreaker: { failures: 3, cooldown: "250ms" },
     // Off so the load keeps reaching Redis (the cache has its own tests).
     localCache: false,
+    logger: false,
   });
   const limiter = createLimiter({
     policies: { limit: LIMIT, window: "1h", algorithm: "fixed-window" },
@@ -197,6 +198,44 @@ describe("Redis killed and restarted under load", () => {
       expect(r.admitted).toEqual([...Array(LIMIT).fill(true), false, false, false]);
     }, 30_000);
   }
+
+  it("logs the outage once when it begins and once when it ends, for a whole burst (issue 13, item 12)", async () => {
+    const lines: string[] = [];
+    const store = redisStore({
+      client: io,
+      timeout: TIMEOUT_MS,
+      onStoreError: "fallback",
+      circuitBreaker: { failures: 3, cooldown: "250ms" },
+      localCache: false,
+      logger: { warn: (message) => lines.push(message) },
+    });
+    const limiter = createLimiter({
+      policies: { limit: 50, window: "1h" },
+      store,
+      prefix: `faults-log-${Date.now()}`,
+    });
+    await until("ready", async () => (await limiter.peek("x")).reason !== "degraded");
+    const run = load(limiter);
+    await pause(300);
+    await server.kill();
+    await pause(1500);
+    await server.restart();
+    await until("recovery", async () => (await limiter.peek("probe-key")).reason !== "degraded");
+    // Keep the burst on a while after recovery: replies to commands queued during the outage
+    // arrive now, and none of them may log again.
+    await pause(500);
+    await run.stop();
+    const total = run.tally.before.count + run.tally.outage.count + run.tally.after.count;
+    expect(total).toBeGreaterThan(1000);
+    expect(store.stats.degraded).toBeGreaterThan(100);
+    expect(lines.map((l) => l.match(/WARN_TK_\w+/)?.[0])).toEqual([
+      "WARN_TK_STORE_OUTAGE",
+      "WARN_TK_STORE_RECOVERED",
+    ]);
+    expect(lines[0]).toMatch(/onStoreError "fallback"/);
+    expect(lines[1]).toMatch(/answers again after \d+ ms; \d+ decisions were answered degraded/);
+    expect(unhandled).toBe(0);
+  }, 30_000);
 
   it("fallback mode keeps exact per-key limits locally while Redis is down", async () => {
     const { store, limiter } = setup(io, "fallback");

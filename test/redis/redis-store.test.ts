@@ -6,8 +6,10 @@
 import calculateSlot from "cluster-key-slot";
 import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TIMER_DURATION_FORM } from "../../src/core/duration.js";
 import { ConfigError } from "../../src/core/errors/config-error.js";
 import { createLimiter } from "../../src/core/limiter.js";
+import { LOGGER_FORM } from "../../src/core/logger.js";
 import { hashSlot } from "../../src/stores/redis/hash-slot.js";
 import { redisStore } from "../../src/stores/redis/index.js";
 import { SCRIPT_SHA } from "../../src/stores/redis/script.js";
@@ -74,6 +76,40 @@ describe("options", () => {
     expect((error as ConfigError).message).toMatch(
       /redisStore\.timeout: received "soon"; expected/,
     );
+  });
+
+  it("refuse durations beyond a timer's range for timer-like options (issue 13, item 9)", () => {
+    let error: unknown;
+    try {
+      // 30 days would overflow setTimeout (2^31 − 1 ms): every healthy call would time out.
+      redisStore({
+        client: io,
+        timeout: "30d",
+        circuitBreaker: { cooldown: 2_147_483_648 },
+        logger: { log: () => {} } as never,
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual([
+      { option: "redisStore.timeout", received: "30d", expected: TIMER_DURATION_FORM },
+      {
+        option: "redisStore.circuitBreaker.cooldown",
+        received: 2_147_483_648,
+        expected: TIMER_DURATION_FORM,
+      },
+      { option: "redisStore.logger", received: expect.anything(), expected: LOGGER_FORM },
+    ]);
+    // The longest a timer can wait is accepted, as is `logger: false`.
+    expect(
+      redisStore({
+        client: io,
+        timeout: 2_147_483_647,
+        circuitBreaker: { cooldown: "24d" },
+        logger: false,
+      }).name,
+    ).toBe("redis");
   });
 
   it("accept every supported client shape", () => {
