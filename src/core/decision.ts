@@ -38,54 +38,22 @@ export type Decision = PolicyDecision & {
 };
 
 /**
- * A single-policy decision, the hot path's only allocation. Its one-entry `policies` list is
- * built when read (header rendering reads it; most callers never do), and `toJSON` writes it
- * out so logged decisions are complete. Being a class instance, a spread (`{ ...d }`) copies
- * the fields but not `policies`: read it from the decision itself.
+ * Builds a Decision as a plain object literal: every field own and enumerable, always in this
+ * order, so a spread or structuredClone copies all of it and V8 keeps one shape for every
+ * decision (STYLE.md: data is plain; issue 13 item 3).
  */
-class SoloDecision {
-  readonly limit: number;
-
-  constructor(
-    readonly policy: Policy,
-    readonly allowed: boolean,
-    readonly remaining: number,
-    readonly resetMs: number,
-    readonly retryAfterMs: number,
-    readonly reason: Reason,
-    readonly delayMs: number,
-  ) {
-    this.limit = policy.limit;
-  }
-
-  get policies(): readonly PolicyDecision[] {
-    return [policyEntry(this)];
-  }
-
-  toJSON(): Omit<Decision, "policies"> & { policies: readonly PolicyDecision[] } {
-    return {
-      allowed: this.allowed,
-      limit: this.limit,
-      remaining: this.remaining,
-      resetMs: this.resetMs,
-      retryAfterMs: this.retryAfterMs,
-      reason: this.reason,
-      policy: this.policy,
-      policies: this.policies,
-      delayMs: this.delayMs,
-    };
-  }
-}
-
-function policyEntry(d: PolicyDecision): PolicyDecision {
-  return {
-    policy: d.policy,
-    allowed: d.allowed,
-    limit: d.limit,
-    remaining: d.remaining,
-    resetMs: d.resetMs,
-    retryAfterMs: d.retryAfterMs,
-  };
+function decision(
+  allowed: boolean,
+  limit: number,
+  remaining: number,
+  resetMs: number,
+  retryAfterMs: number,
+  reason: Reason,
+  policy: Policy,
+  policies: readonly PolicyDecision[],
+  delayMs: number,
+): Decision {
+  return { allowed, limit, remaining, resetMs, retryAfterMs, reason, policy, policies, delayMs };
 }
 
 function policyDecision(p: Policy, v: Verdict): PolicyDecision {
@@ -107,10 +75,12 @@ function policyDecision(p: Policy, v: Verdict): PolicyDecision {
  */
 export function combine(policies: readonly Policy[], verdicts: readonly Verdict[]): Decision {
   if (policies.length === 1) {
+    // The hot path: one decision object, one one-entry list, one entry.
     const v = verdicts[0]!;
-    return new SoloDecision(
-      policies[0]!,
+    const p = policies[0]!;
+    return decision(
       v.allowed,
+      p.limit,
       v.remaining,
       v.resetMs,
       v.retryAfterMs,
@@ -119,6 +89,8 @@ export function combine(policies: readonly Policy[], verdicts: readonly Verdict[
         : v.retryAfterMs === Number.POSITIVE_INFINITY
           ? "cost-exceeds-limit"
           : "limited",
+      p,
+      [policyDecision(p, v)],
       v.delayMs,
     );
   }
@@ -139,21 +111,17 @@ export function combine(policies: readonly Policy[], verdicts: readonly Verdict[
   }
   const v = verdicts[bind]!;
   const p = policies[bind]!;
-  return {
+  return decision(
     allowed,
-    limit: p.limit,
-    remaining: v.remaining,
-    resetMs: v.resetMs,
-    retryAfterMs: allowed ? 0 : v.retryAfterMs,
-    reason: allowed
-      ? "ok"
-      : v.retryAfterMs === Number.POSITIVE_INFINITY
-        ? "cost-exceeds-limit"
-        : "limited",
-    policy: p,
-    policies: policies.map((q, i) => policyDecision(q, verdicts[i]!)),
+    p.limit,
+    v.remaining,
+    v.resetMs,
+    allowed ? 0 : v.retryAfterMs,
+    allowed ? "ok" : v.retryAfterMs === Number.POSITIVE_INFINITY ? "cost-exceeds-limit" : "limited",
+    p,
+    policies.map((q, i) => policyDecision(q, verdicts[i]!)),
     delayMs,
-  };
+  );
 }
 
 /**
@@ -178,15 +146,5 @@ export function verdictFree(
       retryAfterMs,
     }),
   );
-  return {
-    allowed,
-    limit: p.limit,
-    remaining,
-    resetMs: retryAfterMs,
-    retryAfterMs,
-    reason,
-    policy: p,
-    policies: entries,
-    delayMs: 0,
-  };
+  return decision(allowed, p.limit, remaining, retryAfterMs, retryAfterMs, reason, p, entries, 0);
 }

@@ -35,6 +35,34 @@ describe("createLimiter", () => {
     expect(() => limiter.consumeSync("k", { cost: -2 })).toThrow(ConfigError);
   });
 
+  it("takes only an absent store as the default: store null is refused (issue 13 item 10)", () => {
+    expect(() => createLimiter({ policies: "1/s", store: null as never })).toThrow(
+      /store: received null/,
+    );
+    expect(() => createLimiter({ policies: "1/s", store: undefined })).not.toThrow();
+  });
+
+  it("refuses keys longer than 1024 characters at every call (issue 13 item 9)", async () => {
+    const limiter = createLimiter({ policies: "1/s" });
+    const long = "k".repeat(1025);
+    expect(limiter.consumeSync("k".repeat(1024)).allowed).toBe(true);
+    expect(() => limiter.consumeSync(long)).toThrow(ConfigError);
+    expect(() => limiter.consumeSync(long)).toThrow(/key: received "a string of 1025 characters"/);
+    await expect(limiter.consume(long)).rejects.toThrow(ConfigError);
+    await expect(limiter.consume(long, { cost: 1 })).rejects.toThrow(ConfigError);
+    await expect(limiter.peek(long)).rejects.toThrow(ConfigError);
+    await expect(limiter.refund(long)).rejects.toThrow(ConfigError);
+    await expect(limiter.reset(long)).rejects.toThrow(ConfigError);
+    await expect(limiter.block(long, "1s")).rejects.toThrow(ConfigError);
+    await expect(limiter.unblock(long)).rejects.toThrow(ConfigError);
+  });
+
+  it("refuses a block longer than 10 years", async () => {
+    const limiter = createLimiter({ policies: "1/s" });
+    await expect(limiter.block("k", 2 ** 53 - 1)).rejects.toThrow(/block\(duration\)/);
+    await expect(limiter.block("k", "3650d")).resolves.toBeUndefined();
+  });
+
   it("answers synchronously from the memory store and explains when a store cannot", () => {
     const limiter = createLimiter({ policies: "2/s" });
     expect(limiter.consumeSync("k").remaining).toBe(1);
@@ -75,7 +103,7 @@ describe("createLimiter", () => {
     expect(seen).toEqual([1234, undefined]);
   });
 
-  it("serialises a decision with its policies, built lazily for a single policy", () => {
+  it("serialises a decision with its policies", () => {
     const d = createLimiter({ policies: { limit: 3, window: "1s", name: "burst" } }).consumeSync(
       "k",
     );

@@ -3,7 +3,7 @@ import { DURATION_FORM, type Duration, parseDuration } from "./duration.js";
 import { ConfigError, ProblemList } from "./errors/config-error.js";
 import { SyncUnsupportedError } from "./errors/sync-unsupported-error.js";
 import { memoryStore } from "./memory-store.js";
-import { type Policy, type PolicyInput, parsePolicies } from "./policy.js";
+import { MAX_POLICY_MS, type Policy, type PolicyInput, parsePolicies } from "./policy.js";
 import type { Store, StoreBinding } from "./store.js";
 
 export type LimiterOptions = {
@@ -46,7 +46,17 @@ export interface Limiter {
   unblock(key: string): Promise<void>;
 }
 
-const LIMITER_KEYS = new Set(["policies", "store", "prefix", "clock"]);
+const LIMITER_KEYS = ["policies", "store", "prefix", "clock"];
+
+/**
+ * The longest key a limiter accepts, in UTF-16 code units (`key.length`), the same bound the
+ * HTTP layer puts on identity keys. It bounds the memory store's bytes, not only its keys: at
+ * most about maxKeys × 2 KiB of key text (docs/memory-store.md has the worst case). A longer
+ * key is refused with a ConfigError (a rejected promise from the async methods).
+ */
+export const MAX_KEY_LENGTH = 1024;
+const KEY_FORM = `a string of at most ${MAX_KEY_LENGTH} characters (UTF-16 code units)`;
+const BLOCK_FORM = `a duration of at most 10 years (${MAX_POLICY_MS} ms): ${DURATION_FORM}`;
 
 /**
  * Builds a limiter. Options are validated here, all at once: a bad option throws one
@@ -68,15 +78,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
       },
     ]);
   }
-  for (const key of Object.keys(options)) {
-    if (!LIMITER_KEYS.has(key)) {
-      problems.add(
-        key,
-        (options as Record<string, unknown>)[key],
-        `one of ${[...LIMITER_KEYS].join(", ")}`,
-      );
-    }
-  }
+  problems.unknownKeys(options, LIMITER_KEYS);
   let policies: Policy[] = [];
   try {
     policies = parsePolicies(options.policies);
@@ -91,7 +93,8 @@ export function createLimiter(options: LimiterOptions): Limiter {
   if (options.clock !== undefined && typeof options.clock !== "function") {
     problems.add("clock", options.clock, "a function returning the time in ms");
   }
-  const store = options.store ?? memoryStore();
+  // Only an absent store means the default: `store: null` is a mistake, not a request for one.
+  const store = options.store === undefined ? memoryStore() : options.store;
   if (typeof store !== "object" || store === null || typeof store.bind !== "function") {
     problems.add("store", options.store, "a Store such as memoryStore() or redisStore({ client })");
   }
@@ -116,7 +119,7 @@ class RateLimiter implements Limiter {
   consume(key: string, options?: ConsumeOptions): Promise<Decision> {
     // The common call has no options: cost 1 needs no validation.
     const cost = options === undefined ? 1 : (options.cost ?? 1);
-    if (typeof key !== "string" || (options !== undefined && !isUnits(cost))) {
+    if (!isKey(key) || (options !== undefined && !isUnits(cost))) {
       return Promise.reject(callError(key, cost, "cost"));
     }
     return this.binding.consume(key, cost, this.clock === undefined ? undefined : this.clock());
@@ -124,46 +127,46 @@ class RateLimiter implements Limiter {
 
   consumeSync(key: string, options?: ConsumeOptions): Decision {
     const cost = options?.cost ?? 1;
-    if (typeof key !== "string" || !isUnits(cost)) throw callError(key, cost, "cost");
+    if (!isKey(key) || !isUnits(cost)) throw callError(key, cost, "cost");
     if (this.binding.consumeSync === undefined) throw new SyncUnsupportedError(this.store.name);
     return this.binding.consumeSync(key, cost, this.clock?.());
   }
 
   peek(key: string, options?: ConsumeOptions): Promise<Decision> {
     const cost = options?.cost ?? 1;
-    if (typeof key !== "string" || !isUnits(cost))
-      return Promise.reject(callError(key, cost, "cost"));
+    if (!isKey(key) || !isUnits(cost)) return Promise.reject(callError(key, cost, "cost"));
     return this.binding.peek(key, cost, this.clock?.());
   }
 
   refund(key: string, amount = 1): Promise<void> {
-    if (typeof key !== "string" || !isUnits(amount))
-      return Promise.reject(callError(key, amount, "amount"));
+    if (!isKey(key) || !isUnits(amount)) return Promise.reject(callError(key, amount, "amount"));
     return this.binding.refund(key, amount, this.clock?.());
   }
 
   reset(key: string): Promise<void> {
-    if (typeof key !== "string") return Promise.reject(callError(key, 0, "key"));
+    if (!isKey(key)) return Promise.reject(callError(key, 0, "key"));
     return this.binding.reset(key);
   }
 
   block(key: string, duration: Duration): Promise<void> {
     const ms = parseDuration(duration);
-    if (typeof key !== "string") return Promise.reject(callError(key, 0, "key"));
-    if (ms === undefined) {
+    if (!isKey(key)) return Promise.reject(callError(key, 0, "key"));
+    if (ms === undefined || ms > MAX_POLICY_MS) {
       return Promise.reject(
-        new ConfigError([
-          { option: "block(duration)", received: duration, expected: DURATION_FORM },
-        ]),
+        new ConfigError([{ option: "block(duration)", received: duration, expected: BLOCK_FORM }]),
       );
     }
     return this.binding.block(key, ms, this.clock?.());
   }
 
   unblock(key: string): Promise<void> {
-    if (typeof key !== "string") return Promise.reject(callError(key, 0, "key"));
+    if (!isKey(key)) return Promise.reject(callError(key, 0, "key"));
     return this.binding.unblock(key);
   }
+}
+
+function isKey(key: unknown): key is string {
+  return typeof key === "string" && key.length <= MAX_KEY_LENGTH;
 }
 
 function isUnits(n: unknown): n is number {
@@ -171,7 +174,9 @@ function isUnits(n: unknown): n is number {
 }
 
 function callError(key: unknown, units: unknown, what: string): ConfigError {
-  if (typeof key !== "string")
-    return new ConfigError([{ option: "key", received: key, expected: "a string" }]);
+  if (!isKey(key)) {
+    const received = typeof key === "string" ? `a string of ${key.length} characters` : key;
+    return new ConfigError([{ option: "key", received, expected: KEY_FORM }]);
+  }
   return new ConfigError([{ option: what, received: units, expected: "a whole number ≥ 0" }]);
 }

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { manualClock } from "../testing/manual-clock.js";
 import { ConfigError } from "./errors/config-error.js";
 import { createLimiter } from "./limiter.js";
@@ -8,7 +8,7 @@ describe("memoryStore", () => {
   it("rejects bad options with one ConfigError naming each", () => {
     const e = (() => {
       try {
-        memoryStore({ maxKeys: 0, whenFull: "drop" as never, maxkeys: 5 } as never);
+        memoryStore({ maxKeys: 0, whenFull: "drop" as never, maxkeys: 5, logger: true } as never);
       } catch (error) {
         return error as ConfigError;
       }
@@ -19,6 +19,7 @@ describe("memoryStore", () => {
       "memoryStore.maxkeys",
       "memoryStore.maxKeys",
       "memoryStore.whenFull",
+      "memoryStore.logger",
     ]);
   });
 
@@ -47,40 +48,129 @@ describe("memoryStore", () => {
     expect(d.reason).toBe("limited");
   });
 
-  it("evicts at-rest keys first, then keys that are not limited", () => {
+  it("evicts at-rest keys first, then keys that are not limited, then the limited key that frees soonest", () => {
     const clock = manualClock();
-    const store = memoryStore({ maxKeys: 3 });
-    const limiter = createLimiter({ policies: "2/min", store, clock: clock.now });
+    const store = memoryStore({ maxKeys: 3, logger: false });
+    const limiter = createLimiter({
+      policies: { limit: 2, window: "1m", algorithm: "fixed-window" },
+      store,
+      clock: clock.now,
+    });
     limiter.consumeSync("a"); // 1 of 2 used: not limited
     limiter.consumeSync("b");
-    limiter.consumeSync("b"); // limited
+    limiter.consumeSync("b"); // limited until t + 60 s
+    clock.advance("10s");
     limiter.consumeSync("c");
-    limiter.consumeSync("c"); // limited
-    limiter.consumeSync("d"); // full: evicts "a", the only unlimited key
+    limiter.consumeSync("c"); // limited until t + 70 s
+    limiter.consumeSync("d"); // full: evicts "a", the only key not limited
     limiter.consumeSync("d"); // now every key held is limited
     expect(store.size).toBe(3);
-    expect(limiter.consumeSync("b").allowed).toBe(false);
-    expect(limiter.consumeSync("c").allowed).toBe(false);
-    expect(limiter.consumeSync("a").reason).toBe("degraded"); // a was forgotten; now nothing is evictable
+    expect(limiter.consumeSync("b").reason).toBe("limited");
+    expect(limiter.consumeSync("c").reason).toBe("limited");
+    // An innocent newcomer is admitted: "b", the offender that frees soonest, is forgotten.
+    const a = limiter.consumeSync("a");
+    expect(a.reason).toBe("ok");
+    expect(store.size).toBe(3);
+    expect(limiter.consumeSync("c").reason).toBe("limited");
+    expect(limiter.consumeSync("d").reason).toBe("limited");
+    expect(limiter.consumeSync("b").reason).toBe("ok"); // b was forgotten (evicting another)
   });
 
-  it('when full of limited keys, answers new keys per whenFull ("reject" by default)', async () => {
+  it("admits new keys into a store full of limited counters (no lockout an attacker can arrange)", () => {
+    const clock = manualClock();
+    const store = memoryStore({ maxKeys: 50, logger: false });
+    const limiter = createLimiter({ policies: "1/min", store, clock: clock.now });
+    for (let i = 0; i < 50; i++) limiter.consumeSync(`attacker-${i}`);
+    for (let i = 0; i < 200; i++) {
+      expect(limiter.consumeSync(`newcomer-${i}`).reason).toBe("ok");
+    }
+    expect(store.size).toBe(50);
+  });
+
+  it('answers new keys per whenFull ("reject" by default) only when the store holds nothing but blocks', async () => {
     for (const whenFull of ["reject", "allow"] as const) {
       const clock = manualClock();
-      const store = memoryStore({ maxKeys: 2, whenFull });
+      const store = memoryStore({ maxKeys: 2, whenFull, logger: false });
       const limiter = createLimiter({ policies: "1/min", store, clock: clock.now });
-      limiter.consumeSync("x");
-      limiter.consumeSync("y");
+      await limiter.block("x", "30s");
+      await limiter.block("y", "2m");
       const d = limiter.consumeSync("z");
       expect(d.reason).toBe("degraded");
       expect(d.allowed).toBe(whenFull === "allow");
-      // The wait is until the first held key stops being limited.
-      if (whenFull === "reject")
-        expect(d.retryAfterMs).toBe((await limiter.peek("x")).retryAfterMs);
-      clock.advance("2m");
-      expect(limiter.consumeSync("z").reason).toBe("ok"); // the old keys are at rest now
+      // The wait is until the soonest block held ends.
+      if (whenFull === "reject") expect(d.retryAfterMs).toBe(30_000);
+      expect(store.size).toBe(2);
+      clock.advance("31s");
+      expect(limiter.consumeSync("z").reason).toBe("ok"); // x's block has ended
     }
   });
+
+  it("never drops a blockFor penalty for lack of room: it evicts a counter, else the block that ends soonest", async () => {
+    const clock = manualClock();
+    const store = memoryStore({ maxKeys: 3, logger: false });
+    const limiter = createLimiter({
+      policies: { limit: 1, window: "1m", algorithm: "fixed-window", blockFor: "10m" },
+      store,
+      clock: clock.now,
+    });
+    for (const key of ["a", "b", "c"]) {
+      limiter.consumeSync(key); // three limited counters, a's frees first: full
+      clock.advance("1s");
+    }
+    // Each rejection starts a block, which needs room: the counter that frees soonest goes.
+    for (const key of ["a", "b", "c"]) {
+      expect(limiter.consumeSync(key).retryAfterMs).toBe(600_000);
+      expect(store.size).toBe(3);
+      clock.advance("1s");
+    }
+    for (const key of ["a", "b", "c"]) expect(limiter.consumeSync(key).reason).toBe("blocked");
+    // Full of blocks: a newcomer is refused per whenFull...
+    expect(limiter.consumeSync("d").reason).toBe("degraded");
+    // ...but a penalty that starts takes the place of the block that ends soonest (a's).
+    await limiter.block("d", "1h");
+    expect(store.size).toBe(3);
+    expect(limiter.consumeSync("d").reason).toBe("blocked");
+    expect(limiter.consumeSync("b").reason).toBe("blocked");
+    expect(limiter.consumeSync("c").reason).toBe("blocked");
+    expect(limiter.consumeSync("a").reason).toBe("degraded"); // unblocked, but no room
+  });
+
+  it("says once, through its logger, that it is full of limited or blocked keys", () => {
+    const messages: string[] = [];
+    const logger = { warn: (m: string) => messages.push(m) };
+    const clock = manualClock();
+    const store = memoryStore({ maxKeys: 2, logger });
+    const limiter = createLimiter({ policies: "1/min", store, clock: clock.now });
+    limiter.consumeSync("a");
+    limiter.consumeSync("b");
+    limiter.consumeSync("c"); // not limited yet: "a" and "b" are limited after one hit
+    expect(messages).toHaveLength(1);
+    for (let i = 0; i < 100; i++) limiter.consumeSync(`k${i}`);
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toMatch(/^\[throttlekit\] WARN_TK_MEMORY_STORE_FULL: .*maxKeys 2/);
+  });
+
+  it.each([
+    ["NODE_UNIQUE_ID", "1"],
+    ["NODE_APP_INSTANCE", "0"],
+  ])(
+    "warns once that it counts per process when %s is set (cluster worker, pm2)",
+    (name, value) => {
+      const messages: string[] = [];
+      const logger = { warn: (m: string) => messages.push(m) };
+      memoryStore({ logger });
+      expect(messages).toEqual([]);
+      vi.stubEnv(name, value);
+      try {
+        memoryStore({ logger });
+        memoryStore({ logger });
+      } finally {
+        vi.unstubAllEnvs();
+      }
+      expect(messages).toHaveLength(1);
+      expect(messages[0]).toContain("WARN_TK_MEMORY_STORE_PER_PROCESS");
+    },
+  );
 
   it("bounds blocks by maxKeys too, and expires them", () => {
     const clock = manualClock();

@@ -145,4 +145,59 @@ describe("policies", () => {
     expect(a!.id).toBe(parsePolicies("100 per minute")[0]!.id);
     expect(a!.id).not.toBe(b!.id);
   });
+
+  it.each([
+    ["1e3/s"],
+    ["0x10/s"],
+    ["1_000/s"],
+    ["+5/s"],
+    ["5.0/s"],
+    ["Infinity/s"],
+    [" 1e1 per minute"],
+  ])("refuses %s: a shorthand limit is decimal digits only (issue 13 item 10)", (text) => {
+    const problems = problemsOf(text);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]!.expected).toMatch(/decimal digits/);
+  });
+
+  it("refuses limits and bursts beyond RFC 9651's 15-digit integers, which q= must carry", () => {
+    expect(parsePolicies({ limit: 999_999_999_999_999, window: 1 })[0]!.limit).toBe(
+      999_999_999_999_999,
+    );
+    expect(problemsOf({ limit: 1e15, window: 1 }).map((p) => p.option)).toEqual(["policies.limit"]);
+    expect(problemsOf("1000000000000000/ms")).toHaveLength(1);
+    expect(
+      problemsOf({ limit: 1, window: 1, algorithm: "gcra", burst: 1e15 }).map((p) => p.option),
+    ).toEqual(["policies.burst"]);
+    for (const limit of [Number.POSITIVE_INFINITY, Number.NaN, 1.5, "5"]) {
+      expect(problemsOf({ limit, window: "1s" }).map((p) => p.option)).toEqual(["policies.limit"]);
+    }
+  });
+
+  it("refuses windows and blockFor beyond 10 years, so time + duration stays exact", () => {
+    const tenYears = 3650 * 86_400_000;
+    expect(parsePolicies({ limit: 1, window: tenYears, blockFor: tenYears })[0]!.blockForMs).toBe(
+      tenYears,
+    );
+    expect(
+      problemsOf({ limit: 1, window: tenYears + 1, blockFor: 2 ** 53 - 1 }).map((p) => p.option),
+    ).toEqual(["policies.window", "policies.blockFor"]);
+    expect(problemsOf("1/3651d")).toHaveLength(1);
+  });
+
+  it("refuses a maxDelay a timer cannot wait, and a default one beyond it", () => {
+    const base = { limit: 1, window: "1s", algorithm: "leaky-bucket", mode: "delay" } as const;
+    expect(problemsOf({ ...base, maxDelay: "30d" }).map((p) => p.option)).toEqual([
+      "policies.maxDelay",
+    ]);
+    expect(problemsOf({ ...base, maxDelay: 0 }).map((p) => p.option)).toEqual([
+      "policies.maxDelay",
+    ]);
+    expect(problemsOf({ ...base, window: "30d" }).map((p) => p.option)).toEqual([
+      "policies.maxDelay",
+    ]);
+    expect(parsePolicies({ ...base, window: "30d", maxDelay: "1d" })[0]!.maxDelayMs).toBe(
+      86_400_000,
+    );
+  });
 });

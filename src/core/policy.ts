@@ -1,4 +1,13 @@
-import { DURATION_FORM, type Duration, formatDuration, parseDuration, unitMs } from "./duration.js";
+import {
+  DURATION_FORM,
+  type Duration,
+  formatDuration,
+  MAX_TIMER_MS,
+  parseDuration,
+  parseTimerDuration,
+  TIMER_DURATION_FORM,
+  unitMs,
+} from "./duration.js";
 import { ProblemList } from "./errors/config-error.js";
 
 /** The six algorithms. Their exact rules are in docs/algorithms.md. */
@@ -12,8 +21,29 @@ export const ALGORITHMS = [
 ] as const;
 export type AlgorithmName = (typeof ALGORITHMS)[number];
 
-/** Algorithms whose capacity is a bucket (`burst`) rather than a count per window. */
-const BUCKETS: ReadonlySet<AlgorithmName> = new Set(["token-bucket", "gcra", "leaky-bucket"]);
+/**
+ * Algorithms whose capacity is a bucket (`burst`) rather than a count per window: the one list
+ * every module that asks "does `burst` apply?" reads.
+ */
+export const BUCKETS: ReadonlySet<AlgorithmName> = new Set([
+  "token-bucket",
+  "gcra",
+  "leaky-bucket",
+]);
+
+/**
+ * The largest `limit` or `burst`: RFC 9651 §3.3.1 integers have at most 15 digits, and the
+ * `RateLimit-Policy` header sends the limit as `q=` (issue 13 item 10). Larger values are
+ * refused, never clamped.
+ */
+export const MAX_LIMIT = 999_999_999_999_999;
+
+/**
+ * The longest `window` and `blockFor`: 10 years. Stores add these to the current time (and a
+ * block's end to it), and the sum must stay an exact integer whatever the clock says
+ * (Number.MAX_SAFE_INTEGER is about 285,000 years of ms).
+ */
+export const MAX_POLICY_MS = 3650 * 86_400_000;
 
 /** Short codes keep store keys small; they also separate state of different algorithms. */
 const CODES: Readonly<Record<AlgorithmName, string>> = {
@@ -67,7 +97,7 @@ export type Policy = {
 
 const SHORTHAND_FORM =
   '"<limit>/<window>" or "<limit> per <window>", e.g. "100/min", "5/10s", "1000 per hour", "20000/d"';
-const POLICY_KEYS = new Set([
+const POLICY_KEYS = [
   "limit",
   "window",
   "algorithm",
@@ -76,7 +106,10 @@ const POLICY_KEYS = new Set([
   "name",
   "mode",
   "maxDelay",
-]);
+];
+const LIMIT_FORM = `a whole number from 1 to ${MAX_LIMIT}`;
+const WINDOW_FORM = `a positive duration of at most 10 years (${MAX_POLICY_MS} ms): ${DURATION_FORM}`;
+const BLOCK_FOR_FORM = `a duration of at most 10 years (${MAX_POLICY_MS} ms): ${DURATION_FORM}`;
 
 /** The largest value of burst × windowMs: beyond it integer arithmetic stops being exact. */
 const MAX_SCALED = Number.MAX_SAFE_INTEGER;
@@ -130,20 +163,25 @@ function parseShorthand(text: string, where: string, problems: ProblemList): Pol
     problems.add(where, text, SHORTHAND_FORM);
     return undefined;
   }
-  const limit = Number(m[1]);
+  // Decimal digits only: Number() would also read "1e3", "0x10", "1_000" or "Infinity".
+  const limit = /^\d+$/.test(m[1]!) ? Number(m[1]) : Number.NaN;
   const windowText = m[2]!.toLowerCase();
   // "100/min" names a bare unit; "5/10s" and "1/1h30m" are durations.
   const windowMs = unitMs(windowText) ?? parseDuration(windowText);
   let ok = true;
   if (!isLimit(limit)) {
-    problems.add(where, text, `a whole-number limit ≥ 1 in ${SHORTHAND_FORM}`);
-    ok = false;
-  }
-  if (windowMs === undefined || windowMs <= 0) {
     problems.add(
       where,
       text,
-      `a window that is a unit (ms, s, m/min/minute, h/hour, d/day) or a duration like "10s" in ${SHORTHAND_FORM}`,
+      `a limit of decimal digits, from 1 to ${MAX_LIMIT}, in ${SHORTHAND_FORM}`,
+    );
+    ok = false;
+  }
+  if (windowMs === undefined || windowMs <= 0 || windowMs > MAX_POLICY_MS) {
+    problems.add(
+      where,
+      text,
+      `a window of at most 10 years that is a unit (ms, s, m/min/minute, h/hour, d/day) or a duration like "10s" in ${SHORTHAND_FORM}`,
     );
     ok = false;
   }
@@ -157,19 +195,11 @@ function parseObject(
   problems: ProblemList,
 ): Policy | undefined {
   const before = problems.items.length;
-  for (const key of Object.keys(o)) {
-    if (!POLICY_KEYS.has(key)) {
-      problems.add(
-        `${where}.${key}`,
-        o[key],
-        `one of the known options: ${[...POLICY_KEYS].join(", ")}`,
-      );
-    }
-  }
-  if (!isLimit(o.limit)) problems.add(`${where}.limit`, o.limit, "a whole number ≥ 1");
+  problems.unknownKeys(o, POLICY_KEYS, where);
+  if (!isLimit(o.limit)) problems.add(`${where}.limit`, o.limit, LIMIT_FORM);
   const windowMs = parseDuration(o.window);
-  if (windowMs === undefined || windowMs <= 0) {
-    problems.add(`${where}.window`, o.window, `a positive duration: ${DURATION_FORM}`);
+  if (windowMs === undefined || windowMs <= 0 || windowMs > MAX_POLICY_MS) {
+    problems.add(`${where}.window`, o.window, WINDOW_FORM);
   }
   const algorithm = o.algorithm ?? "sliding-window";
   if (!(ALGORITHMS as readonly unknown[]).includes(algorithm)) {
@@ -188,14 +218,15 @@ function parseObject(
         'no burst: it applies only to "token-bucket", "gcra" and "leaky-bucket"',
       );
     } else if (!isLimit(o.burst)) {
-      problems.add(`${where}.burst`, o.burst, "a whole number ≥ 1");
+      problems.add(`${where}.burst`, o.burst, LIMIT_FORM);
     }
   }
   let blockForMs = 0;
   if (o.blockFor !== undefined) {
     const ms = parseDuration(o.blockFor);
-    if (ms === undefined) problems.add(`${where}.blockFor`, o.blockFor, DURATION_FORM);
-    else blockForMs = ms;
+    if (ms === undefined || ms > MAX_POLICY_MS) {
+      problems.add(`${where}.blockFor`, o.blockFor, BLOCK_FOR_FORM);
+    } else blockForMs = ms;
   }
   if (o.name !== undefined && (typeof o.name !== "string" || !/^[\w.:/-]{1,64}$/.test(o.name))) {
     problems.add(`${where}.name`, o.name, "1 to 64 characters of letters, digits, _ . : / -");
@@ -208,11 +239,12 @@ function parseObject(
   }
   let maxDelayMs: number | undefined;
   if (o.maxDelay !== undefined) {
-    maxDelayMs = parseDuration(o.maxDelay);
+    // A delay is waited out with a timer (the HTTP layer's smoothing), so it is a timer's range.
+    maxDelayMs = parseTimerDuration(o.maxDelay);
     if (mode !== "delay") {
       problems.add(`${where}.maxDelay`, o.maxDelay, 'no maxDelay unless mode is "delay"');
     } else if (maxDelayMs === undefined) {
-      problems.add(`${where}.maxDelay`, o.maxDelay, DURATION_FORM);
+      problems.add(`${where}.maxDelay`, o.maxDelay, TIMER_DURATION_FORM);
     }
   }
   if (problems.items.length > before) return undefined;
@@ -255,6 +287,15 @@ function build(
     );
     return undefined;
   }
+  const maxDelayMs = p.maxDelayMs ?? Math.ceil((burst * p.windowMs) / p.limit);
+  if (p.mode === "delay" && maxDelayMs > MAX_TIMER_MS) {
+    problems.add(
+      `${where}.maxDelay`,
+      undefined,
+      `an explicit maxDelay: the default (burst × window / limit = ${maxDelayMs} ms) is beyond a timer's range; ${TIMER_DURATION_FORM}`,
+    );
+    return undefined;
+  }
   const code = CODES[p.algorithm];
   const params = `${code}:${p.limit}:${p.windowMs}:${burst}`;
   return Object.freeze({
@@ -265,11 +306,11 @@ function build(
     burst,
     blockForMs: p.blockForMs ?? 0,
     mode: p.mode ?? "reject",
-    maxDelayMs: p.maxDelayMs ?? Math.ceil((burst * p.windowMs) / p.limit),
+    maxDelayMs,
     id: p.name === undefined ? params : `${p.name}:${params}`,
   });
 }
 
 function isLimit(v: unknown): v is number {
-  return typeof v === "number" && Number.isSafeInteger(v) && v >= 1;
+  return typeof v === "number" && Number.isSafeInteger(v) && v >= 1 && v <= MAX_LIMIT;
 }
