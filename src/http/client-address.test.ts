@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   addressResolver,
+  forwardedFromPrivatePeer,
   type ProxyHeader,
   type TrustProxy,
   trustProxyProblem,
@@ -84,6 +85,31 @@ describe("client address", () => {
     expect(client(1, "10.0.0.1", headers, "x-forwarded-for")).toBe("198.51.100.8");
     expect(client(1, "10.0.0.1", headers, "x-real-ip")).toBe("192.0.2.5");
     expect(client(1, "10.0.0.1", { forwarded: "for=203.0.113.60" })).toBe("10.0.0.1");
+  });
+
+  it("spots a forwarding header from a loopback, private or link-local peer", () => {
+    const xff = { "x-forwarded-for": "203.0.113.7" };
+    for (const peer of [
+      "127.0.0.1",
+      "::1",
+      "10.1.2.3",
+      "172.31.0.1",
+      "192.168.0.9",
+      "fd12::1",
+      "169.254.1.1",
+      "fe80::1",
+      "::ffff:10.0.0.1",
+    ]) {
+      expect(forwardedFromPrivatePeer(request(peer, xff))).toBe("x-forwarded-for");
+    }
+    for (const peer of ["203.0.113.9", "172.32.0.1", "2001:db8::1", undefined]) {
+      expect(forwardedFromPrivatePeer(request(peer, xff))).toBeUndefined();
+    }
+    expect(forwardedFromPrivatePeer(request("10.0.0.1"))).toBeUndefined();
+    expect(forwardedFromPrivatePeer(request("10.0.0.1", { forwarded: "for=x" }))).toBe("forwarded");
+    expect(forwardedFromPrivatePeer(request("10.0.0.1", { "x-real-ip": "1.2.3.4" }))).toBe(
+      "x-real-ip",
+    );
   });
 
   it("validates trustProxy", () => {

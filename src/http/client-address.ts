@@ -118,3 +118,35 @@ function walkFrom(
 export function socketAddress(remote: string | undefined): IpAddress | undefined {
   return remote === undefined || remote === "" ? undefined : parseIp(remote);
 }
+
+/** The three forwarding headers, in the order they are looked for. */
+const FORWARDING_HEADERS = ["x-forwarded-for", "forwarded", "x-real-ip"] as const;
+
+let privateBlocks: Cidr[] | undefined;
+
+/**
+ * The forwarding header a request carries when its socket peer is a loopback, private
+ * (RFC 1918, fc00::/7) or link-local address, else undefined: the signature of a proxy in front
+ * of an app that trusts none, where every client shares the proxy's address (express-rate-limit's
+ * ERR_ERL_UNEXPECTED_X_FORWARDED_FOR, as a one-time warning). Headers are looked up first, so a
+ * request without any costs three lookups and no allocation.
+ */
+export function forwardedFromPrivatePeer(req: HttpRequest<unknown>): ProxyHeader | undefined {
+  let found: ProxyHeader | undefined;
+  for (const h of FORWARDING_HEADERS) {
+    if (req.header(h) !== undefined) {
+      found = h;
+      break;
+    }
+  }
+  if (found === undefined) return undefined;
+  const peer = socketAddress(req.remoteAddress);
+  if (peer === undefined) return undefined;
+  privateBlocks ??= [
+    ...NAMED_RANGES.loopback!,
+    ...NAMED_RANGES.uniquelocal!,
+    ...NAMED_RANGES.linklocal!,
+  ].map((c) => parseCidr(c)!);
+  for (const b of privateBlocks) if (cidrContains(b, peer)) return found;
+  return undefined;
+}

@@ -1,6 +1,7 @@
 import type { Decision } from "../core/decision.js";
 import { ConfigError } from "../core/errors/config-error.js";
 import { isThrottlekitError } from "../core/errors/throttlekit-error.js";
+import type { Logger } from "../core/logger.js";
 import type { Store } from "../core/store.js";
 import type { AddressResolver } from "./client-address.js";
 import { type HeaderMap, retryAfterSeconds } from "./headers.js";
@@ -61,6 +62,8 @@ export class Engine<Raw> implements HttpLimiter<Raw> {
     readonly lists: ListIndex,
     private readonly options: HttpLimiterOptions<Raw>,
     private readonly ownStore: Store | undefined,
+    /** Where one-time warnings go (the `logger` option, resolved). */
+    readonly logger: Logger,
   ) {
     this.context = Object.freeze({ now });
     this.skip = options.skip;

@@ -1,5 +1,6 @@
 import { DURATION_FORM, parseDuration } from "../core/duration.js";
 import { ConfigError, ProblemList } from "../core/errors/config-error.js";
+import { LOGGER_FORM, type Logger, resolveLogger } from "../core/logger.js";
 import { memoryLists } from "../core/memory-list-store.js";
 import { memoryStore } from "../core/memory-store.js";
 import type { Store } from "../core/store.js";
@@ -28,6 +29,8 @@ export interface HttpLimiter<Raw = unknown> {
   readonly lists: HttpLists;
   /** The client address under the limiter's trustProxy settings (for logs, `req.ip`). */
   clientAddress(req: HttpRequest<Raw>): string | undefined;
+  /** Where one-time coded warnings go (the `logger` option; console by default). */
+  readonly logger: Logger;
   /** Stops list notifications and closes the store if the limiter created it. */
   close(): Promise<void>;
 }
@@ -53,6 +56,7 @@ const OPTION_KEYS = new Set([
   "allow",
   "deny",
   "listsRefresh",
+  "logger",
 ]);
 
 /**
@@ -89,6 +93,8 @@ export function createHttpLimiter<Raw = unknown>(
   for (const k of Object.keys(o)) {
     if (!OPTION_KEYS.has(k)) problems.add(k, o[k], `one of ${[...OPTION_KEYS].join(", ")}`);
   }
+  const logger = resolveLogger(options.logger);
+  if (logger === undefined) problems.add("logger", options.logger, LOGGER_FORM);
   const trust = trustProxyProblem(options.trustProxy);
   if (trust !== undefined) problems.add("trustProxy", options.trustProxy, trust);
   if (options.proxyHeader !== undefined && !PROXY_HEADERS.includes(options.proxyHeader)) {
@@ -198,6 +204,7 @@ export function createHttpLimiter<Raw = unknown>(
     header,
     ...(options.ipv6Prefix !== undefined ? { ipv6Prefix: options.ipv6Prefix } : {}),
     ...(options.ipv4Prefix !== undefined ? { ipv4Prefix: options.ipv4Prefix } : {}),
+    logger: options.logger ?? logger!,
   };
   const identity = options.identity ?? (ip(ipOptions) as Identity<Raw>);
   // Address entries of the lists use the top-level trust settings, or else the ones of the
@@ -223,5 +230,6 @@ export function createHttpLimiter<Raw = unknown>(
     lists,
     options,
     ownStore ? store : undefined,
+    logger!,
   );
 }

@@ -1,5 +1,6 @@
 import type { Decision, Reason } from "../core/decision.js";
 import type { Duration } from "../core/duration.js";
+import type { Logger } from "../core/logger.js";
 import type { Store } from "../core/store.js";
 import type { ProxyHeader, TrustProxy } from "./client-address.js";
 import type { HeaderMap, HeaderStyle } from "./headers.js";
@@ -60,6 +61,13 @@ export type HttpLimiterOptions<Raw = unknown> = {
   ipv6Prefix?: number;
   /** IPv4 clients are counted per network of this prefix. @default 32 */
   ipv4Prefix?: number;
+  /**
+   * Where one-time coded warnings go (WARN_TK_*, docs/errors.md), such as a forwarding header
+   * from a private peer while `trustProxy` is unset; never one per request. `false` silences
+   * them.
+   * @default console
+   */
+  logger?: Logger | false;
   /** Where counters and lists live; one store for every rule. @default memoryStore() */
   store?: Store;
   /** Namespace in the store. @default "tk" */

@@ -37,9 +37,44 @@ describe("ip()", () => {
     expect(ip({ trustProxy: ["10.0.0.0/8"] })(req("10.0.0.1", headers), ctx)).toBe("198.51.100.3");
   });
 
+  it("warns once, with its own logger, about a forwarding header from a private peer", () => {
+    const messages: string[] = [];
+    let reads = 0;
+    const counted = (remote: string, headers: Record<string, string>): HttpRequest => ({
+      ...req(remote, headers),
+      header: (n) => {
+        reads++;
+        return headers[n];
+      },
+    });
+    const id = ip({ logger: { warn: (m) => void messages.push(m) } });
+    const xff = { "x-forwarded-for": "203.0.113.5" };
+    expect(id(counted("203.0.113.9", xff), ctx)).toBe("203.0.113.9"); // a public peer: a client
+    expect(id(counted("::ffff:192.168.1.2", {}), ctx)).toBe("192.168.1.2"); // no header
+    expect(messages).toEqual([]);
+    expect(id(counted("fd00::1", { forwarded: "for=203.0.113.5" }), ctx)).toBe("fd00::/56");
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toContain("WARN_TK_PROXY_HEADER_IGNORED");
+    // Once said, the check is a flag test: no header is read on the fast path any more.
+    reads = 0;
+    for (let i = 0; i < 5; i++) expect(id(counted("10.0.0.1", xff), ctx)).toBe("10.0.0.1");
+    expect(reads).toBe(0);
+    expect(messages).toHaveLength(1);
+    // trustProxy set: no header is read for the watch at all.
+    const trusted = ip({ trustProxy: 0, logger: { warn: (m) => void messages.push(m) } });
+    expect(trusted(counted("10.0.0.1", xff), ctx)).toBe("10.0.0.1");
+    expect(reads).toBe(0);
+  });
+
   it("validates its options", () => {
     expect(() =>
       ip({ trustProxy: true as never, ipv6Prefix: 0, header: "x-client-ip" as never }),
     ).toThrow(ConfigError);
+    try {
+      ip({ logger: "console" as never, extra: 1 } as never);
+      expect.unreachable();
+    } catch (e) {
+      expect((e as ConfigError).problems.map((p) => p.option)).toEqual(["ip.extra", "ip.logger"]);
+    }
   });
 });

@@ -1,7 +1,9 @@
 import { ProblemList } from "../../core/errors/config-error.js";
+import { LOGGER_FORM, type Logger, resolveLogger, warnOnce } from "../../core/logger.js";
 import {
   type AddressResolver,
   addressResolver,
+  forwardedFromPrivatePeer,
   PROXY_HEADERS,
   type ProxyHeader,
   type TrustProxy,
@@ -34,6 +36,12 @@ export type IpOptions = {
   ipv6Prefix?: number;
   /** IPv4 clients are counted per network of this prefix length. @default 32 */
   ipv4Prefix?: number;
+  /**
+   * Where the one-time WARN_TK_PROXY_HEADER_IGNORED warning goes (a forwarding header from a
+   * loopback or private peer while `trustProxy` is unset); `false` silences it.
+   * @default console
+   */
+  logger?: Logger | false;
 };
 
 /** An identity by client address; it also exposes how it finds the address (for CIDR lists). */
@@ -41,7 +49,7 @@ export type IpIdentity = Identity & {
   readonly resolveAddress: AddressResolver;
 };
 
-const IP_KEYS = new Set(["trustProxy", "header", "ipv6Prefix", "ipv4Prefix"]);
+const IP_KEYS = ["trustProxy", "header", "ipv6Prefix", "ipv4Prefix", "logger"] as const;
 
 /**
  * Identifies clients by IP address: IPv4 as is ("203.0.113.7"), IPv6 by network
@@ -60,7 +68,26 @@ export function ip(options: IpOptions = {}): IpIdentity {
   const v4 = options.ipv4Prefix ?? 32;
   const v6 = options.ipv6Prefix ?? 56;
   const socketOnly = options.trustProxy === undefined || options.trustProxy === 0;
+  const logger = resolveLogger(options.logger)!;
+  // Watch for a proxy nobody told us about until it has been reported once: afterwards (and
+  // with trustProxy set, or logger: false) this costs one flag test per request.
+  let quiet = options.trustProxy !== undefined || options.logger === false;
+  const watch = (req: Parameters<Identity>[0]): void => {
+    const header = forwardedFromPrivatePeer(req);
+    if (header === undefined) return;
+    quiet = true;
+    warnOnce(
+      logger,
+      "WARN_TK_PROXY_HEADER_IGNORED",
+      `a request from the private or loopback address ${req.remoteAddress} carried ${header}, ` +
+        "but trustProxy is unset, so forwarding headers are ignored and, if a proxy or load " +
+        "balancer is in front, every client shares its address and one limit. Set trustProxy " +
+        "(a hop count such as 1, or your proxies' CIDRs) and proxyHeader; if that peer is not " +
+        "a proxy, pass logger: false or trustProxy: 0 to silence this.",
+    );
+  };
   const identity = (req: Parameters<Identity>[0]) => {
+    if (!quiet) watch(req);
     // Fast path for the common case: no proxies and an IPv4 peer, which the OS already wrote in
     // canonical dotted form (dual-stack sockets prefix it with ::ffff:).
     if (socketOnly && v4 === 32) {
@@ -84,19 +111,21 @@ export function ip(options: IpOptions = {}): IpIdentity {
 /** Validates ip() options into `problems`, naming them under `where` (shared with the limiter). */
 export function ipOptionProblems(options: unknown, where: string, problems: ProblemList): void {
   if (typeof options !== "object" || options === null) {
-    problems.add(where, options, "an object { trustProxy?, header?, ipv6Prefix?, ipv4Prefix? }");
+    problems.add(
+      where,
+      options,
+      "an object { trustProxy?, header?, ipv6Prefix?, ipv4Prefix?, logger? }",
+    );
     return;
   }
   const o = options as Record<string, unknown>;
-  for (const key of Object.keys(o)) {
-    if (!IP_KEYS.has(key))
-      problems.add(`${where}.${key}`, o[key], `one of ${[...IP_KEYS].join(", ")}`);
-  }
+  problems.unknownKeys(o, IP_KEYS, where);
   const trust = trustProxyProblem(o.trustProxy);
   if (trust !== undefined) problems.add(`${where}.trustProxy`, o.trustProxy, trust);
   if (o.header !== undefined && !(PROXY_HEADERS as readonly unknown[]).includes(o.header)) {
     problems.add(`${where}.header`, o.header, PROXY_HEADERS.map((h) => `"${h}"`).join(" | "));
   }
+  if (resolveLogger(o.logger) === undefined) problems.add(`${where}.logger`, o.logger, LOGGER_FORM);
   prefixProblem(o.ipv6Prefix, 128, `${where}.ipv6Prefix`, problems);
   prefixProblem(o.ipv4Prefix, 32, `${where}.ipv4Prefix`, problems);
 }
