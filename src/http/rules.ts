@@ -2,6 +2,7 @@ import { DURATION_FORM, type Duration, parseDuration } from "../core/duration.js
 import { ConfigError, type ProblemList } from "../core/errors/config-error.js";
 import { createLimiter, type Limiter } from "../core/limiter.js";
 import {
+  BUCKETS,
   type Policy,
   type PolicyInput,
   type PolicyOptions,
@@ -116,7 +117,6 @@ const RULE_KEYS = new Set([
 const NAME = /^[\w.-]{1,40}$/;
 const NAME_FORM = "1 to 40 characters of letters, digits, _ . -";
 const METHOD = /^[A-Za-z]{1,20}$/;
-const BUCKETS = new Set(["token-bucket", "gcra", "leaky-bucket"]);
 
 /**
  * Validates and compiles the rules (problems collected, not thrown) and builds one limiter per
