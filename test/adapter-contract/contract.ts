@@ -25,7 +25,11 @@
  * 3. answer every request that gets through with status 200 and the body `ok`, except paths
  *    `/status/<code>`, answered with that status (and body `ok`), for every method;
  * 4. send a limiter response exactly as produced (status, headers, body);
- * 5. on `close()`, stop listening and drop idle keep-alive connections (the client is fetch).
+ * 5. on `close()`, stop listening and drop idle keep-alive connections (the client is fetch);
+ * 6. answer `POST /login` with 200 and the body `login` from a handler registered for that path
+ *    the way an app would (`app.post("/login", ...)`, or comparing the path its own way when the
+ *    framework has no router), so that cases-paths.ts can tell which spellings of the path the
+ *    framework routes there; list those spellings in `loginRoutes`.
  *
  * ## The store factory
  *
@@ -38,6 +42,7 @@ import type { HttpLimiterOptions } from "../../src/http/options.js";
 import { type ManualClock, manualClock } from "../../src/testing/manual-clock.js";
 import { identityCases } from "./cases-identity.js";
 import { limitCases } from "./cases-limits.js";
+import { type LoginForm, pathCases } from "./cases-paths.js";
 
 /** A started server. */
 export type RunningServer = {
@@ -51,6 +56,12 @@ export type AdapterRunner = {
   /** Shown in test names ("node", "fetch", "express"...). */
   readonly name: string;
   start(options: HttpLimiterOptions): Promise<RunningServer>;
+  /**
+   * The spellings of cases-paths.ts's LOGIN_FORMS this framework, as the runner sets it up,
+   * routes to its `POST /login` handler. When given, the contract asserts the framework does
+   * exactly that (and, given or not, that each of them is limited by a rule on `/login`).
+   */
+  readonly loginRoutes?: readonly LoginForm[];
 };
 
 /** Makes a fresh store per case. */
@@ -64,6 +75,8 @@ export type Harness = {
   readonly clock: ManualClock;
   readonly store: Store;
   readonly prefix: string;
+  /** The server's base URL (for raw-socket requests). */
+  readonly url: string;
   get(path?: string, init?: RequestInit): Promise<Response>;
 };
 
@@ -95,6 +108,7 @@ export function adapterContract(runner: AdapterRunner, stores: StoreFactory): vo
         clock,
         store,
         prefix,
+        url: server.url,
         get: (path = "/", init) => fetch(`${server.url}${path}`, init),
       };
     }
@@ -106,8 +120,9 @@ export function adapterContract(runner: AdapterRunner, stores: StoreFactory): vo
       return res.status;
     }
 
-    limitCases({ setup, statusOf });
-    identityCases({ setup, statusOf });
+    limitCases({ setup, statusOf, runner });
+    identityCases({ setup, statusOf, runner });
+    pathCases({ setup, statusOf, runner });
   });
 }
 
@@ -117,4 +132,6 @@ export type CaseKit = {
   setup(options: HttpLimiterOptions): Promise<Harness>;
   /** Awaits a response, drains its body, and returns its status. */
   statusOf(r: Promise<Response>): Promise<number>;
+  /** The runner under test. */
+  readonly runner: AdapterRunner;
 };

@@ -12,6 +12,19 @@ function status(req: Request, res: Response): void {
 function ok(_req: Request, res: Response): void {
   res.send("ok");
 }
+function login(_req: Request, res: Response): void {
+  res.send("login");
+}
+/** Express routes regardless of case, ignores one trailing slash, and routes on the raw path. */
+const EXPRESS_LOGIN_ROUTES = [
+  "/login",
+  "/LOGIN",
+  "/Login",
+  "/login/",
+  "/login#x",
+  "/login?x=1",
+  "http://127.0.0.1/login",
+] as const;
 /** The error path of the contract's servers: a fault shows as a 500 with its message. */
 function onError(error: unknown, _req: Request, res: Response, _next: NextFunction): void {
   res.status(500).send(`fault: ${error instanceof Error ? error.message : String(error)}`);
@@ -24,10 +37,12 @@ function listen(app: express.Express, limit: ExpressRateLimit) {
 /** app.use(expressRateLimit(...)) */
 const appWide: AdapterRunner = {
   name: "express (app.use)",
+  loginRoutes: EXPRESS_LOGIN_ROUTES,
   async start(options) {
     const limit = expressRateLimit(options);
     const app = express();
     app.use(limit);
+    app.post("/login", login);
     app.all("/status/:code", status);
     app.use(ok);
     app.use(onError);
@@ -38,9 +53,11 @@ const appWide: AdapterRunner = {
 /** app.all(path, expressRateLimit(...), handler): the middleware on each route */
 const perRoute: AdapterRunner = {
   name: "express (per route)",
+  loginRoutes: EXPRESS_LOGIN_ROUTES,
   async start(options) {
     const limit = expressRateLimit(options);
     const app = express();
+    app.post("/login", limit, login);
     app.all("/status/:code", limit, status);
     app.all("/{*rest}", limit, ok);
     app.use(onError);

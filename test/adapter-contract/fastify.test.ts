@@ -6,10 +6,12 @@ import {
   fastifyRateLimit,
 } from "../../src/adapters/fastify.js";
 import { isThrottlekitError } from "../../src/core/errors/throttlekit-error.js";
+import { LOGIN_FORMS, rawRequest } from "./cases-paths.js";
 import { type AdapterRunner, adapterContract } from "./contract.js";
 import { storeFactories } from "./stores.js";
 
 function routes(app: FastifyInstance): void {
+  app.post("/login", async () => "login");
   app.all("/status/:code", async (req, reply) => {
     reply.code(Number((req.params as { code: string }).code));
     return "ok";
@@ -28,6 +30,15 @@ async function listen(app: FastifyInstance): Promise<string> {
 /** app.register(fastifyRateLimit, options), every route after it. */
 const fastifyRunner: AdapterRunner = {
   name: "fastify",
+  // find-my-way decodes the path and stops at "#"; by default it is case- and slash-sensitive.
+  loginRoutes: [
+    "/login",
+    "/%6cogin",
+    "/log%69n",
+    "/login#x",
+    "/login?x=1",
+    "http://127.0.0.1/login",
+  ],
   async start(options) {
     const app = Fastify({ forceCloseConnections: true });
     await app.register(fastifyRateLimit, options as FastifyRateLimitOptions);
@@ -184,4 +195,48 @@ describe("fastify per-route config", () => {
       isThrottlekitError,
     );
   });
+});
+
+describe("fastify router options: rules read paths as find-my-way does", () => {
+  const apps: FastifyInstance[] = [];
+  afterEach(async () => {
+    for (const app of apps.splice(0)) await app.close();
+  });
+
+  const variants: { routerOptions: Record<string, boolean>; routed: readonly string[] }[] = [
+    {
+      routerOptions: { caseSensitive: false, ignoreDuplicateSlashes: true },
+      routed: LOGIN_FORMS.filter((f) => !f.startsWith("/a/") && !f.startsWith("/login/")),
+    },
+    {
+      routerOptions: {
+        caseSensitive: false,
+        ignoreDuplicateSlashes: true,
+        ignoreTrailingSlash: true,
+        useSemicolonDelimiter: true,
+      },
+      routed: [...LOGIN_FORMS.filter((f) => !f.startsWith("/a/")), "/login;x", "/LOGIN;x"],
+    },
+  ];
+  for (const { routerOptions, routed } of variants) {
+    it(`${JSON.stringify(routerOptions)}: every spelling routed to /login is limited`, async () => {
+      const forms = [...LOGIN_FORMS, "/login;x", "/LOGIN;x"];
+      for (const form of forms) {
+        const app = Fastify({ forceCloseConnections: true, routerOptions });
+        apps.push(app);
+        await app.register(fastifyRateLimit, {
+          rules: [{ path: "/login", methods: "POST", policies: "1/min" }],
+        });
+        routes(app);
+        const url = await listen(app);
+        const first = await rawRequest(url, "POST", form);
+        expect(first.body === "login", `fastify routes ${form} to /login`).toBe(
+          routed.includes(form),
+        );
+        if (routed.includes(form)) {
+          expect((await rawRequest(url, "POST", form)).status, form).toBe(429);
+        }
+      }
+    });
+  }
 });

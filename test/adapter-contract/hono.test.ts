@@ -15,10 +15,23 @@ function serveApp(app: Hono, close: () => Promise<void>) {
 /** app.use(honoRateLimit(options)), served by @hono/node-server (address from env.incoming). */
 const honoRunner: AdapterRunner = {
   name: "hono",
+  // Hono routes on the decoded path of request.url (dot segments already resolved), strictly:
+  // case and trailing slash count.
+  loginRoutes: [
+    "/login",
+    "/%6cogin",
+    "/log%69n",
+    "/login#x",
+    "/login?x=1",
+    "/a/../login",
+    "/a/%2e%2e/login",
+    "http://127.0.0.1/login",
+  ],
   async start(options) {
     const limit = honoRateLimit(options as HonoRateLimitOptions);
     const app = new Hono();
     app.use(limit);
+    app.post("/login", (c) => c.text("login"));
     app.all("/status/:code", (c) => c.body("ok", Number(c.req.param("code")) as 200));
     app.all("*", (c) => c.text("ok"));
     return serveApp(app, () => limit.limiter.close());

@@ -17,6 +17,10 @@ async function onError(ctx: Context, next: Next): Promise<void> {
 }
 
 function ok(ctx: Context): void {
+  if (ctx.method === "POST" && ctx.path === "/login") {
+    ctx.body = "login";
+    return;
+  }
   const m = /^\/status\/(\d{3})/.exec(ctx.path);
   ctx.status = m === null ? 200 : Number(m[1]);
   ctx.body = "ok";
@@ -29,6 +33,8 @@ function listen(app: Koa, limit: KoaRateLimit) {
 /** app.use(koaRateLimit(...)) */
 const koaRunner: AdapterRunner = {
   name: "koa",
+  // No router: the app compares ctx.path (parseurl's pathname: no fragment, absolute-form cut).
+  loginRoutes: ["/login", "/login#x", "/login?x=1", "http://127.0.0.1/login"],
   async start(options) {
     const limit = koaRateLimit(options);
     const app = new Koa();

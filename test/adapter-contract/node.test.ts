@@ -4,7 +4,22 @@ import { type AdapterRunner, adapterContract } from "./contract.js";
 import { served } from "./listen.js";
 import { storeFactories } from "./stores.js";
 
+/** new URL() resolves dot segments, drops the fragment and reads absolute-form targets. */
+const NODE_LOGIN_ROUTES = [
+  "/login",
+  "/login#x",
+  "/login?x=1",
+  "/a/../login",
+  "/a/%2e%2e/login",
+  "http://127.0.0.1/login",
+] as const;
+
 function app(req: IncomingMessage, res: ServerResponse): void {
+  // Routing as plain node apps do it: on the WHATWG URL's pathname.
+  if (req.method === "POST" && new URL(req.url ?? "/", "http://x").pathname === "/login") {
+    res.end("login");
+    return;
+  }
   const m = /^\/status\/(\d{3})/.exec(req.url ?? "");
   res.statusCode = m === null ? 200 : Number(m[1]);
   res.end("ok");
@@ -17,6 +32,7 @@ function listen(server: Server, close: () => Promise<void>) {
 /** nodeRateLimit(...).wrap(listener) */
 const wrapped: AdapterRunner = {
   name: "node (wrap)",
+  loginRoutes: NODE_LOGIN_ROUTES,
   async start(options) {
     const limit = nodeRateLimit(options);
     return listen(createServer(limit.wrap(app)), () => limit.limiter.close());
@@ -26,6 +42,7 @@ const wrapped: AdapterRunner = {
 /** nodeRateLimit(...) as connect-style middleware */
 const middleware: AdapterRunner = {
   name: "node (middleware)",
+  loginRoutes: NODE_LOGIN_ROUTES,
   async start(options) {
     const limit = nodeRateLimit(options);
     const server = createServer((req, res) => {
