@@ -373,6 +373,31 @@ describe("local cache", () => {
     expect((await limiter.consume("b")).allowed).toBe(true);
   });
 
+  it("the rejection that starts a block tells the block's end, as the memory store does, and is cached until then (issue 13, item 5)", async () => {
+    const clock = manualClock();
+    const store = redisStore({ client: io });
+    const policies = { limit: 1, window: "1s", algorithm: "fixed-window", blockFor: "5s" } as const;
+    const limiter = createLimiter({ policies, store, prefix: prefix(), clock: clock.now });
+    const memory = createLimiter({ policies, clock: clock.now });
+    await limiter.consume("p");
+    memory.consumeSync("p");
+    const hit = await limiter.consume("p");
+    // Not the window's 1000 ms: waiting that long meets "blocked, 4000 ms more".
+    expect(hit).toMatchObject({ allowed: false, reason: "limited", retryAfterMs: 5000 });
+    expect(hit.resetMs).toBe(5000);
+    expect(hit.policies[0]).toMatchObject({ retryAfterMs: 5000, resetMs: 5000 });
+    expect(hit).toEqual(memory.consumeSync("p"));
+    const calls = store.stats.commands;
+    clock.advance(1000);
+    expect(await limiter.consume("p")).toMatchObject({ reason: "blocked", retryAfterMs: 4000 });
+    clock.advance(3999);
+    expect(await limiter.consume("p")).toMatchObject({ reason: "blocked", retryAfterMs: 1 });
+    expect(store.stats.commands).toBe(calls); // both answered from the cache
+    clock.advance(1);
+    expect((await limiter.consume("p")).allowed).toBe(true);
+    expect(store.stats.commands).toBe(calls + 1);
+  });
+
   it("stays bounded by maxKeys", async () => {
     const store = redisStore({ client: io, localCache: { maxKeys: 10 } });
     const limiter = createLimiter({ policies: "1/h", store, prefix: prefix() });

@@ -201,7 +201,14 @@ local function consume(key, cost, now, pad, serverTime)
     if ver.allowed then
       judge(p, p.log and LG[i] or v, p.at, now, 0, ver)
     elseif ver.retry ~= huge then
-      blockFor = max(blockFor, p.blockForMs)
+      local ms = p.blockForMs
+      if ms > 0 then
+        -- memory/binding.ts penalise (issue 13 item 5): the rejection that starts a block
+        -- tells the block's wait when longer than the policy's, and resets no sooner.
+        if ms > ver.retry then ver.retry = ms end
+        if ver.reset < ver.retry then ver.reset = ver.retry end
+        if ms > blockFor then blockFor = ms end
+      end
     end
   end
   if blockFor > 0 then
