@@ -1,13 +1,14 @@
 import type { Decision } from "../core/decision.js";
 import { ConfigError } from "../core/errors/config-error.js";
 import { isThrottlekitError } from "../core/errors/throttlekit-error.js";
+import type { Limiter } from "../core/limiter.js";
 import type { Logger } from "../core/logger.js";
 import type { Store } from "../core/store.js";
 import type { AddressResolver } from "./client-address.js";
 import { type HeaderMap, retryAfterSeconds } from "./headers.js";
 import type { HttpLimiter } from "./http-limiter.js";
 import type { Identity, IdentityContext, IdentityResult } from "./identity/types.js";
-import { formatIp } from "./ip-address.js";
+import { addressKey, formatIp } from "./ip-address.js";
 import type { ListIndex } from "./lists.js";
 import type {
   ContinueOutcome,
@@ -17,6 +18,7 @@ import type {
 } from "./options.js";
 import {
   deniedProblem,
+  limitedProblem,
   type PlainResponse,
   rejectedProblem,
   rejectedStatus,
@@ -47,6 +49,13 @@ const EXEMPT = fixed("exempt");
 const COST_ONE = Object.freeze({ cost: 1 });
 const NO_STORE: HeaderMap = Object.freeze({ "Cache-Control": "no-store" }) as HeaderMap;
 
+/** The `identityFailures` budget: failed identifications counted per client address. */
+export type IdentityFailures = {
+  readonly limiter: Limiter;
+  readonly ipv4Prefix: number;
+  readonly ipv6Prefix: number;
+};
+
 /** The HttpLimiter returned by createHttpLimiter (built there; not constructed by users). */
 export class Engine<Raw> implements HttpLimiter<Raw> {
   private readonly context: IdentityContext;
@@ -64,6 +73,7 @@ export class Engine<Raw> implements HttpLimiter<Raw> {
     private readonly ownStore: Store | undefined,
     /** Where one-time warnings go (the `logger` option, resolved). */
     readonly logger: Logger,
+    private readonly failures: IdentityFailures | undefined,
   ) {
     this.context = Object.freeze({ now });
     this.skip = options.skip;
@@ -268,6 +278,36 @@ export class Engine<Raw> implements HttpLimiter<Raw> {
     // A configuration fault (jose not installed, a bad identity result) is the operator's to
     // see, not a client's 401.
     if (isThrottlekitError(error) && error.code === "ERR_TK_CONFIG") throw error;
+    const failures = this.failures;
+    if (failures === undefined) return this.unauthorized(error, req);
+    const address = this.resolve(req);
+    if (address === undefined) return this.unauthorized(error, req);
+    // Count the failure against the address (issue 13, item 11): token guessing spends a budget.
+    // Counting never turns a 401 into a fault: a store error leaves the 401.
+    const key = addressKey(address, failures.ipv4Prefix, failures.ipv6Prefix);
+    try {
+      if (failures.limiter.canConsumeSync)
+        return this.failureCounted(error, req, failures.limiter.consumeSync(key));
+      return failures.limiter.consume(key).then(
+        (d) => this.failureCounted(error, req, d),
+        () => this.unauthorized(error, req),
+      );
+    } catch {
+      return this.unauthorized(error, req);
+    }
+  }
+
+  /** Over the failure budget: 429 with Retry-After instead of the 401. */
+  private failureCounted(error: unknown, req: HttpRequest<Raw>, d: Decision) {
+    // A degraded refusal (the store is out) says nothing about this client: keep the 401.
+    if (d.allowed || d.reason === "degraded") return this.unauthorized(error, req);
+    const retryAfter = retryAfterSeconds(d);
+    const headers: HeaderMap = {};
+    if (retryAfter !== undefined) headers["Retry-After"] = String(retryAfter);
+    return respond(limitedProblem(d, retryAfter, headers), d.reason, d, undefined);
+  }
+
+  private unauthorized(error: unknown, req: HttpRequest<Raw>): MaybePromise<HttpOutcome> {
     const handler = this.options.onIdentityError;
     if (handler === undefined)
       return respond(unauthorizedProblem(error), "identity-error", undefined, undefined);

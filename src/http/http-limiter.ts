@@ -1,11 +1,13 @@
 import { DURATION_FORM, parseDuration } from "../core/duration.js";
 import { ConfigError, ProblemList } from "../core/errors/config-error.js";
+import { createLimiter } from "../core/limiter.js";
 import { LOGGER_FORM, type Logger, resolveLogger } from "../core/logger.js";
 import { memoryLists } from "../core/memory-list-store.js";
 import { memoryStore } from "../core/memory-store.js";
+import { parsePolicies } from "../core/policy.js";
 import type { Store } from "../core/store.js";
 import { addressResolver, PROXY_HEADERS, trustProxyProblem } from "./client-address.js";
-import { Engine } from "./engine.js";
+import { Engine, type IdentityFailures } from "./engine.js";
 import { HEADER_STYLES } from "./headers.js";
 import { ip, isIpIdentity } from "./identity/ip.js";
 import type { Identity } from "./identity/types.js";
@@ -35,6 +37,9 @@ export interface HttpLimiter<Raw = unknown> {
   close(): Promise<void>;
 }
 
+/** Failed identifications one address may make before it is answered 429 instead of 401. */
+const DEFAULT_IDENTITY_FAILURES = "20/min";
+
 const OPTION_KEYS = new Set([
   "policies",
   "rules",
@@ -56,6 +61,7 @@ const OPTION_KEYS = new Set([
   "allow",
   "deny",
   "listsRefresh",
+  "identityFailures",
   "logger",
 ]);
 
@@ -167,6 +173,17 @@ export function createHttpLimiter<Raw = unknown>(
   const refreshMs = options.listsRefresh === undefined ? 5000 : parseDuration(options.listsRefresh);
   if (refreshMs === undefined || refreshMs <= 0)
     problems.add("listsRefresh", options.listsRefresh, `a positive duration: ${DURATION_FORM}`);
+  const failuresInput =
+    options.identityFailures === undefined ? DEFAULT_IDENTITY_FAILURES : options.identityFailures;
+  if (failuresInput !== false) {
+    try {
+      parsePolicies(failuresInput, "identityFailures");
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      for (const p of error.problems)
+        problems.add(p.option, p.received, `${p.expected}, or false to count nothing`);
+    }
+  }
   const rules = Array.isArray(options.rules) ? options.rules : [];
   if (options.rules !== undefined && !Array.isArray(options.rules))
     problems.add("rules", options.rules, "an array of rules");
@@ -214,6 +231,21 @@ export function createHttpLimiter<Raw = unknown>(
       ? identity.resolveAddress
       : addressResolver(options.trustProxy, header);
   const now = options.clock ?? Date.now;
+  // Failed identifications count against the client's address in the same store, under their
+  // own namespace, so guessing tokens costs a budget too (issue 13, item 11).
+  const identityFailures: IdentityFailures | undefined =
+    failuresInput === false
+      ? undefined
+      : {
+          limiter: createLimiter({
+            policies: failuresInput,
+            store,
+            prefix: `${prefix}:identity-failures`,
+            ...(options.clock !== undefined ? { clock: options.clock } : {}),
+          }),
+          ipv4Prefix: options.ipv4Prefix ?? 32,
+          ipv6Prefix: options.ipv6Prefix ?? 56,
+        };
   const listStore = store.lists?.(prefix);
   const lists = new ListIndex(
     listStore ?? memoryLists()(prefix),
@@ -231,5 +263,6 @@ export function createHttpLimiter<Raw = unknown>(
     options,
     ownStore ? store : undefined,
     logger!,
+    identityFailures,
   );
 }

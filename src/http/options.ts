@@ -1,6 +1,7 @@
 import type { Decision, Reason } from "../core/decision.js";
 import type { Duration } from "../core/duration.js";
 import type { Logger } from "../core/logger.js";
+import type { PolicyInput } from "../core/policy.js";
 import type { Store } from "../core/store.js";
 import type { ProxyHeader, TrustProxy } from "./client-address.js";
 import type { HeaderMap, HeaderStyle } from "./headers.js";
@@ -98,6 +99,16 @@ export type HttpLimiterOptions<Raw = unknown> = {
   deny?: readonly string[];
   /** How often lists are reloaded from a store that cannot signal changes. @default "5s" */
   listsRefresh?: Duration;
+  /**
+   * A budget of failed identifications (the identity threw: a bad JWT, an unknown API key) per
+   * client address, counted in the store under `<prefix>:identity-failures`. Within it a failure
+   * is answered 401 (`onIdentityError`); past it 429 with Retry-After (the quota-exceeded
+   * problem), so guessing credentials is rate limited too. The address is the limiter's (its
+   * `trustProxy`, `ipv4Prefix`, `ipv6Prefix`). A policy or policies as in `policies`
+   * (`{ limit: 10, window: "1m", blockFor: "15m" }` adds a penalty), or false to count nothing.
+   * @default "20/min"
+   */
+  identityFailures?: PolicyInput | readonly PolicyInput[] | false;
 };
 
 /** The request may proceed; set `headers` on the response and call `after` once it is sent. */
