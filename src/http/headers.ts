@@ -106,7 +106,8 @@ export function headerRenderer(
       "RateLimit-Reset": String(reset(d)),
     });
   }
-  // draft-08 and later: named items, one per policy (draft-10 §3.1, §4.1).
+  // draft-08 and later: named items, one per policy (draft-10 §3.1, §4.1). q= is an RFC 9651
+  // Integer (at most 15 digits): parsePolicies refuses limits above MAX_LIMIT, so it always is.
   const names = policies.map((p) => sfString(p.name));
   const policy = policies
     .map((p, i) => `${names[i]};q=${p.limit};w=${windowSeconds(p)}`)
@@ -124,8 +125,7 @@ export function headerRenderer(
     let out = "";
     const retry = d.allowed ? 0 : (retryAfterSeconds(d) ?? -1);
     for (let i = 0; i < n; i++) {
-      // One policy: its verdict is the decision's own fields, so the per-policy list (built on
-      // first read) is never materialised on the hot path.
+      // One policy: its verdict is the decision's own fields (the same numbers as policies[0]).
       const pd = n === 1 ? d : d.policies[i]!;
       if (i > 0) out += ", ";
       out += `${names[i]};r=${integer(pd.remaining)}`;
