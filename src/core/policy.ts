@@ -215,7 +215,7 @@ function parseObject(
       problems.add(
         `${where}.burst`,
         o.burst,
-        'no burst: it applies only to "token-bucket", "gcra" and "leaky-bucket"',
+        `no burst: it applies only to ${[...BUCKETS].map((a) => `"${a}"`).join(", ")}`,
       );
     } else if (!isLimit(o.burst)) {
       problems.add(`${where}.burst`, o.burst, LIMIT_FORM);
