@@ -4,7 +4,7 @@ import { type AddressInfo, connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { nodeRateLimit } from "../adapters/node.js";
 import { ConfigError } from "../core/errors/config-error.js";
-import type { Logger } from "../core/logger.js";
+import { consoleLogger, type Logger } from "../core/logger.js";
 import { manualClock } from "../testing/manual-clock.js";
 import type { HttpLimiterOptions } from "./options.js";
 
@@ -13,15 +13,18 @@ import type { HttpLimiterOptions } from "./options.js";
 // that repeated header lines reach the server exactly as sent.
 
 const open: Server[] = [];
+const limiters: { close(): Promise<void> }[] = [];
 afterEach(async () => {
   for (const s of open.splice(0)) {
     s.closeAllConnections();
     await new Promise((r) => s.close(r));
   }
+  for (const l of limiters.splice(0)) await l.close();
 });
 
 async function serve(options: HttpLimiterOptions): Promise<number> {
   const limit = nodeRateLimit(options);
+  limiters.push(limit.limiter);
   const server = createServer(limit.wrap((_req, res) => res.end("ok")));
   open.push(server);
   server.listen(0, "127.0.0.1");
@@ -131,6 +134,18 @@ describe("WARN_TK_PROXY_HEADER_IGNORED (issue 13, item 12)", () => {
       },
     });
     expect(await get(port, ["X-Forwarded-For: 203.0.113.5"])).toBe(200);
+  });
+
+  it("exposes the logger in use: console by default", () => {
+    const logger = spyLogger();
+    for (const [option, expected] of [
+      [logger, logger],
+      [undefined, consoleLogger],
+    ] as const) {
+      const { limiter } = nodeRateLimit({ policies: "1/s", ...(option ? { logger: option } : {}) });
+      limiters.push(limiter);
+      expect(limiter.logger).toBe(expected);
+    }
   });
 
   it("validates logger", () => {
