@@ -122,7 +122,7 @@ function measure(
     over: 0,
     under: 0,
   }));
-  const statOf = new Map(LOADS.map((load, i) => [load, stats[i]!]));
+  const statOf = new Map<number, (typeof stats)[number]>(LOADS.map((load, i) => [load, stats[i]!]));
   arrivals.forEach(({ t, client }, i) => {
     const c = clients[client]!;
     const s = statOf.get(c.load)!;
