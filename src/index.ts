@@ -19,6 +19,7 @@ export {
   createLimiter,
   type Limiter,
   type LimiterOptions,
+  MAX_KEY_LENGTH,
 } from "./core/limiter.js";
 export type { ListEntry, ListEntryInput, ListKind, ListStore } from "./core/list-store.js";
 export {
@@ -34,6 +35,8 @@ export { type MemoryStore, type MemoryStoreOptions, memoryStore } from "./core/m
 export {
   ALGORITHMS,
   type AlgorithmName,
+  MAX_LIMIT,
+  MAX_POLICY_MS,
   type Policy,
   type PolicyInput,
   type PolicyOptions,

@@ -223,7 +223,8 @@ class RedisStoreImpl implements RedisStore {
       // Created on first need: a healthy Redis never pays for it.
       let local: Store | undefined;
       fallback = (namespace, policies) => {
-        local ??= memoryStore();
+        // Per process on purpose: the per-process warning would be noise here.
+        local ??= memoryStore({ logger: false });
         return local.bind(namespace, policies);
       };
     }
