@@ -57,6 +57,17 @@ describe("Forwarded (RFC 7239)", () => {
     expect(forwardedFor("for=192.0.2.1;for=6.6.6.6, for=192.0.2.2")).toEqual(["", "192.0.2.2"]);
   });
 
+  it("recovers in linear time: a hostile 64 KB field costs milliseconds, not seconds", () => {
+    // Each recovery restarts after a comma; a parser that rescanned to the end from every
+    // comma would spend ~2·10^9 steps here.
+    for (const unit of ['for="a,', '"=a=",', 'a=",a=', 'x="a,b;', "\\,"]) {
+      const value = `for="${unit.repeat(Math.ceil(65536 / unit.length))}, for=192.0.2.1`;
+      const start = performance.now();
+      expect(forwardedFor(value).at(-1)).toBe("192.0.2.1");
+      expect(performance.now() - start).toBeLessThan(500);
+    }
+  });
+
   it("accepts only the nodes §6 defines", () => {
     expect(nodeName("[6.6.6.6]")).toBe(""); // brackets hold IPv6 only
     expect(nodeName("[6.6.6.6]:80")).toBe("");
