@@ -7,7 +7,9 @@ import {
   type HttpRequest,
   isThenable,
   routingPath,
+  trustProxyMismatch,
 } from "../http/index.js";
+import { warnOnce } from "../index.js";
 
 /** The raw objects callbacks (`identity`, `skip`, `cost`, `session`...) see on `req.raw`. */
 export type ExpressRaw = { readonly req: Request; readonly res: Response };
@@ -78,9 +80,21 @@ class ExpressRequest implements HttpRequest<ExpressRaw> {
  */
 export function expressRateLimit(options: ExpressRateLimitOptions): ExpressRateLimit {
   const limiter = createHttpLimiter<ExpressRaw>(options);
+  // Express's "trust proxy" lives on the app, known at the first request (issue 13, item 12).
+  let checked = false;
   // Express 4 does not catch a rejected promise returned by middleware, so the handler returns
   // void and routes faults to next(error) itself (Express 5 would do either).
   const middleware = ((req: Request, res: Response, next: NextFunction): void => {
+    if (!checked) {
+      checked = true;
+      const mismatch = trustProxyMismatch(
+        `Express's "trust proxy"`,
+        req.app?.get("trust proxy"),
+        options.trustProxy,
+      );
+      if (mismatch !== undefined)
+        warnOnce(limiter.logger, "WARN_TK_TRUST_PROXY_MISMATCH", mismatch);
+    }
     const out = limiter.handle(new ExpressRequest(req, res));
     if (!isThenable<HttpOutcome>(out)) {
       apply(out, res, next);

@@ -18,6 +18,7 @@ import {
   type RoutingPathOptions,
   type RulePolicies,
   routingPath,
+  trustProxyMismatch,
   withProblems,
 } from "../http/index.js";
 import {
@@ -26,6 +27,7 @@ import {
   type Duration,
   memoryStore,
   type Store,
+  warnOnce,
 } from "../index.js";
 
 /** The raw objects callbacks see on `req.raw`. */
@@ -158,6 +160,12 @@ export function fastifyRateLimit(
     return;
   }
   const limiters: HttpLimiter<FastifyRaw>[] = [limiter];
+  const mismatch = trustProxyMismatch(
+    "Fastify's trustProxy",
+    fastifyTrustProxy(instance),
+    options.trustProxy,
+  );
+  if (mismatch !== undefined) warnOnce(limiter.logger, "WARN_TK_TRUST_PROXY_MISMATCH", mismatch);
   const router = routerView(instance);
   const globalHook = hook(limiter, router);
 
@@ -279,6 +287,21 @@ function routerView(instance: FastifyInstance): RouterView {
     },
     caseInsensitive: option("caseSensitive") === false,
   };
+}
+
+/**
+ * The server's `trustProxy` option. Fastify exposes it only on its options object, kept under
+ * the `fastify.options` symbol on the root instance (initialConfig leaves it out); undefined
+ * when that symbol is not found, which reads as "not set".
+ */
+function fastifyTrustProxy(instance: FastifyInstance): unknown {
+  for (let o: object | null = instance; o !== null; o = Object.getPrototypeOf(o)) {
+    for (const s of Object.getOwnPropertySymbols(o)) {
+      if (s.description === "fastify.options")
+        return (o as Record<symbol, { trustProxy?: unknown } | undefined>)[s]?.trustProxy;
+    }
+  }
+  return undefined;
 }
 
 function hook(limiter: HttpLimiter<FastifyRaw>, router: RouterView): onRequestHookHandler {

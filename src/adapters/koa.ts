@@ -7,7 +7,9 @@ import {
   type HttpRequest,
   isThenable,
   routingPath,
+  trustProxyMismatch,
 } from "../http/index.js";
+import { warnOnce } from "../index.js";
 
 /** The raw object callbacks (`identity`, `skip`, `cost`, `session`...) see on `req.raw`. */
 export type KoaRaw = { readonly ctx: Context };
@@ -81,9 +83,20 @@ class KoaRequest implements HttpRequest<KoaRaw> {
  */
 export function koaRateLimit(options: KoaRateLimitOptions): KoaRateLimit {
   const limiter = createHttpLimiter<KoaRaw>(options);
+  // Koa's app.proxy lives on the app, known at the first request (issue 13, item 12).
+  let checked = false;
   // Not an async function: with the memory store the decision is synchronous, and Koa's
   // compose wraps whatever we return in Promise.resolve anyway.
   const middleware = ((ctx: Context, next: Next): Promise<unknown> | undefined => {
+    if (!checked) {
+      checked = true;
+      const app = ctx.app;
+      // app.proxy with maxIpsCount n trusts n hops; with 0 (Koa's default), every hop.
+      const theirs = app.proxy ? (app.maxIpsCount > 0 ? app.maxIpsCount : true) : false;
+      const mismatch = trustProxyMismatch("Koa's app.proxy", theirs, options.trustProxy);
+      if (mismatch !== undefined)
+        warnOnce(limiter.logger, "WARN_TK_TRUST_PROXY_MISMATCH", mismatch);
+    }
     const out = limiter.handle(new KoaRequest(ctx));
     if (!isThenable<HttpOutcome>(out)) return apply(out, ctx, next);
     return out.then((o) => apply(o, ctx, next));

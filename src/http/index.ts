@@ -57,6 +57,8 @@ export { type HttpRequest, type HttpResponse, isThenable, type MaybePromise } fr
 /** The path as the framework routes it: what an adapter puts in `HttpRequest.path`. */
 export { canonicalPercent, type RoutingPathOptions, routingPath } from "./request-path.js";
 export type { GroupPolicies, HttpRule, PolicySet, RulePolicies } from "./rules.js";
+/** How a framework's own trust-proxy setting differs from throttlekit's (for adapters' warning). */
+export { trustProxyMismatch } from "./trust-proxy-mismatch.js";
 export { UNLIMITED, type Unlimited } from "./unlimited.js";
 /** Web Request/Response helpers, for adapters over fetch handlers (throttlekit/fetch, /hono). */
 export { pathOf, runtimeAddress, withHeaders } from "./web-request.js";

@@ -154,4 +154,28 @@ describe("express adapter specifics", () => {
     expect((await get("/u/7?user=ann")).status).toBe(200);
     expect(seen).toEqual([{ id: "7" }, "function", "ann"]);
   });
+  it("warns once (WARN_TK_TRUST_PROXY_MISMATCH) when Express's trust proxy differs", async () => {
+    const warned: string[] = [];
+    const logger = { warn: (m: string) => warned.push(m) };
+    const get = await start({ policies: "5/min", logger }, (app, limit) => {
+      app.set("trust proxy", 1);
+      app.use(limit);
+      app.use(ok);
+    });
+    for (let i = 0; i < 3; i++) expect((await get()).status).toBe(200);
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatch(/WARN_TK_TRUST_PROXY_MISMATCH: Express's "trust proxy" is 1/);
+
+    const quiet: string[] = [];
+    const same = await start(
+      { policies: "5/min", trustProxy: 1, logger: { warn: (m: string) => quiet.push(m) } },
+      (app, limit) => {
+        app.set("trust proxy", 1);
+        app.use(limit);
+        app.use(ok);
+      },
+    );
+    expect((await same()).status).toBe(200);
+    expect(quiet).toEqual([]);
+  });
 });

@@ -240,3 +240,33 @@ describe("fastify router options: rules read paths as find-my-way does", () => {
     });
   }
 });
+
+describe("fastify trustProxy", () => {
+  it("warns once (WARN_TK_TRUST_PROXY_MISMATCH) when Fastify's trustProxy differs", async () => {
+    const warned: string[] = [];
+    const app = Fastify({ trustProxy: "10.0.0.0/8" });
+    await app.register(fastifyRateLimit, {
+      policies: "5/min",
+      trustProxy: 1,
+      logger: { warn: (m: string) => warned.push(m) },
+    });
+    app.get("/", async () => "ok");
+    expect((await app.inject("/")).statusCode).toBe(200);
+    expect((await app.inject("/")).statusCode).toBe(200);
+    await app.close();
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatch(
+      /WARN_TK_TRUST_PROXY_MISMATCH: Fastify's trustProxy is \["10\.0\.0\.0\/8"\] but throttlekit's trustProxy is 1/,
+    );
+
+    const quiet: string[] = [];
+    const same = Fastify({ trustProxy: "10.0.0.0/8, loopback" });
+    await same.register(fastifyRateLimit, {
+      policies: "5/min",
+      trustProxy: ["loopback", "10.0.0.0/8"],
+      logger: { warn: (m: string) => quiet.push(m) },
+    });
+    await same.close();
+    expect(quiet).toEqual([]);
+  });
+});

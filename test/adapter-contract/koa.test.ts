@@ -52,9 +52,13 @@ describe("koa adapter specifics", () => {
   afterEach(async () => {
     for (const c of closers.splice(0)) await c();
   });
-  async function start(options: HttpLimiterOptions, last: (ctx: Context) => void = ok) {
+  async function start(
+    options: HttpLimiterOptions,
+    last: (ctx: Context) => void = ok,
+    proxy = false,
+  ) {
     const limit = koaRateLimit(options as never);
-    const app = new Koa();
+    const app = new Koa({ proxy });
     app.use(onError);
     app.use(limit);
     app.use(last);
@@ -100,5 +104,18 @@ describe("koa adapter specifics", () => {
     });
     expect((await get("/?user=ann")).status).toBe(200);
     expect(seen).toBe("ann");
+  });
+  it("warns once (WARN_TK_TRUST_PROXY_MISMATCH) when Koa's app.proxy differs", async () => {
+    const warned: string[] = [];
+    const logger = { warn: (m: string) => warned.push(m) };
+    const get = await start({ policies: "5/min", logger }, ok, true);
+    for (let i = 0; i < 3; i++) expect((await get()).status).toBe(200);
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatch(/WARN_TK_TRUST_PROXY_MISMATCH: Koa's app.proxy is true/);
+
+    const quiet: string[] = [];
+    const same = await start({ policies: "5/min", logger: { warn: (m: string) => quiet.push(m) } });
+    expect((await same()).status).toBe(200);
+    expect(quiet).toEqual([]);
   });
 });
