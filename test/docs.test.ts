@@ -79,7 +79,7 @@ describe("checkDocs on a doc with faults", () => {
     expect(report.runErrors.map((p) => [p.line, p.message.split("\n")[0]])).toEqual([
       [6, "exit 3"],
     ]);
-  });
+  }, 60_000);
 });
 
 describe("README.md and docs/", () => {
