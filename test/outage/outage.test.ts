@@ -4,7 +4,8 @@
  * onStoreError mode a burst of concurrent requests gets only that mode's answers, never a 500,
  * each within the store's timeout plus scheduling slack:
  * - fail-open: 200;
- * - fallback: the local limiter's answers (200 up to its limit, then 503 temporary-reduced-capacity);
+ * - fallback: the local limiter's answers (200 up to its limit, then 429 quota-exceeded: the client
+ *   did exceed the policy as this process counts it);
  * - fail-closed: 503 temporary-reduced-capacity with Retry-After and no-store.
  * A deny entry in force before the outage keeps applying during it (the lists' last snapshot).
  */
@@ -141,9 +142,9 @@ function expectModeAnswers(c: Case, answers: readonly Answer[]): void {
   if (c.mode === "fail-open") expect(statuses, where).toEqual(Array(BURST).fill(200));
   if (c.mode === "fail-closed") expect(statuses, where).toEqual(Array(BURST).fill(503));
   if (c.mode === "fallback") {
-    // The local limiter decides: its limit passes, the rest is refused as reduced capacity.
+    // The local limiter decides: its limit passes, the rest is refused as over the quota.
     expect(statuses.filter((s) => s === 200).length, where).toBe(LIMIT);
-    expect(statuses.filter((s) => s === 503).length, where).toBe(BURST - LIMIT);
+    expect(statuses.filter((s) => s === 429).length, where).toBe(BURST - LIMIT);
   }
 }
 

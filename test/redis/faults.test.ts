@@ -42,7 +42,21 @@ beforeEach(() => {
 });
 
 type Phase = "before" | "outage" | "after";
-type Tally = { count: number; degraded: number; degradedAllowed: number; degradedRejected: number };
+type Tally = {
+  count: number;
+  degraded: number;
+  degradedAllowed: number;
+  degradedRejected: number;
+  /** Refusals with a quota reason (limited, blocked): the fallback's refusals during an outage. */
+  limited: number;
+};
+const emptyTally = (): Tally => ({
+  count: 0,
+  degraded: 0,
+  degradedAllowed: 0,
+  degradedRejected: 0,
+  limited: 0,
+});
 
 /**
  * Runs `workers` loops of consumes over `keys` keys until stopped (at most `maxOps`), tallying
@@ -55,9 +69,9 @@ function load(limiter: Limiter, workers = 40, keys = 200, maxOps = 2_000_000) {
   let maxLatency = 0;
   let badRetry = 0;
   const tally: Record<Phase, Tally> = {
-    before: { count: 0, degraded: 0, degradedAllowed: 0, degradedRejected: 0 },
-    outage: { count: 0, degraded: 0, degradedAllowed: 0, degradedRejected: 0 },
-    after: { count: 0, degraded: 0, degradedAllowed: 0, degradedRejected: 0 },
+    before: emptyTally(),
+    outage: emptyTally(),
+    after: emptyTally(),
   };
   const loops = Array.from({ length: workers }, async (_, w) => {
     while (running && ops < maxOps) {
@@ -74,6 +88,9 @@ function load(limiter: Limiter, workers = 40, keys = 200, maxOps = 2_000_000) {
           t.degradedRejected++;
           if (!(d.retryAfterMs > 0)) badRetry++;
         }
+      } else if (!d.allowed) {
+        t.limited++;
+        if (!(d.retryAfterMs > 0)) badRetry++;
       }
       // Yield so timers (the per-call timeout among them) run even when answers are instant.
       if (ops % 10 === 0) await new Promise((resolve) => setImmediate(resolve));
@@ -191,9 +208,11 @@ describe("Redis killed and restarted under load", () => {
       if (mode === "fail-open") expect(d.degradedRejected).toBe(0);
       if (mode === "fail-closed") expect(d.degradedAllowed).toBe(0);
       if (mode === "fallback") {
-        // The local limiter holds the limits: some allowed, the excess rejected, all degraded.
+        // The local limiter holds the limits: admissions are degraded (per process, not
+        // fleet-wide); refusals keep the local quota reason, so HTTP answers them 429.
         expect(d.degradedAllowed).toBeGreaterThan(0);
-        expect(d.degradedRejected).toBeGreaterThan(0);
+        expect(d.degradedRejected).toBe(0);
+        expect(d.limited).toBeGreaterThan(0);
       }
       expect(r.admitted).toEqual([...Array(LIMIT).fill(true), false, false, false]);
     }, 30_000);
@@ -244,7 +263,11 @@ describe("Redis killed and restarted under load", () => {
     try {
       const decisions: Decision[] = [];
       for (let i = 0; i < LIMIT + 2; i++) decisions.push(await limiter.consume("offline-key"));
-      expect(decisions.map((d) => d.reason)).toEqual(Array(LIMIT + 2).fill("degraded"));
+      expect(decisions.map((d) => d.reason)).toEqual([
+        ...Array(LIMIT).fill("degraded"),
+        "limited",
+        "limited",
+      ]);
       expect(decisions.map((d) => d.allowed)).toEqual([...Array(LIMIT).fill(true), false, false]);
       expect(store.circuitOpen).toBe(true);
       await expect(limiter.reset("offline-key")).rejects.toMatchObject({ name: "StoreError" });

@@ -267,6 +267,12 @@ export class RedisBinding implements StoreBinding {
   }
 }
 
+/**
+ * A fallback admission is marked degraded (the limit held per process, not fleet-wide). A
+ * fallback refusal keeps the local limiter's own reason: the client did exceed the policy as
+ * this process counts it, so it is answered as any quota refusal (HTTP 429), unlike a
+ * fail-closed refusal, which limits nobody in particular and is answered 503.
+ */
 function asDegraded(d: Decision): Decision {
-  return { ...d, reason: "degraded" };
+  return d.allowed ? { ...d, reason: "degraded" } : d;
 }
