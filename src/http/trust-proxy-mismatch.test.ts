@@ -20,7 +20,7 @@ describe("trustProxyMismatch", () => {
     expect(differs(true, 1)).toBe(true);
     expect(differs(2, 1)).toBe(true);
     expect(differs("loopback", ["10.0.0.0/8"])).toBe(true);
-    expect(trustProxyMismatch("Express's \"trust proxy\"", 1, undefined)).toMatch(
+    expect(trustProxyMismatch('Express\'s "trust proxy"', 1, undefined)).toMatch(
       /^Express's "trust proxy" is 1 \(hops\) but throttlekit's trustProxy is unset/,
     );
   });
