@@ -142,6 +142,23 @@ describe("lists during a store outage (issue 13, item 2)", () => {
     expect(f.calls.entries).toBe(2);
   });
 
+  it("a change signal during a load in flight is not answered with that load's older snapshot", async () => {
+    const f = flakyLists(true);
+    const { limiter } = build(f.lists);
+    expect((await limiter.handle(req())).reason).toBe("ok");
+    // A load starts (signal 1) and is still in flight when the entry lands and signal 2 comes.
+    let release: (entries: ListEntry[]) => void = () => {};
+    f.set(() => new Promise<ListEntry[]>((resolve) => (release = resolve)));
+    f.signal();
+    const first = limiter.handle(req()) as Promise<HttpOutcome>;
+    f.set(async () => [deny("192.0.2.1")]);
+    f.signal();
+    const second = limiter.handle(req()) as Promise<HttpOutcome>;
+    release([]); // the older snapshot: no entry yet
+    expect((await first).reason).toBe("ok");
+    expect((await second).reason).toBe("denied");
+  });
+
   it("a store that throws synchronously is a failed load too", async () => {
     const f = flakyLists();
     f.set(() => {

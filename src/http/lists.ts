@@ -129,7 +129,11 @@ export class ListIndex implements HttpLists {
   /** Starts a load unless one is in flight (callers share it); the promise never rejects. */
   private load(awaited: boolean): Promise<void> {
     if (awaited) this.awaited = true;
-    if (this.loading !== undefined) return this.loading;
+    if (this.loading !== undefined) {
+      // A change signal that came after this load started (it cleared `stale` when it began):
+      // its snapshot may predate the change, so the caller waits for the next one too.
+      return this.stale ? this.loading.then(() => this.load(awaited)) : this.loading;
+    }
     this.stale = false;
     if (this.store.entriesSync !== undefined) {
       try {
