@@ -207,13 +207,19 @@ export function identityCases({ setup, statusOf }: CaseKit): void {
 /**
  * Another process changed the shared lists. A store that notifies (memory) applies it at once;
  * one that cannot (Redis) is polled every `listsRefresh` (1 s in these cases): move the clock
- * past it and send one request, which starts the reload the next request then waits for.
+ * past it and send one request, which starts the poll. A poll runs in the background (no request
+ * waits on it, so a stalled store holds nobody), so then read the lists ourselves on the same
+ * connection: replies come in order, so once ours is back the limiter's earlier read has been
+ * answered, and after the microtasks drain (setImmediate) its snapshot is in place.
  */
 async function afterPeerChange(
-  t: { store: Store; prefix: string; clock: { advance(by: string): number } },
+  t: { store: Store; prefix: string; clock: { advance(by: string): number; now(): number } },
   prime: () => Promise<Response>,
 ): Promise<void> {
-  if (t.store.lists?.(t.prefix).subscribe !== undefined) return;
+  const lists = t.store.lists?.(t.prefix);
+  if (lists === undefined || lists.subscribe !== undefined) return;
   t.clock.advance("1s");
   await (await prime()).arrayBuffer();
+  await lists.entries(t.clock.now());
+  await new Promise((resolve) => setImmediate(resolve));
 }
