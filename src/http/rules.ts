@@ -1,15 +1,9 @@
 import { DURATION_FORM, type Duration, parseDuration } from "../core/duration.js";
-import { ConfigError, type ProblemList } from "../core/errors/config-error.js";
-import { createLimiter, type Limiter } from "../core/limiter.js";
-import {
-  BUCKETS,
-  type Policy,
-  type PolicyInput,
-  type PolicyOptions,
-  parsePolicies,
-} from "../core/policy.js";
+import type { ProblemList } from "../core/errors/config-error.js";
+import type { Limiter } from "../core/limiter.js";
+import type { Policy, PolicyInput } from "../core/policy.js";
 import type { Store } from "../core/store.js";
-import { type HeaderRenderer, type HeaderStyle, headerRenderer } from "./headers.js";
+import type { HeaderRenderer, HeaderStyle } from "./headers.js";
 import type { Identity } from "./identity/types.js";
 import {
   compilePath,
@@ -18,7 +12,8 @@ import {
   pathPatternProblem,
 } from "./path-pattern.js";
 import type { HttpRequest, MaybePromise } from "./request.js";
-import { UNLIMITED, type Unlimited } from "./unlimited.js";
+import { Pools } from "./rule-pools.js";
+import type { Unlimited } from "./unlimited.js";
 
 /** One policy or several (all must pass), as createLimiter takes them. */
 export type PolicySet = PolicyInput | readonly PolicyInput[];
@@ -102,7 +97,7 @@ export type BuildContext = {
   readonly headers: HeaderStyle | false;
 };
 
-const RULE_KEYS = new Set([
+const RULE_KEYS = [
   "name",
   "path",
   "methods",
@@ -113,7 +108,7 @@ const RULE_KEYS = new Set([
   "blockFor",
   "identity",
   "skip",
-]);
+] as const;
 const NAME = /^[\w.-]{1,40}$/;
 const NAME_FORM = "1 to 40 characters of letters, digits, _ . -";
 const METHOD = /^[A-Za-z]{1,20}$/;
@@ -129,161 +124,132 @@ export function compileRules<Raw>(
   where: (i: number) => string,
 ): CompiledRule<Raw>[] {
   const out: CompiledRule<Raw>[] = [];
-  const pools = new Map<string, { target: Target | Unlimited; signature: string; where: string }>();
+  const pools = new Pools(ctx, problems);
   const names = new Set<string>();
   rules.forEach((rule, i) => {
     const at = where(i);
-    if (typeof rule !== "object" || rule === null) {
-      problems.add(at, rule, "a rule object { path?, methods?, policies, ... }");
-      return;
-    }
-    const r = rule as Record<string, unknown>;
-    for (const k of Object.keys(r)) {
-      if (!RULE_KEYS.has(k))
-        problems.add(`${at}.${k}`, r[k], `one of ${[...RULE_KEYS].join(", ")}`);
-    }
-    const name = rule.name ?? `r${i}`;
-    if (typeof name !== "string" || !NAME.test(name))
-      problems.add(`${at}.name`, rule.name, NAME_FORM);
-    else if (names.has(name)) problems.add(`${at}.name`, name, "a name no other rule has");
-    names.add(name);
-    if (rule.zone !== undefined && (typeof rule.zone !== "string" || !NAME.test(rule.zone))) {
-      problems.add(`${at}.zone`, rule.zone, NAME_FORM);
-    }
-    const paths = compilePaths(rule.path, `${at}.path`, problems);
-    const methods = compileMethods(rule.methods, `${at}.methods`, problems);
-    if (rule.exempt !== undefined && typeof rule.exempt !== "boolean")
-      problems.add(`${at}.exempt`, rule.exempt, "true or false");
-    const exempt = rule.exempt === true;
-    if (exempt && (rule.policies !== undefined || rule.zone !== undefined)) {
-      problems.add(
-        `${at}.exempt`,
-        true,
-        "an exempt rule without policies or zone (it limits nothing)",
-      );
-    }
-    if (!exempt && rule.policies === undefined)
-      problems.add(`${at}.policies`, undefined, 'policies, e.g. "100/min", or exempt: true');
-    const cost = rule.cost ?? 1;
-    if (typeof cost !== "function" && !(Number.isSafeInteger(cost) && cost >= 0)) {
-      problems.add(`${at}.cost`, rule.cost, "a whole number ≥ 0, or a function (req) => number");
-    }
-    for (const k of ["identity", "skip"] as const) {
-      if (rule[k] !== undefined && typeof rule[k] !== "function")
-        problems.add(`${at}.${k}`, rule[k], "a function");
-    }
-    let blockForMs: number | undefined;
-    if (rule.blockFor !== undefined) {
-      blockForMs = parseDuration(rule.blockFor);
-      if (blockForMs === undefined) problems.add(`${at}.blockFor`, rule.blockFor, DURATION_FORM);
-    }
-    // Policies are parsed even when the rule has other problems: one run reports them all.
-    let fallback: Target | Unlimited | undefined;
-    let groups: Map<string, Target | Unlimited> | undefined;
-    if (!exempt && rule.policies !== undefined) {
-      const pool = rule.zone === undefined ? `r:${name}` : `z:${rule.zone}`;
-      const build = (
-        input: PolicySet | Unlimited,
-        group: string,
-        option: string,
-      ): Target | Unlimited | undefined => {
-        const parsed =
-          input === UNLIMITED ? UNLIMITED : parseWithBlock(input, option, blockForMs, problems);
-        if (parsed === undefined) return undefined;
-        const signature =
-          parsed === UNLIMITED
-            ? "unlimited"
-            : parsed.policies.map((p) => `${p.id}+${p.blockForMs}`).join("|");
-        const id = `${pool}\u0000${group}`;
-        const prior = pools.get(id);
-        if (prior !== undefined) {
-          if (prior.signature !== signature) {
-            problems.add(
-              option,
-              describePolicies(input),
-              `the same policies as ${prior.where}: rules sharing zone "${rule.zone}" share one pool`,
-            );
-          }
-          return prior.target;
-        }
-        let target: Target | Unlimited = UNLIMITED;
-        if (parsed !== UNLIMITED) {
-          let limiter: Limiter;
-          try {
-            limiter = createLimiter({
-              policies: parsed.inputs,
-              store: ctx.store,
-              prefix: `${ctx.prefix}:${pool}:${group}`,
-              ...(ctx.clock !== undefined ? { clock: ctx.clock } : {}),
-            });
-          } catch (error) {
-            // Only reachable with names already reported as invalid (too long a prefix).
-            if (!(error instanceof ConfigError)) throw error;
-            for (const p of error.problems)
-              problems.add(`${at}.${p.option}`, p.received, p.expected);
-            return undefined;
-          }
-          target = {
-            limiter,
-            render: headerRenderer(ctx.headers, parsed.policies, ctx.clock ?? Date.now),
-            policies: parsed.policies,
-          };
-        }
-        pools.set(id, { target, signature, where: option });
-        return target;
-      };
-      const spec = rule.policies!;
-      if (isGroupPolicies(spec)) {
-        const s = spec as Record<string, unknown>;
-        for (const k of Object.keys(s)) {
-          if (k !== "default" && k !== "groups")
-            problems.add(`${at}.policies.${k}`, s[k], "default or groups");
-        }
-        fallback = build(spec.default, "default", `${at}.policies.default`);
-        if (spec.groups !== undefined) {
-          if (
-            typeof spec.groups !== "object" ||
-            spec.groups === null ||
-            Array.isArray(spec.groups)
-          ) {
-            problems.add(
-              `${at}.policies.groups`,
-              spec.groups,
-              "an object { <group>: policies | UNLIMITED }",
-            );
-          } else {
-            groups = new Map();
-            for (const [g, input] of Object.entries(spec.groups)) {
-              if (!NAME.test(g) || g === "default") {
-                problems.add(
-                  `${at}.policies.groups`,
-                  g,
-                  `group names of ${NAME_FORM}, other than "default"`,
-                );
-                continue;
-              }
-              const t = build(input, `g.${g}`, `${at}.policies.groups.${g}`);
-              if (t !== undefined) groups.set(g, t);
-            }
-          }
-        }
-      } else {
-        fallback = build(spec as PolicySet | Unlimited, "default", `${at}.policies`);
-      }
-    }
+    const checked = checkRule(rule, i, at, names, problems);
+    if (checked === undefined) return;
+    const { name, exempt, cost, blockForMs } = checked;
+    // Policies are compiled even when the rule has other problems: one run reports them all.
+    const targets =
+      exempt || rule.policies === undefined
+        ? { fallback: undefined, groups: undefined }
+        : compileTargets(rule, name, at, blockForMs, pools, problems);
     out.push({
       name,
-      paths,
-      methods,
+      paths: compilePaths(rule.path, `${at}.path`, problems),
+      methods: compileMethods(rule.methods, `${at}.methods`, problems),
       exempt,
       identity: rule.identity,
       cost,
       skip: rule.skip,
-      fallback,
-      groups: groups !== undefined && groups.size > 0 ? groups : undefined,
+      fallback: targets.fallback,
+      groups: targets.groups !== undefined && targets.groups.size > 0 ? targets.groups : undefined,
     });
   });
   return out;
+}
+
+/** Checks a rule's own options (everything but its policies); undefined when it is no object. */
+function checkRule<Raw>(
+  rule: HttpRule<Raw>,
+  i: number,
+  at: string,
+  names: Set<string>,
+  problems: ProblemList,
+):
+  | {
+      name: string;
+      exempt: boolean;
+      cost: number | ((req: HttpRequest<Raw>) => MaybePromise<number>);
+      blockForMs: number | undefined;
+    }
+  | undefined {
+  if (typeof rule !== "object" || rule === null) {
+    problems.add(at, rule, "a rule object { path?, methods?, policies, ... }");
+    return undefined;
+  }
+  problems.unknownKeys(rule, RULE_KEYS, at);
+  const name = rule.name ?? `r${i}`;
+  if (typeof name !== "string" || !NAME.test(name))
+    problems.add(`${at}.name`, rule.name, NAME_FORM);
+  else if (names.has(name)) problems.add(`${at}.name`, name, "a name no other rule has");
+  names.add(name);
+  if (rule.zone !== undefined && (typeof rule.zone !== "string" || !NAME.test(rule.zone))) {
+    problems.add(`${at}.zone`, rule.zone, NAME_FORM);
+  }
+  if (rule.exempt !== undefined && typeof rule.exempt !== "boolean")
+    problems.add(`${at}.exempt`, rule.exempt, "true or false");
+  const exempt = rule.exempt === true;
+  if (exempt && (rule.policies !== undefined || rule.zone !== undefined)) {
+    problems.add(
+      `${at}.exempt`,
+      true,
+      "an exempt rule without policies or zone (it limits nothing)",
+    );
+  }
+  if (!exempt && rule.policies === undefined)
+    problems.add(`${at}.policies`, undefined, 'policies, e.g. "100/min", or exempt: true');
+  const cost = rule.cost ?? 1;
+  if (typeof cost !== "function" && !(Number.isSafeInteger(cost) && cost >= 0)) {
+    problems.add(`${at}.cost`, rule.cost, "a whole number ≥ 0, or a function (req) => number");
+  }
+  for (const k of ["identity", "skip"] as const) {
+    if (rule[k] !== undefined && typeof rule[k] !== "function")
+      problems.add(`${at}.${k}`, rule[k], "a function");
+  }
+  let blockForMs: number | undefined;
+  if (rule.blockFor !== undefined) {
+    blockForMs = parseDuration(rule.blockFor);
+    if (blockForMs === undefined) problems.add(`${at}.blockFor`, rule.blockFor, DURATION_FORM);
+  }
+  return { name, exempt, cost, blockForMs };
+}
+
+/** A rule's limiters: the default target, and one per group (GroupPolicies). */
+function compileTargets<Raw>(
+  rule: HttpRule<Raw>,
+  name: string,
+  at: string,
+  blockForMs: number | undefined,
+  pools: Pools,
+  problems: ProblemList,
+): {
+  fallback: Target | Unlimited | undefined;
+  groups: Map<string, Target | Unlimited> | undefined;
+} {
+  const pool = rule.zone === undefined ? `r:${name}` : `z:${rule.zone}`;
+  const build = (input: PolicySet | Unlimited, group: string, option: string) =>
+    pools.target(pool, rule.zone, group, input, blockForMs, option, at);
+  const spec = rule.policies!;
+  if (!isGroupPolicies(spec)) {
+    return {
+      fallback: build(spec as PolicySet | Unlimited, "default", `${at}.policies`),
+      groups: undefined,
+    };
+  }
+  problems.unknownKeys(spec, ["default", "groups"], `${at}.policies`);
+  const fallback = build(spec.default, "default", `${at}.policies.default`);
+  if (spec.groups === undefined) return { fallback, groups: undefined };
+  if (typeof spec.groups !== "object" || spec.groups === null || Array.isArray(spec.groups)) {
+    problems.add(
+      `${at}.policies.groups`,
+      spec.groups,
+      "an object { <group>: policies | UNLIMITED }",
+    );
+    return { fallback, groups: undefined };
+  }
+  const groups = new Map<string, Target | Unlimited>();
+  for (const [g, input] of Object.entries(spec.groups)) {
+    if (!NAME.test(g) || g === "default") {
+      problems.add(`${at}.policies.groups`, g, `group names of ${NAME_FORM}, other than "default"`);
+      continue;
+    }
+    const t = build(input, `g.${g}`, `${at}.policies.groups.${g}`);
+    if (t !== undefined) groups.set(g, t);
+  }
+  return { fallback, groups };
 }
 
 /**
@@ -354,43 +320,4 @@ function compileMethods(
   // RFC 9110 §9.3.2: HEAD is GET without the content; frameworks route it to GET handlers.
   if (set.has("GET")) set.add("HEAD");
   return set;
-}
-
-/**
- * Parses a rule's policies under their option path; with a rule-level blockFor, rewrites them
- * as objects carrying it (a policy's own blockFor wins).
- */
-function parseWithBlock(
-  input: PolicySet,
-  option: string,
-  blockForMs: number | undefined,
-  problems: ProblemList,
-): { inputs: PolicyInput[]; policies: Policy[] } | undefined {
-  let policies: Policy[];
-  try {
-    policies = parsePolicies(input, option);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    for (const p of error.problems) problems.add(p.option, p.received, p.expected);
-    return undefined;
-  }
-  const list: PolicyInput[] = Array.isArray(input) ? [...input] : [input as PolicyInput];
-  if (blockForMs === undefined || blockForMs === 0) return { inputs: list, policies };
-  const inputs = policies.map(
-    (p): PolicyOptions => ({
-      limit: p.limit,
-      window: p.windowMs,
-      algorithm: p.algorithm,
-      ...(BUCKETS.has(p.algorithm) ? { burst: p.burst } : {}),
-      blockFor: p.blockForMs > 0 ? p.blockForMs : blockForMs,
-      name: p.name,
-      ...(p.algorithm === "leaky-bucket" ? { mode: p.mode } : {}),
-      ...(p.mode === "delay" ? { maxDelay: p.maxDelayMs } : {}),
-    }),
-  );
-  return { inputs, policies: parsePolicies(inputs, option) };
-}
-
-function describePolicies(input: PolicySet | Unlimited): unknown {
-  return input === UNLIMITED ? "UNLIMITED" : input;
 }
