@@ -26,6 +26,7 @@ import {
   type ConfigProblem,
   type Duration,
   memoryStore,
+  ProblemList,
   type Store,
   warnOnce,
 } from "../index.js";
@@ -74,7 +75,7 @@ declare module "fastify" {
   }
 }
 
-const ROUTE_KEYS = new Set([
+const ROUTE_KEYS = [
   "policies",
   "cost",
   "exempt",
@@ -83,7 +84,7 @@ const ROUTE_KEYS = new Set([
   "identity",
   "skip",
   "name",
-]);
+] as const;
 
 /**
  * The canonical request over Fastify's request. Everything is read when asked for: headers in
@@ -216,16 +217,9 @@ function compileRoute(
       },
     ]);
   }
-  const extra: ConfigProblem[] = [];
-  const c = config as Record<string, unknown>;
-  for (const k of Object.keys(c)) {
-    if (!ROUTE_KEYS.has(k))
-      extra.push({
-        option: `${at}.${k}`,
-        received: c[k],
-        expected: `one of ${[...ROUTE_KEYS].join(", ")}`,
-      });
-  }
+  const keys = new ProblemList();
+  keys.unknownKeys(config, ROUTE_KEYS, at);
+  const extra: ConfigProblem[] = [...keys.items];
   const { rules: _rules, policies, ...rest } = shared;
   const rc = config as FastifyRouteRateLimit;
   const rule = {

@@ -40,7 +40,7 @@ export interface HttpLimiter<Raw = unknown> {
 /** Failed identifications one address may make before it is answered 429 instead of 401. */
 const DEFAULT_IDENTITY_FAILURES = "20/min";
 
-const OPTION_KEYS = new Set([
+const OPTION_KEYS = [
   "policies",
   "rules",
   "identity",
@@ -63,7 +63,7 @@ const OPTION_KEYS = new Set([
   "listsRefresh",
   "identityFailures",
   "logger",
-]);
+] as const;
 
 /**
  * Builds the HTTP limiter: rules compiled, one limiter per rule (or zone) and group, headers
@@ -95,10 +95,7 @@ export function createHttpLimiter<Raw = unknown>(
     ]);
   }
   const problems = new ProblemList();
-  const o = options as Record<string, unknown>;
-  for (const k of Object.keys(o)) {
-    if (!OPTION_KEYS.has(k)) problems.add(k, o[k], `one of ${[...OPTION_KEYS].join(", ")}`);
-  }
+  problems.unknownKeys(options, OPTION_KEYS);
   const logger = resolveLogger(options.logger);
   if (logger === undefined) problems.add("logger", options.logger, LOGGER_FORM);
   const trust = trustProxyProblem(options.trustProxy);

@@ -73,7 +73,7 @@ export type ThrottlekitConfig = {
   readonly skipIf: ((context: ExecutionContext) => MaybePromise<boolean>) | undefined;
 };
 
-const KEYS = new Set([
+const KEYS = [
   "throttlers",
   "store",
   "prefix",
@@ -85,7 +85,7 @@ const KEYS = new Set([
   "ipv4Prefix",
   "headers",
   "skipIf",
-]);
+] as const;
 
 /** Validates the module options all at once and applies defaults. */
 export function resolveOptions(options: ThrottlekitModuleOptions): ThrottlekitConfig {
@@ -94,15 +94,7 @@ export function resolveOptions(options: ThrottlekitModuleOptions): ThrottlekitCo
     problems.add("ThrottlekitModule options", options, "an object { throttlers, store?, ... }");
     problems.throwIfAny();
   }
-  for (const key of Object.keys(options)) {
-    if (!KEYS.has(key)) {
-      problems.add(
-        key,
-        (options as Record<string, unknown>)[key],
-        `one of ${[...KEYS].join(", ")}`,
-      );
-    }
-  }
+  problems.unknownKeys(options, KEYS);
   const t = options.throttlers;
   const throttlers =
     typeof t !== "string" && !Array.isArray(t) && isNamedPolicies(t)
