@@ -23,6 +23,7 @@ import { createServer, request } from "node:http";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { entries } from "../tsup.config.js";
+import { freePort } from "../test/support/free-port.js";
 
 export type BlockMode = "check" | "run" | "serve" | "nocheck";
 
@@ -238,16 +239,6 @@ function typecheck(root: string, tsconfig: string, written: Written[]): Promise<
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const s = createServer();
-    s.on("error", fail);
-    s.listen(0, "127.0.0.1", () => {
-      const address = s.address();
-      s.close(() => done(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
 
 function get200(port: number, path: string): Promise<boolean> {
   return new Promise((done) => {

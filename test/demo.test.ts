@@ -5,10 +5,11 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { createServer, request } from "node:http";
+import { request } from "node:http";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
+import { freePort } from "./support/free-port.js";
 
 const ROOT = join(import.meta.dirname, "..");
 let npm: ChildProcess | undefined;
@@ -21,17 +22,6 @@ afterAll(() => {
     } catch {}
   }
 });
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const s = createServer();
-    s.on("error", fail);
-    s.listen(0, "127.0.0.1", () => {
-      const address = s.address();
-      s.close(() => done(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
 
 function status(port: number, path: string): Promise<number | undefined> {
   return new Promise((done) => {

@@ -5,10 +5,10 @@
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { freePort } from "./free-port.js";
 
 const run = promisify(execFile);
 const HOST = "127.0.0.1";
@@ -35,19 +35,6 @@ function removeDir(dir: string): void {
 }
 
 /** A port nothing listens on right now (the OS picks it; we release it for redis-server). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once("error", reject);
-    server.listen(0, HOST, () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 export type RedisNode = {
   readonly port: number;
   readonly host: string;
@@ -233,3 +220,5 @@ export async function startCluster(masters = 3): Promise<RedisCluster> {
 function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+export { freePort };
