@@ -2,6 +2,14 @@
  * throttlekit: the core (policies, algorithms, limiter) and the embedded memory store.
  * Runs anywhere JavaScript does: no `node:*` imports below src/core.
  */
+export {
+  type AcquireOptions,
+  type AcquireResult,
+  type ConcurrencyLimiter,
+  type ConcurrencyLimiterOptions,
+  createConcurrencyLimiter,
+  type Lease,
+} from "./core/concurrency.js";
 export type { Decision, PolicyDecision, Reason } from "./core/decision.js";
 export { type Duration, formatDuration, parseDuration } from "./core/duration.js";
 // ProblemList is public so adapters and stores outside the core validate options the same way:
@@ -42,4 +50,9 @@ export {
   type PolicyOptions,
   parsePolicies,
 } from "./core/policy.js";
-export type { Store, StoreBinding } from "./core/store.js";
+export type {
+  ConcurrencyAnswer,
+  ConcurrencyBinding,
+  Store,
+  StoreBinding,
+} from "./core/store.js";

@@ -27,4 +27,9 @@ export {
 export { combine, type Decision, type PolicyDecision, verdictFree } from "./core/decision.js";
 export type { ListEntry, ListEntryInput, ListKind, ListStore } from "./core/list-store.js";
 export type { Policy } from "./core/policy.js";
-export type { Store, StoreBinding } from "./core/store.js";
+export type {
+  ConcurrencyAnswer,
+  ConcurrencyBinding,
+  Store,
+  StoreBinding,
+} from "./core/store.js";

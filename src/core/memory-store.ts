@@ -1,9 +1,10 @@
 import { ProblemList } from "./errors/config-error.js";
 import { LOGGER_FORM, type Logger, resolveLogger, warnOnce } from "./logger.js";
 import { MemoryBinding, type Room } from "./memory/binding.js";
+import { MemoryConcurrency } from "./memory/concurrency.js";
 import { memoryLists } from "./memory-list-store.js";
 import type { Policy } from "./policy.js";
-import type { Store, StoreBinding } from "./store.js";
+import type { ConcurrencyBinding, Store, StoreBinding } from "./store.js";
 
 export type MemoryStoreOptions = {
   /**
@@ -80,7 +81,7 @@ function inClusterWorker(): boolean {
 
 /** The memory store, with its live key count for monitoring. */
 export interface MemoryStore extends Store {
-  /** Keys held now (counters plus blocks, across limiters): what `maxKeys` bounds. */
+  /** Keys held now (counters, blocks and lease keys, across limiters): what `maxKeys` bounds. */
   readonly size: number;
   readonly maxKeys: number;
 }
@@ -92,6 +93,8 @@ class InMemoryStore implements MemoryStore, Room {
   readonly lists = memoryLists();
   size = 0;
   private readonly bindings = new Map<string, MemoryBinding>();
+  /** Lease tables of createConcurrencyLimiter, one per namespace; each key counts as one. */
+  private readonly leases = new Map<string, MemoryConcurrency>();
 
   constructor(
     readonly maxKeys: number,
@@ -110,12 +113,23 @@ class InMemoryStore implements MemoryStore, Room {
     return binding;
   }
 
-  makeRoom(t: number, asking: MemoryBinding, forBlock: boolean): boolean {
-    // A key at rest (a counter back to fresh, a block that has ended) or a counter that is not
-    // limited: forgetting it changes no answer.
+  concurrency(namespace: string): ConcurrencyBinding {
+    // Limiters with the same prefix share leases, as they would in Redis.
+    let table = this.leases.get(namespace);
+    if (table === undefined) {
+      table = new MemoryConcurrency(this);
+      this.leases.set(namespace, table);
+    }
+    return table;
+  }
+
+  makeRoom(t: number, asking: MemoryBinding | undefined, forBlock: boolean): boolean {
+    // A key at rest (a counter back to fresh, a block that has ended, a lease key whose leases
+    // have all expired) or a counter that is not limited: forgetting it changes no answer.
     if (this.evictFrom(asking, (b) => b.evictCounter(t, false) || b.blocks.evictEnded(t))) {
       return true;
     }
+    for (const table of this.leases.values()) if (table.evictIdle(t)) return true;
     // Saturated: every key scanned is limited or blocked. An offender's counter is forgotten
     // before an innocent newcomer is refused (issue 13 item 9); blocks are kept over counters.
     warnOnce(
@@ -129,8 +143,11 @@ class InMemoryStore implements MemoryStore, Room {
   }
 
   /** Tries `evict` on the asking binding first, then on every other. */
-  private evictFrom(asking: MemoryBinding, evict: (b: MemoryBinding) => boolean): boolean {
-    if (evict(asking)) return true;
+  private evictFrom(
+    asking: MemoryBinding | undefined,
+    evict: (b: MemoryBinding) => boolean,
+  ): boolean {
+    if (asking !== undefined && evict(asking)) return true;
     for (const b of this.bindings.values()) if (b !== asking && evict(b)) return true;
     return false;
   }
@@ -143,6 +160,8 @@ class InMemoryStore implements MemoryStore, Room {
 
   async close(): Promise<void> {
     this.bindings.clear();
+    for (const table of this.leases.values()) table.clear();
+    this.leases.clear();
     this.size = 0;
   }
 }

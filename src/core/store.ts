@@ -19,6 +19,11 @@ export interface Store {
    * store shares them too. Optional: without it the HTTP layer keeps lists per process.
    */
   lists?(namespace: string): ListStore;
+  /**
+   * Leases of one namespace for createConcurrencyLimiter: a count of things in flight per key.
+   * Optional: a limiter built on a store without it throws a ConfigError at construction.
+   */
+  concurrency?(namespace: string): ConcurrencyBinding;
   /** Releases timers or connections the store itself owns (never a user's client). */
   close?(): Promise<void>;
 }
@@ -34,4 +39,47 @@ export interface StoreBinding {
   /** Synchronous twin of consume, for in-process stores; absent on remote ones. */
   consumeSync?(key: string, cost: number, now: number | undefined): Decision;
   peekSync?(key: string, cost: number, now: number | undefined): Decision;
+}
+
+/**
+ * A store's answer to one acquire. Times are in the store's clock (the caller's `now` when
+ * given). `retryAfterMs` is 0 when granted; `resetMs` is the wait until no lease is held.
+ */
+export type ConcurrencyAnswer = {
+  readonly granted: boolean;
+  /** "ok" or "limited", or "degraded" when the store could not decide (onStoreError). */
+  readonly reason: "ok" | "limited" | "degraded";
+  /** The lease's id when granted (unique in the namespace), "" when refused. */
+  readonly id: string;
+  /** When the granted lease expires; the refusal's earliest held expiry (0 if unknown). */
+  readonly expiresAt: number;
+  /** Leases held for the key once this answer is made (the new one included). */
+  readonly inFlight: number;
+  readonly retryAfterMs: number;
+  readonly resetMs: number;
+};
+
+/**
+ * Leases per key in one namespace: a sorted set of lease ids by expiry, in effect. Expired
+ * leases count for nothing. `max` and `leaseMs` come with each call, so limiters sharing a
+ * namespace share the count.
+ */
+export interface ConcurrencyBinding {
+  acquire(
+    key: string,
+    max: number,
+    leaseMs: number,
+    now: number | undefined,
+  ): Promise<ConcurrencyAnswer>;
+  /** True when this call freed a live lease; false when it was already released or expired. */
+  release(key: string, id: string, now: number | undefined): Promise<boolean>;
+  /** The lease's new expiry (now + leaseMs), or undefined when it is no longer held. */
+  renew(
+    key: string,
+    id: string,
+    leaseMs: number,
+    now: number | undefined,
+  ): Promise<number | undefined>;
+  /** Live leases held for the key. */
+  inFlight(key: string, now: number | undefined): Promise<number>;
 }

@@ -1,3 +1,7 @@
-/** Test helpers: a manual clock and the store conformance suite every store must pass. */
+/** Test helpers: a manual clock and the conformance suites every store must pass. */
+export {
+  type ConcurrencyConformanceOptions,
+  concurrencyConformance,
+} from "./concurrency-conformance.js";
 export { type ManualClock, manualClock } from "./manual-clock.js";
 export { type ConformanceOptions, storeConformance } from "./store-conformance.js";

@@ -15,7 +15,7 @@ export interface Room extends KeyCount {
    * Frees one key for `asking`: a counter (at rest, then not limited, then limited), and for a
    * new block, as a last resort, the block that ends soonest. False when nothing could go.
    */
-  makeRoom(t: number, asking: MemoryBinding, forBlock: boolean): boolean;
+  makeRoom(t: number, asking: MemoryBinding | undefined, forBlock: boolean): boolean;
   /** How long a refused newcomer should wait: until the soonest block held ends. */
   fullRetryMs(t: number): number;
 }
