@@ -10,10 +10,11 @@ import type { ListStore } from "../../core/list-store.js";
 import { LOGGER_FORM, type Logger, resolveLogger } from "../../core/logger.js";
 import { memoryStore } from "../../core/memory-store.js";
 import type { Policy } from "../../core/policy.js";
-import type { Store, StoreBinding } from "../../core/store.js";
+import type { ConcurrencyBinding, Store, StoreBinding } from "../../core/store.js";
 import { type BindingContext, RedisBinding } from "./binding.js";
 import { CircuitBreaker } from "./breaker.js";
 import { type Commands, type RedisClientLike, wrapClient } from "./client.js";
+import { RedisConcurrency } from "./concurrency.js";
 import { OutageLog } from "./outage-log.js";
 import { redisLists } from "./redis-lists.js";
 import { ScriptRunner } from "./runner.js";
@@ -203,7 +204,10 @@ class RedisStoreImpl implements RedisStore {
   private readonly runner: ScriptRunner;
   private readonly counters = { degraded: 0, localHits: 0 };
   private readonly bindings = new Map<string, RedisBinding>();
+  private readonly leases = new Map<string, RedisConcurrency>();
   private readonly ctx: BindingContext;
+  /** fallback mode: leases answered locally while Redis is unavailable. */
+  private readonly localLeases: ((namespace: string) => ConcurrencyBinding) | undefined;
 
   constructor(
     commands: Commands,
@@ -222,11 +226,10 @@ class RedisStoreImpl implements RedisStore {
     if (onStoreError === "fallback") {
       // Created on first need: a healthy Redis never pays for it.
       let local: Store | undefined;
-      fallback = (namespace, policies) => {
-        // Per process on purpose: the per-process warning would be noise here.
-        local ??= memoryStore({ logger: false });
-        return local.bind(namespace, policies);
-      };
+      // Per process on purpose: the per-process warning would be noise here.
+      const localStore = () => (local ??= memoryStore({ logger: false }));
+      fallback = (namespace, policies) => localStore().bind(namespace, policies);
+      this.localLeases = (namespace) => localStore().concurrency!(namespace);
     }
     this.ctx = {
       runner: this.runner,
@@ -256,6 +259,16 @@ class RedisStoreImpl implements RedisStore {
       this.bindings.set(id, binding);
     }
     return binding;
+  }
+
+  /** createConcurrencyLimiter's leases: one script run per call (concurrency.ts). */
+  concurrency(namespace: string): ConcurrencyBinding {
+    let leases = this.leases.get(namespace);
+    if (leases === undefined) {
+      leases = new RedisConcurrency(this.ctx, namespace, this.localLeases);
+      this.leases.set(namespace, leases);
+    }
+    return leases;
   }
 
   /** Sends anything still queued. The client is yours: the store never quits it. */

@@ -4,6 +4,12 @@ import type { Commands } from "./client.js";
 import type { OutageLog } from "./outage-log.js";
 import { SCRIPT_SHA, SCRIPT_SOURCE } from "./script.js";
 
+/** A Lua script the runner can send: its source and the SHA1 EVALSHA names it by. */
+export type Script = { readonly sha: string; readonly source: string };
+
+/** The decision script (script.ts): the default. */
+const DECIDE: Script = { sha: SCRIPT_SHA, source: SCRIPT_SOURCE };
+
 /**
  * The local clock the deadline is computed on: monotonic (performance.now() never steps back
  * when the wall clock is adjusted), in roughly wall-clock ms.
@@ -61,12 +67,14 @@ export class ScriptRunner {
 
   /**
    * `keys` and `argv` of one call; `keys[0]` decides the node on a cluster. `argv[0]` is the
-   * deadline's slot, filled here. Resolves to the script's reply (server time first).
+   * deadline's slot, filled here. Resolves to the script's reply (server time first). Any
+   * `script` must keep the decision script's protocol: ARGV[1] is the deadline, and a run
+   * starting past it does nothing and answers { -1, server time } (lua/header.ts).
    */
-  run(keys: readonly string[], argv: readonly string[]): Promise<unknown> {
+  run(keys: readonly string[], argv: readonly string[], script: Script = DECIDE): Promise<unknown> {
     const args = new Array<string>(3 + keys.length + argv.length);
     args[0] = "EVALSHA";
-    args[1] = SCRIPT_SHA;
+    args[1] = script.sha;
     args[2] = String(keys.length);
     let i = 3;
     for (const k of keys) args[i++] = k;
@@ -146,7 +154,7 @@ export class ScriptRunner {
           (error: unknown) => {
             if (!settled && command[0] === "EVALSHA" && messageOf(error).startsWith("NOSCRIPT")) {
               // The same deadline: it is absolute. A fresh array: the client may hold the old one.
-              attempt(["EVAL", SCRIPT_SOURCE, ...command.slice(2)], resent);
+              attempt(["EVAL", script.source, ...command.slice(2)], resent);
             } else fail(error);
           },
         );
