@@ -45,7 +45,11 @@ export function concurrencyConformance(options: ConcurrencyConformanceOptions): 
       const start = clock.now();
       const results = await Promise.all(Array.from({ length: 200 }, () => limiter.acquire("k")));
       const granted = results.filter((r) => r.allowed);
-      check(granted.length === 5, "exactly 5 granted", granted.length);
+      check(
+        granted.length === 5,
+        "exactly 5 granted",
+        `${granted.length} (reasons: ${granted.map((r) => r.decision.reason).join(", ")})`,
+      );
       check(new Set(granted.map((r) => r.lease!.id)).size === 5, "5 distinct lease ids", granted);
       for (const r of granted) {
         check(r.decision.reason === "ok" && r.decision.retryAfterMs === 0, "a plain grant", r);
