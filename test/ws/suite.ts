@@ -27,7 +27,9 @@ function flush(c: Client): Promise<void> {
 export function wsSuite(name: string, store: () => Store): void {
   describe(`throttlekit/ws on ${name}`, () => {
     const cleanup: (() => Promise<void> | void)[] = [];
+    const clients: Client[] = [];
     afterEach(async () => {
+      for (const c of clients.splice(0)) c.terminate();
       for (const c of cleanup.splice(0).reverse()) await c();
     });
 
@@ -48,10 +50,6 @@ export function wsSuite(name: string, store: () => Store): void {
       cleanup.push(() => srv.close());
       return { limit, srv, clock };
     }
-    const clients: Client[] = [];
-    afterEach(() => {
-      for (const c of clients.splice(0)) c.terminate();
-    });
     const client = async (port: number, headers?: Record<string, string>) => {
       const c = await open(port, headers);
       clients.push(c);
