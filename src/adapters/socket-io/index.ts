@@ -1,0 +1,521 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ExtendedError, Socket } from "socket.io";
+import {
+  createHttpLimiter,
+  type HttpLimiter,
+  type HttpLimiterOptions,
+  type HttpOutcome,
+  isThenable,
+  type RespondOutcome,
+  type RulePolicies,
+  withProblems,
+} from "../../http/index.js";
+import {
+  type ConcurrencyLimiter,
+  ConfigError,
+  createConcurrencyLimiter,
+  type Decision,
+  type Duration,
+  type Lease,
+  memoryStore,
+  ProblemList,
+  parseDuration,
+  type Store,
+} from "../../index.js";
+import { type EventPolicies, EventRules } from "./events.js";
+import { type SocketIoRaw, SocketRequest } from "./request.js";
+
+export type { EventPolicies } from "./events.js";
+export { authToken, type SocketIoRaw } from "./request.js";
+
+/** The HTTP layer's options that apply to a Socket.IO handshake (identity, proxies, lists). */
+type HandshakeOptions = Pick<
+  HttpLimiterOptions<SocketIoRaw>,
+  | "identity"
+  | "trustProxy"
+  | "proxyHeader"
+  | "ipv6Prefix"
+  | "ipv4Prefix"
+  | "logger"
+  | "store"
+  | "prefix"
+  | "clock"
+  | "headers"
+  | "allow"
+  | "deny"
+  | "listsRefresh"
+  | "identityFailures"
+>;
+
+/** Options of socketIoRateLimit: the HTTP layer's identity options plus connection and event limits. */
+export type SocketIoRateLimitOptions = HandshakeOptions & {
+  /** New connections per identity, e.g. "10/min" (or policies per group). @default undefined (not limited) */
+  connections?: RulePolicies;
+  /** Connections open at once per identity, across every process sharing the store. @default undefined */
+  maxConnections?: number;
+  /** Lease of each open connection, renewed every third of it while connected. @default "30s" */
+  leaseMs?: Duration;
+  /** Per-event policies per connection, first match wins: `{ "chat:*": "5/s", "*": "50/s" }`. @default undefined */
+  events?: EventPolicies;
+  /** Per-event policies per identity (all its connections, every process). @default undefined */
+  identityEvents?: EventPolicies;
+  /** Disconnects a client refused this many events within this long. @default undefined */
+  closeAfter?: { readonly violations: number; readonly within: Duration };
+};
+
+/** Why a connection or an event was refused: `err.data` of a connect_error, an ack's argument. */
+export type RefusalCode = "RATE_LIMITED" | "UNAVAILABLE" | "FORBIDDEN" | "UNAUTHORIZED";
+
+/** `err.data` of the client's `connect_error` when the limiter refused the connection. */
+export type ConnectionRefusal = {
+  readonly code: RefusalCode;
+  /** Wait before retrying (ms); null when waiting will not help or is unknown. */
+  readonly retryAfterMs: number | null;
+  /** Which limit refused: "connections", "maxConnections", "lists" or "identity". */
+  readonly limit: "connections" | "maxConnections" | "lists" | "identity";
+};
+
+/** What a limited event's ack receives, or the `"rate_limited"` event carries without an ack. */
+export type EventRefusal = {
+  /** "RATE_LIMITED" for a quota; "UNAVAILABLE" when the store is out (fail-closed). */
+  readonly code: "RATE_LIMITED" | "UNAVAILABLE";
+  readonly retryAfterMs: number | null;
+  readonly event: string;
+};
+
+type Next = (err?: ExtendedError) => void;
+
+/** What `socketIoRateLimit` returns: install both parts, or either. */
+export interface SocketIoRateLimit {
+  /**
+   * For `new Server(httpServer, { allowRequest })`: refuses new Engine.IO sessions over their
+   * `connections` rate or lists before any Socket.IO state exists. It sees no `auth` payload.
+   */
+  readonly allowRequest: (
+    req: IncomingMessage,
+    fn: (err: string | null | undefined, success: boolean) => void,
+  ) => void;
+  /** For `io.use()` (or a namespace's `use()`): admission, `maxConnections`, event limits. */
+  readonly middleware: (socket: Socket, next: Next) => void;
+  /** The HTTP limiter behind the handshake (lists, clientAddress). */
+  readonly http: HttpLimiter<SocketIoRaw>;
+  /** The `maxConnections` limiter, when configured. */
+  readonly connections: ConcurrencyLimiter | undefined;
+  /** Connections being limited now (for tests and metrics). */
+  readonly tracked: number;
+  /** Stops renewals and list notifications; closes the store if the limiter created it. */
+  close(): Promise<void>;
+}
+
+const KNOWN = [
+  "connections",
+  "maxConnections",
+  "leaseMs",
+  "events",
+  "identityEvents",
+  "closeAfter",
+  "identity",
+  "trustProxy",
+  "proxyHeader",
+  "ipv6Prefix",
+  "ipv4Prefix",
+  "logger",
+  "store",
+  "prefix",
+  "clock",
+  "headers",
+  "allow",
+  "deny",
+  "listsRefresh",
+  "identityFailures",
+];
+/** Without `connections` the handshake still resolves the identity and lists: never refuses. */
+const UNCOUNTED = { limit: 1_000_000_000, window: "1s" } as const;
+const EXEMPT = Symbol("exempt");
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** One admitted connection: its identity key, counters' key, lease and violations. */
+type Tracked = {
+  readonly key: string;
+  readonly seq: string;
+  lease: Lease | undefined;
+  violations: number;
+  since: number;
+};
+
+/**
+ * Rate limiting for Socket.IO 4: connection admission at the engine handshake and in
+ * `io.use()`, connections open at once per identity, per-event policies per connection and per
+ * identity, and disconnection of clients that keep hitting the limits.
+ *
+ * @example
+ * import { Server } from "socket.io";
+ * import { socketIoRateLimit } from "throttlekit/socket.io";
+ *
+ * const limit = socketIoRateLimit({
+ *   connections: "10/min",
+ *   maxConnections: 5,
+ *   events: { "chat:*": "5/s", "*": "50/s" },
+ *   closeAfter: { violations: 20, within: "1m" },
+ * });
+ * const io = new Server(httpServer, { allowRequest: limit.allowRequest });
+ * io.use(limit.middleware);
+ */
+export function socketIoRateLimit(options: SocketIoRateLimitOptions): SocketIoRateLimit {
+  if (typeof options !== "object" || options === null) {
+    throw new ConfigError([
+      {
+        option: "options",
+        received: options,
+        expected: "an object { connections?, events?, ... }",
+      },
+    ]);
+  }
+  const problems = new ProblemList();
+  problems.unknownKeys(options, KNOWN);
+  const {
+    connections: connectionPolicies,
+    maxConnections,
+    leaseMs: leaseInput,
+    events,
+    identityEvents,
+    closeAfter,
+    ...handshake
+  } = options;
+  const ownStore = handshake.store === undefined;
+  const store: Store = handshake.store ?? memoryStore();
+  const prefix = typeof handshake.prefix === "string" ? handshake.prefix : "tk";
+  const clock = handshake.clock;
+  const now = clock ?? Date.now;
+
+  let concurrency: ConcurrencyLimiter | undefined;
+  const leaseMs = parseDuration(leaseInput ?? "30s");
+  if (leaseMs === undefined || leaseMs <= 0 || leaseMs > MAX_TIMER_MS) {
+    problems.add("leaseMs", leaseInput, `a positive duration of at most 24 days: "30s" or ms`);
+  }
+  if (maxConnections !== undefined) {
+    try {
+      concurrency = createConcurrencyLimiter({
+        max: maxConnections,
+        leaseMs: leaseMs ?? 30_000,
+        store,
+        prefix: `${prefix}:sio:conn`,
+        ...(clock === undefined ? {} : { clock }),
+      });
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      for (const p of error.problems)
+        problems.add(p.option === "max" ? "maxConnections" : p.option, p.received, p.expected);
+    }
+  }
+  // Per-connection counters live in this process whatever the store: a connection is here.
+  const local = memoryStore();
+  const perConnection =
+    events === undefined
+      ? undefined
+      : new EventRules("events", events, local, "sio:c", clock, problems);
+  const perIdentity =
+    identityEvents === undefined
+      ? undefined
+      : new EventRules("identityEvents", identityEvents, store, `${prefix}:sio:e`, clock, problems);
+  let violationsMax = 0;
+  let withinMs = 0;
+  if (closeAfter !== undefined) {
+    const v = (closeAfter as { violations?: unknown })?.violations;
+    const w = parseDuration((closeAfter as { within?: unknown })?.within);
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1) {
+      problems.add("closeAfter.violations", v, "a whole number ≥ 1");
+    } else violationsMax = v;
+    if (w === undefined || w <= 0) {
+      problems.add("closeAfter.within", closeAfter?.within, 'a positive duration, e.g. "1m"');
+    } else withinMs = w;
+  }
+
+  const http = withProblems(problems.items, () =>
+    createHttpLimiter<SocketIoRaw>({
+      ...handshake,
+      store,
+      rules: [{ name: "socket.io-connections", policies: connectionPolicies ?? UNCOUNTED }],
+    }),
+  );
+
+  /** Keys resolved at the engine handshake, so io.use() neither counts nor identifies again. */
+  const handshakes = new WeakMap<IncomingMessage, string | typeof EXEMPT>();
+  /** Connections holding a lease, renewed together on one timer. */
+  const leased = new Set<Tracked>();
+  let tracked = 0;
+  let seq = 0;
+  let timer: ReturnType<typeof setInterval> | undefined;
+  let renewing = false;
+
+  const renewAll = (): void => {
+    if (renewing || concurrency === undefined) return;
+    renewing = true;
+    const c = concurrency;
+    const all = [...leased].map((t) => {
+      const held = t.lease;
+      if (held === undefined) return c.acquire(t.key).then((r) => adopt(t, r.lease), noop);
+      return c.renew(held).then((r) => {
+        if (r !== false) return adopt(t, r);
+        // Lost (expired through an outage): take a slot again if one is free, else keep the
+        // connection uncounted and try at the next renewal (docs/adapters/socket-io.md).
+        t.lease = undefined;
+        return c.acquire(t.key).then((a) => adopt(t, a.lease), noop);
+      }, noop);
+    });
+    void Promise.all(all).finally(() => {
+      renewing = false;
+    });
+  };
+
+  /** A lease granted for a connection that closed meanwhile goes back at once. */
+  const adopt = (t: Tracked, lease: Lease | undefined): void => {
+    if (lease === undefined) return;
+    if (leased.has(t)) t.lease = lease;
+    else void concurrency?.release(lease).catch(noop);
+  };
+
+  const track = (socket: Socket, key: string, lease: Lease | undefined): void => {
+    const t: Tracked = { key, seq: String(++seq), lease, violations: 0, since: 0 };
+    tracked++;
+    if (lease !== undefined) {
+      leased.add(t);
+      if (timer === undefined) {
+        timer = setInterval(renewAll, Math.max(1, Math.floor(concurrency!.leaseMs / 3)));
+        timer.unref?.();
+      }
+    }
+    const conn = socket.conn;
+    const done = (): void => {
+      socket.off("disconnect", done);
+      conn.off("close", done);
+      tracked--;
+      leased.delete(t);
+      if (leased.size === 0 && timer !== undefined) {
+        clearInterval(timer);
+        timer = undefined;
+      }
+      if (t.lease !== undefined) void concurrency?.release(t.lease).catch(noop);
+      t.lease = undefined;
+      if (perConnection !== undefined)
+        for (const l of perConnection.limiters)
+          if (l !== undefined) void l.reset(t.seq).catch(noop);
+    };
+    // "disconnect" when the socket leaves; the engine's "close" when the transport dies before
+    // the socket ever connected (the client vanished while admission was pending).
+    socket.on("disconnect", done);
+    conn.on("close", done);
+    if (perConnection !== undefined || perIdentity !== undefined)
+      socket.use((packet, next) => onPacket(socket, t, packet, next));
+  };
+
+  const refuseEvent = (
+    socket: Socket,
+    t: Tracked,
+    packet: unknown[],
+    d: Decision | undefined,
+  ): void => {
+    const quota = d !== undefined && d.reason !== "degraded";
+    const info: EventRefusal = {
+      code: quota ? "RATE_LIMITED" : "UNAVAILABLE",
+      retryAfterMs: d === undefined ? null : waitOf(d.retryAfterMs),
+      event: packet[0] as string,
+    };
+    const ack = packet[packet.length - 1];
+    if (packet.length > 1 && typeof ack === "function") ack(info);
+    else socket.emit("rate_limited", info);
+    if (!quota || violationsMax === 0) return;
+    const at = now();
+    if (t.violations === 0 || at - t.since >= withinMs) {
+      t.since = at;
+      t.violations = 0;
+    }
+    if (++t.violations >= violationsMax) socket.disconnect(true);
+  };
+
+  const onPacket = (socket: Socket, t: Tracked, packet: unknown[], next: Next): void => {
+    const event = packet[0];
+    if (typeof event !== "string") {
+      next();
+      return;
+    }
+    const own = perConnection?.match(event);
+    if (own !== undefined) {
+      const d = own.consumeSync(t.seq);
+      if (!d.allowed) {
+        refuseEvent(socket, t, packet, d);
+        return;
+      }
+    }
+    const shared = perIdentity?.match(event);
+    if (shared === undefined) {
+      next();
+      return;
+    }
+    if (shared.canConsumeSync) {
+      const d = shared.consumeSync(t.key);
+      if (d.allowed) next();
+      else refuseEvent(socket, t, packet, d);
+      return;
+    }
+    shared.consume(t.key).then(
+      (d) => {
+        if (d.allowed) next();
+        else refuseEvent(socket, t, packet, d);
+      },
+      () => refuseEvent(socket, t, packet, undefined),
+    );
+  };
+
+  const admitted = (socket: Socket, key: string | typeof EXEMPT, next: Next): void => {
+    // Allow-listed and UNLIMITED identities bypass every limit.
+    if (key === EXEMPT) {
+      next();
+      return;
+    }
+    if (concurrency === undefined) {
+      track(socket, key, undefined);
+      next();
+      return;
+    }
+    concurrency.acquire(key).then(
+      (r) => {
+        if (!r.allowed) {
+          next(refusal(r.decision, "maxConnections"));
+          return;
+        }
+        if (socket.conn.readyState !== "open") {
+          void concurrency?.release(r.lease).catch(noop);
+          next(new Error("connection closed during admission"));
+          return;
+        }
+        track(socket, key, r.lease);
+        next();
+      },
+      (error: unknown) => next(unavailable(error)),
+    );
+  };
+
+  const middleware = (socket: Socket, next: Next): void => {
+    const req = socket.request;
+    const known = handshakes.get(req);
+    if (known !== undefined) {
+      admitted(socket, known, next);
+      return;
+    }
+    let out: ReturnType<typeof http.handle>;
+    try {
+      out = http.handle(
+        new SocketRequest(req, socket.handshake.address, socket.handshake.auth, socket.nsp.name),
+      );
+    } catch (error) {
+      next(unavailable(error));
+      return;
+    }
+    const then = (o: HttpOutcome): void => {
+      if (o.action === "continue") admitted(socket, o.key ?? EXEMPT, next);
+      else next(responded(o));
+    };
+    if (!isThenable<HttpOutcome>(out)) {
+      then(out);
+      return;
+    }
+    out.then(then, (error: unknown) => next(unavailable(error)));
+  };
+
+  const allowRequest: SocketIoRateLimit["allowRequest"] = (req, fn) => {
+    const then = (o: HttpOutcome): void => {
+      if (o.action === "continue") {
+        handshakes.set(req, o.key ?? EXEMPT);
+        fn(null, true);
+        return;
+      }
+      // Polling handshakes carry their response (engine.io sets req.res): answer it ourselves
+      // with the status, Retry-After and body a client can act on; engine.io then only ends it.
+      // A WebSocket handshake is answered by engine.io (a 400 with this message).
+      const res = (req as IncomingMessage & { res?: ServerResponse }).res;
+      if (res !== undefined && !res.headersSent) res.writeHead(o.status, o.headers).end(o.body);
+      fn(responded(o).message, false);
+    };
+    let out: ReturnType<typeof http.handle>;
+    try {
+      out = http.handle(new SocketRequest(req, req.socket?.remoteAddress, undefined, undefined));
+    } catch {
+      fn("Service Unavailable", false);
+      return;
+    }
+    if (!isThenable<HttpOutcome>(out)) then(out);
+    else out.then(then, () => fn("Service Unavailable", false));
+  };
+
+  return {
+    allowRequest,
+    middleware,
+    http,
+    connections: concurrency,
+    get tracked() {
+      return tracked;
+    },
+    async close() {
+      if (timer !== undefined) clearInterval(timer);
+      timer = undefined;
+      await http.close();
+      await local.close?.();
+      if (ownStore) await store.close?.();
+    },
+  };
+}
+
+function noop(): void {}
+
+function waitOf(ms: number): number | null {
+  return Number.isFinite(ms) && ms >= 0 ? Math.ceil(ms) : null;
+}
+
+const MESSAGES: Record<RefusalCode, string> = {
+  RATE_LIMITED: "Too Many Requests",
+  UNAVAILABLE: "Service Unavailable",
+  FORBIDDEN: "Forbidden",
+  UNAUTHORIZED: "Unauthorized",
+};
+
+function refusalError(data: ConnectionRefusal, cause?: unknown): ExtendedError {
+  const wait = data.retryAfterMs === null ? "" : ` (retry after ${data.retryAfterMs} ms)`;
+  const error = new Error(
+    `${MESSAGES[data.code]}: ${data.limit}${wait}`,
+    cause === undefined ? undefined : { cause },
+  ) as ExtendedError;
+  error.data = data;
+  return error;
+}
+
+function refusal(d: Decision, limit: ConnectionRefusal["limit"]): ExtendedError {
+  const code = d.reason === "degraded" ? "UNAVAILABLE" : "RATE_LIMITED";
+  return refusalError({ code, retryAfterMs: waitOf(d.retryAfterMs), limit });
+}
+
+/** The HTTP layer's answer (429, 503, 403, 401) as a connect_error. */
+function responded(o: RespondOutcome): ExtendedError {
+  const code: RefusalCode =
+    o.status === 503
+      ? "UNAVAILABLE"
+      : o.status === 403
+        ? "FORBIDDEN"
+        : o.status === 401
+          ? "UNAUTHORIZED"
+          : "RATE_LIMITED";
+  const retry = o.headers["Retry-After"];
+  const retryAfterMs =
+    o.decision !== undefined && !o.decision.allowed
+      ? waitOf(o.decision.retryAfterMs)
+      : retry !== undefined
+        ? Number(retry) * 1000
+        : null;
+  const limit =
+    code === "FORBIDDEN" ? "lists" : o.reason === "identity-error" ? "identity" : "connections";
+  return refusalError({ code, retryAfterMs: code === "FORBIDDEN" ? null : retryAfterMs, limit });
+}
+
+function unavailable(error: unknown): ExtendedError {
+  return refusalError({ code: "UNAVAILABLE", retryAfterMs: null, limit: "connections" }, error);
+}
