@@ -14,6 +14,9 @@ export const entries = {
   hono: "src/adapters/hono.ts",
   express: "src/adapters/express.ts",
   koa: "src/adapters/koa.ts",
+  ws: "src/adapters/ws/index.ts",
+  "socket-io": "src/adapters/socket-io/index.ts",
+  grpc: "src/adapters/grpc.ts",
 };
 
 export default defineConfig({

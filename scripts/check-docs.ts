@@ -186,8 +186,16 @@ export async function checkDocs(
 function docsTsconfig(root: string, scratch: string) {
   const rel = (p: string) => relative(scratch, join(root, p)).split("\\").join("/");
   const paths: Record<string, string[]> = {};
-  for (const [name, entry] of Object.entries(entries)) {
-    paths[name === "index" ? "throttlekit" : `throttlekit/${name}`] = [rel(entry)];
+  // Each subpath of package.json "exports" to the source of the tsup entry its build comes from
+  // ("./socket.io" is built as dist/socket-io.js from entries["socket-io"]).
+  const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
+    exports: Record<string, { import?: { default?: string } }>;
+  };
+  for (const [subpath, target] of Object.entries(pkg.exports)) {
+    const built = /^\.\/dist\/(.+)\.js$/.exec(target.import?.default ?? "");
+    const entry = built === null ? undefined : entries[built[1] as keyof typeof entries];
+    if (entry === undefined) continue;
+    paths[subpath === "." ? "throttlekit" : `throttlekit/${subpath.slice(2)}`] = [rel(entry)];
   }
   return {
     extends: rel("tsconfig.json"),
