@@ -88,7 +88,7 @@ describe.each(stores.cases)("socket.io on $name", ({ store }) => {
     a.disconnect();
     await eventually(async () => (await harness!.limit.connections!.inFlight("127.0.0.1")) === 1);
     await connect(harness.url);
-    expect(harness.limit.tracked).toBe(2);
+    expect(harness.limit.stats()).toMatchObject({ connections: 2, leases: 2 });
   });
 
   it("frees the slot of a client that vanishes (engine ping timeout)", async () => {

@@ -101,8 +101,11 @@ export interface SocketIoRateLimit {
   readonly http: HttpLimiter<SocketIoRaw>;
   /** The `maxConnections` limiter, when configured. */
   readonly connections: ConcurrencyLimiter | undefined;
-  /** Connections being limited now (for tests and metrics). */
-  readonly tracked: number;
+  /**
+   * What the limiter holds in this process now (for tests and metrics): connections it limits,
+   * leases it renews, and per-connection event counters.
+   */
+  stats(): { readonly connections: number; readonly leases: number; readonly counters: number };
   /** Stops renewals and list notifications; closes the store if the limiter created it. */
   close(): Promise<void>;
 }
@@ -453,9 +456,7 @@ export function socketIoRateLimit(options: SocketIoRateLimitOptions): SocketIoRa
     middleware,
     http,
     connections: concurrency,
-    get tracked() {
-      return tracked;
-    },
+    stats: () => ({ connections: tracked, leases: leased.size, counters: local.size }),
     async close() {
       if (timer !== undefined) clearInterval(timer);
       timer = undefined;
