@@ -102,6 +102,8 @@ export interface GrpcRateLimit extends ServerInterceptor {
   readonly limiter: HttpLimiter<GrpcRaw>;
   /** The concurrency limiter of `maxConcurrent`, when set. */
   readonly concurrency: ConcurrencyLimiter | undefined;
+  /** The limiter of `messages`, when set (per call: on its own memory store). */
+  readonly messages: Limiter | undefined;
   /** Stops lease renewal and list notifications; closes stores the limiter created. */
   close(): Promise<void>;
 }
@@ -334,6 +336,7 @@ export function grpcRateLimit(options: GrpcRateLimitOptions): GrpcRateLimit {
     new Guard(ctx, method, call).intercepting) as GrpcRate;
   Object.defineProperty(interceptor, "limiter", { value: limiter, enumerable: true });
   Object.defineProperty(interceptor, "concurrency", { value: concurrency, enumerable: true });
+  Object.defineProperty(interceptor, "messages", { value: messageLimiter, enumerable: true });
   interceptor.close = async () => {
     if (ctx.timer !== undefined) clearInterval(ctx.timer);
     ctx.timer = undefined;
@@ -584,6 +587,10 @@ class Guard {
   private end(): void {
     if (this.ended) return;
     this.ended = true;
+    // A stream's own count dies with it (no key left behind per call).
+    if (this.ctx.messagesPerCall && this.messageKey !== undefined) {
+      void this.ctx.messages!.reset(this.messageKey).catch(() => {});
+    }
     const lease = this.lease;
     if (lease === undefined) return;
     this.lease = undefined;
