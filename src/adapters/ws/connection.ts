@@ -181,8 +181,8 @@ export class Connection {
     let units: number;
     try {
       units = this.units(data, isBinary);
-    } catch (error) {
-      return Promise.reject(error);
+    } catch {
+      return Promise.resolve(unavailable(this.meters.list[0]!.limiter));
     }
     const size = this.meters.bytes ? sizeOf(data) : 0;
     const list = this.meters.list;
@@ -196,21 +196,29 @@ export class Connection {
           : m.limiter.consume(key, cost === 1 ? COST_ONE : { cost }),
       );
     }
-    return Promise.all(asked).then((ds) => {
-      let refused: Decision | undefined;
-      for (const d of ds) if (d !== undefined && !d.allowed) refused ??= d;
-      if (refused === undefined) return undefined;
-      // Every meter decided at once: give back what the others charged for a refused message.
-      ds.forEach((d, i) => {
-        if (d?.allowed) {
-          const m = list[i]!;
-          void m.limiter
-            .refund(m.perIdentity ? this.key! : this.id, m.bytes ? size : units)
-            .catch(() => {});
-        }
-      });
-      return refused;
+    return Promise.all(asked).then(
+      (ds) => this.settle(ds, units, size),
+      // A store that throws instead of answering per onStoreError: refuse as unavailable, and
+      // keep the connection's queue going.
+      () => unavailable(list[0]!.limiter),
+    );
+  }
+
+  private settle(ds: (Decision | undefined)[], units: number, size: number): Decision | undefined {
+    const list = this.meters.list;
+    let refused: Decision | undefined;
+    for (const d of ds) if (d !== undefined && !d.allowed) refused ??= d;
+    if (refused === undefined) return undefined;
+    // Every meter decided at once: give back what the others charged for a refused message.
+    ds.forEach((d, i) => {
+      if (d?.allowed) {
+        const m = list[i]!;
+        void m.limiter
+          .refund(m.perIdentity ? this.key! : this.id, m.bytes ? size : units)
+          .catch(() => {});
+      }
     });
+    return refused;
   }
 
   /** Gives back the charges of meters before `upTo` (a later one refused the message). */
@@ -324,6 +332,22 @@ export class Connection {
       return last ?? list[0]!.limiter.consume(this.id, { cost: units });
     });
   }
+}
+
+/** A refusal for a store fault without a decision: "degraded", no known wait. */
+function unavailable(limiter: Limiter): Decision {
+  const policy = limiter.policies[0]!;
+  return {
+    allowed: false,
+    limit: policy.limit,
+    remaining: 0,
+    resetMs: 0,
+    retryAfterMs: Number.POSITIVE_INFINITY,
+    reason: "degraded",
+    policy,
+    policies: [],
+    delayMs: 0,
+  };
 }
 
 /** Payload bytes of a message in any of ws's binaryType forms. */
