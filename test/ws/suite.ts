@@ -149,6 +149,14 @@ export function wsSuite(name: string, store: () => Store): void {
       expect(b.frames[2]).toBe("b2");
     });
 
+    it("delivers a burst in order, past the pause threshold, with nothing lost", async () => {
+      const { srv } = await setup({ messages: { perConnection: "1000/s", perIdentity: "1000/s" } });
+      const a = await client(srv.port);
+      const sent = Array.from({ length: 200 }, (_, i) => `m${i}`);
+      for (const m of sent) a.send(m);
+      expect(await a.frameCount(200)).toEqual(sent);
+    });
+
     it("limits bytes by payload size", async () => {
       const { srv } = await setup({ bytes: { limit: 10, window: "1s" }, onLimited: "reply" });
       const a = await client(srv.port);
