@@ -91,6 +91,16 @@ describe.each(stores.cases)("socket.io on $name", ({ store }) => {
     expect(harness.limit.stats()).toMatchObject({ connections: 2, leases: 2 });
   });
 
+  it("renews the lease of a connection while it stays open (real time: the renewal timer)", async () => {
+    harness = await serve({ ...base(), maxConnections: 1, leaseMs: 300 });
+    await connect(harness.url);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(await harness.limit.connections!.inFlight("127.0.0.1")).toBe(1);
+    const error = await refused(harness.url);
+    expect(error.data).toMatchObject({ code: "RATE_LIMITED", limit: "maxConnections" });
+    expect(error.data?.retryAfterMs).toBeLessThanOrEqual(300);
+  });
+
   it("frees the slot of a client that vanishes (engine ping timeout)", async () => {
     harness = await serve(
       { ...base(), maxConnections: 1 },
@@ -158,6 +168,7 @@ describe.each(stores.cases)("socket.io on $name", ({ store }) => {
       ...base(),
       events: { "*": "1/min" },
       closeAfter: { violations: 2, within: "1m" },
+      maxConnections: 1,
     });
     const a = await connect(harness.url);
     const gone = new Promise<string>((resolve) => a.once("disconnect", resolve));
@@ -166,6 +177,9 @@ describe.each(stores.cases)("socket.io on $name", ({ store }) => {
     expect(a.connected).toBe(true);
     a.emit("other", () => {});
     expect(await gone).toBe("io server disconnect");
+    // The server's disconnect freed the slot.
+    await eventually(async () => (await harness!.limit.connections!.inFlight("127.0.0.1")) === 0);
+    await connect(harness.url);
   });
 
   it("ignores a spoofed X-Forwarded-For without trustProxy, and believes it with trustProxy", async () => {

@@ -135,6 +135,7 @@ const KNOWN = [
 /** Without `connections` the handshake still resolves the identity and lists: never refuses. */
 const UNCOUNTED = { limit: 1_000_000_000, window: "1s" } as const;
 const EXEMPT = Symbol("exempt");
+const CONNECTIONS_RULE = "rules[0].policies";
 const MAX_TIMER_MS = 2_147_483_647;
 
 /** One admitted connection: its identity key, counters' key, lease and violations. */
@@ -234,13 +235,25 @@ export function socketIoRateLimit(options: SocketIoRateLimitOptions): SocketIoRa
     } else withinMs = w;
   }
 
-  const http = withProblems(problems.items, () =>
-    createHttpLimiter<SocketIoRaw>({
-      ...handshake,
-      store,
-      rules: [{ name: "socket.io-connections", policies: connectionPolicies ?? UNCOUNTED }],
-    }),
-  );
+  const http = withProblems(problems.items, () => {
+    try {
+      return createHttpLimiter<SocketIoRaw>({
+        ...handshake,
+        store,
+        rules: [{ name: "socket.io-connections", policies: connectionPolicies ?? UNCOUNTED }],
+      });
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      // The one rule is built from `connections`: name the option the user wrote.
+      throw new ConfigError(
+        error.problems.map((p) =>
+          p.option.startsWith(CONNECTIONS_RULE)
+            ? { ...p, option: `connections${p.option.slice(CONNECTIONS_RULE.length)}` }
+            : p,
+        ),
+      );
+    }
+  });
 
   /** Keys resolved at the engine handshake, so io.use() neither counts nor identifies again. */
   const handshakes = new WeakMap<IncomingMessage, string | typeof EXEMPT>();
