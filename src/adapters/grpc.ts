@@ -440,13 +440,13 @@ class Guard {
       this.admitted(o.key, metadata, next);
       return;
     }
-    if (o.key !== undefined) {
-      this.acquire(o.key, metadata, next);
+    if (o.reason === "exempt" || o.reason === "skipped") {
+      // Exempt, skipped or allow-listed: no cap either.
+      this.admitted(o.key, metadata, next);
       return;
     }
-    if (o.reason !== "unmatched") {
-      // Skipped, exempt or allow-listed: no cap either.
-      this.admitted(undefined, metadata, next);
+    if (o.key !== undefined) {
+      this.acquire(o.key, metadata, next);
       return;
     }
     // No rule counted the call, but maxConcurrent still caps its identity.

@@ -325,6 +325,21 @@ describe("throttlekit/grpc identities and outages", () => {
     expect((await unary(client, "SayHello", "a")).error?.code).toBe(status.PERMISSION_DENIED);
   });
 
+  it("an allow-listed identity bypasses maxConcurrent too", async () => {
+    const { h, client, limit } = await serve({
+      identity: byUser,
+      policies: "100/min",
+      maxConcurrent: 1,
+      leaseMs: "1m",
+      allow: ["user:vip"],
+    });
+    const held = [unary(client, "Hold", "1", USER("vip")), unary(client, "Hold", "2", USER("vip"))];
+    expect(await eventually(async () => h.holds.waiting.length === 2)).toBe(true);
+    expect(await limit.concurrency!.inFlight("user:vip")).toBe(0);
+    h.holds.releaseAll();
+    expect((await Promise.all(held)).map((r) => r.error)).toEqual([null, null]);
+  });
+
   it("fail-closed store outage: UNAVAILABLE for calls and for concurrency, never RESOURCE_EXHAUSTED", async () => {
     const dead = await freePort();
     const c = new Redis(dead, "127.0.0.1", {
