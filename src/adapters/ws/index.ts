@@ -373,16 +373,22 @@ class WsLimiter implements WsRateLimit {
     head: Buffer,
     callback: (ws: WebSocket, req: IncomingMessage) => void,
   ): void {
-    this.verifyUpgrade(req).then((v) => {
-      if (!v.allowed) {
-        refuse(socket, v.status, v.headers, v.body);
-        return;
-      }
-      wss.handleUpgrade(req, socket, head, (ws) => {
-        this.attach(ws, req);
-        callback(ws, req);
+    this.verifyUpgrade(req)
+      .then((v) => {
+        if (!v.allowed) {
+          refuse(socket, v.status, v.headers, v.body);
+          return;
+        }
+        wss.handleUpgrade(req, socket, head, (ws) => {
+          this.attach(ws, req);
+          callback(ws, req);
+        });
+      })
+      .catch((error: unknown) => {
+        // ws refused the call itself (a closed server): the upgrade cannot go on.
+        this.onError(error, req);
+        socket.destroy();
       });
-    });
   }
 
   attach(ws: WebSocket, req: IncomingMessage): void {
