@@ -11,7 +11,13 @@ export {
   type Lease,
 } from "./core/concurrency.js";
 export type { Decision, PolicyDecision, Reason } from "./core/decision.js";
-export { type Duration, formatDuration, parseDuration } from "./core/duration.js";
+export {
+  type Duration,
+  formatDuration,
+  parseDuration,
+  parseTimerDuration,
+  TIMER_DURATION_FORM,
+} from "./core/duration.js";
 // ProblemList is public so adapters and stores outside the core validate options the same way:
 // every problem collected, one ConfigError.
 export { ConfigError, type ConfigProblem, ProblemList } from "./core/errors/config-error.js";

@@ -8,7 +8,9 @@ import {
   ProblemList,
   parseDuration,
   parsePolicies,
+  parseTimerDuration,
   type Reason,
+  TIMER_DURATION_FORM,
 } from "../../index.js";
 
 /** The raw objects the upgrade request carries, for identities and callbacks (`req.raw.req`). */
@@ -129,9 +131,7 @@ export const HTTP_KEYS = [
   "identityFailures",
 ] as const;
 
-/** Largest delay setTimeout/setInterval honour (2^31 - 1 ms). */
-const MAX_TIMER_MS = 2_147_483_647;
-const TIMER_FORM = 'a positive duration such as "30s" or 30000, at most 24 days';
+const TIMER_FORM = TIMER_DURATION_FORM;
 
 export type SplitPolicies = {
   readonly perConnection: PolicySet | undefined;
@@ -147,8 +147,7 @@ export type ParsedWsOptions = {
 };
 
 function timer(value: unknown): number | undefined {
-  const ms = parseDuration(value as Duration);
-  return ms !== undefined && ms > 0 && ms <= MAX_TIMER_MS ? ms : undefined;
+  return parseTimerDuration(value);
 }
 
 function policySet(value: unknown, option: string, problems: ConfigProblem[]): boolean {
