@@ -619,7 +619,15 @@ class Guard {
     if (lease === undefined || lease.expiresAt - now > (concurrency.leaseMs * 2) / 3) return;
     concurrency.renew(lease).then(
       (renewed) => {
-        if (renewed !== false && this.lease !== undefined) this.lease = renewed;
+        if (this.lease === undefined) return;
+        if (renewed !== false) {
+          this.lease = renewed;
+          return;
+        }
+        // Expired (a long outage): the slot may be someone else's now. The call goes on,
+        // uncounted, rather than being cut off.
+        this.lease = undefined;
+        this.ctx.held.delete(this);
       },
       () => {},
     );

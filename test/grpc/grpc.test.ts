@@ -325,6 +325,28 @@ describe("throttlekit/grpc identities and outages", () => {
     expect((await unary(client, "SayHello", "a")).error?.code).toBe(status.PERMISSION_DENIED);
   });
 
+  it("cost: a rule's cost function reads the call's metadata", async () => {
+    const { client } = await serve({
+      identity: byUser,
+      clock: manualClock().now,
+      rules: [
+        {
+          path: "/hello.Greeter/*",
+          policies: "5/min",
+          cost: (req) => Number(req.header("x-weight") ?? "1"),
+        },
+      ],
+    });
+    const heavy = meta({ "x-user": "ann", "x-weight": "2" });
+    expect((await unary(client, "SayHello", "a", heavy)).error).toBeNull();
+    expect((await unary(client, "SayHello", "a", heavy)).error).toBeNull();
+    expect((await unary(client, "SayHello", "a", heavy)).error?.code).toBe(
+      status.RESOURCE_EXHAUSTED,
+    );
+    // One unit is left: a call of weight 1 still passes.
+    expect((await unary(client, "SayHello", "a", USER("ann"))).error).toBeNull();
+  });
+
   it("an allow-listed identity bypasses maxConcurrent too", async () => {
     const { h, client, limit } = await serve({
       identity: byUser,
