@@ -371,7 +371,12 @@ describe("throttlekit/grpc identities and outages", () => {
     });
     c.on("error", () => {});
     redisClients.push(c);
-    const store = redisStore({ client: c, onStoreError: "fail-closed", timeout: 100 });
+    const store = redisStore({
+      client: c,
+      onStoreError: "fail-closed",
+      timeout: 100,
+      logger: false,
+    });
     const calls = await serve({ store, prefix: "down", policies: "100/min", logger: false });
     const a = await unary(calls.client, "SayHello", "a");
     expect(a.error?.code).toBe(status.UNAVAILABLE);
@@ -383,6 +388,23 @@ describe("throttlekit/grpc identities and outages", () => {
       logger: false,
     });
     expect((await unary(slots.client, "SayHello", "a")).error?.code).toBe(status.UNAVAILABLE);
+  });
+
+  it("fallback store outage: the local limiter's refusals are quota refusals (RESOURCE_EXHAUSTED)", async () => {
+    const dead = await freePort();
+    const c = new Redis(dead, "127.0.0.1", {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+    });
+    c.on("error", () => {});
+    redisClients.push(c);
+    const store = redisStore({ client: c, onStoreError: "fallback", timeout: 100, logger: false });
+    const { client } = await serve({ store, prefix: "fb", policies: "1/min", logger: false });
+    expect((await unary(client, "SayHello", "a")).error).toBeNull();
+    const second = await unary(client, "SayHello", "a");
+    expect(second.error?.code).toBe(status.RESOURCE_EXHAUSTED);
+    expect(Number(trailer(second.error?.metadata, "grpc-retry-pushback-ms"))).toBeGreaterThan(0);
   });
 
   it("bad options: one ConfigError naming each", () => {
