@@ -36,16 +36,25 @@ export type Harness = {
 
 export async function serve(
   options: SocketIoRateLimitOptions,
-  server: Partial<ServerOptions> & { handshake?: boolean } = {},
+  server: Partial<ServerOptions> & {
+    handshake?: boolean;
+    /** Told each admission's outcome (the error passed to next, or undefined). */
+    admitted?: (error: unknown) => void;
+  } = {},
 ): Promise<Harness> {
-  const { handshake, ...serverOptions } = server;
+  const { handshake, admitted, ...serverOptions } = server;
   const limit = socketIoRateLimit(options);
   const http = createServer();
   const io = new Server(http, {
     ...serverOptions,
     ...(handshake ? { allowRequest: limit.allowRequest } : {}),
   });
-  io.use(limit.middleware);
+  io.use((socket, next) =>
+    limit.middleware(socket, (error) => {
+      admitted?.(error);
+      next(error);
+    }),
+  );
   const handled = new Map<string, number>();
   io.on("connection", (socket) => {
     socket.onAny(() => {});

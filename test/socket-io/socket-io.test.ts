@@ -101,6 +101,49 @@ describe.each(stores.cases)("socket.io on $name", ({ store }) => {
     expect(error.data?.retryAfterMs).toBeLessThanOrEqual(300);
   });
 
+  it.each([
+    ["with", 1],
+    ["without", undefined],
+  ])(
+    "holds nothing for a client that leaves during a slow admission (%s maxConnections)",
+    async (_, max) => {
+      let entered!: () => void;
+      const inIdentity = new Promise<void>((resolve) => {
+        entered = resolve;
+      });
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let outcome!: (error: unknown) => void;
+      const finished = new Promise<unknown>((resolve) => {
+        outcome = resolve;
+      });
+      harness = await serve(
+        {
+          ...base(),
+          ...(max === undefined ? {} : { maxConnections: max }),
+          events: { "*": "5/s" },
+          identity: async () => {
+            entered();
+            await gate;
+            return "slow";
+          },
+        },
+        { admitted: outcome },
+      );
+      // Never settles: the client closes before the server answers its CONNECT.
+      void connect(harness.url).catch(() => undefined);
+      await inIdentity;
+      closeClients();
+      await eventually(() => harness!.io.engine.clientsCount === 0);
+      release();
+      expect(String(await finished)).toMatch(/connection closed during admission/);
+      expect(harness.limit.stats()).toEqual({ connections: 0, leases: 0, counters: 0 });
+      if (max !== undefined) expect(await harness.limit.connections!.inFlight("slow")).toBe(0);
+    },
+  );
+
   it("frees the slot of a client that vanishes (engine ping timeout)", async () => {
     harness = await serve(
       { ...base(), maxConnections: 1 },

@@ -136,6 +136,7 @@ const KNOWN = [
 const UNCOUNTED = { limit: 1_000_000_000, window: "1s" } as const;
 const EXEMPT = Symbol("exempt");
 const CONNECTIONS_RULE = "rules[0].policies";
+const CLOSED = "connection closed during admission";
 const MAX_TIMER_MS = 2_147_483_647;
 
 /** One admitted connection: its identity key, counters' key, lease and violations. */
@@ -390,8 +391,12 @@ export function socketIoRateLimit(options: SocketIoRateLimitOptions): SocketIoRa
       return;
     }
     if (concurrency === undefined) {
-      track(socket, key, undefined);
-      next();
+      // An asynchronous admission (a Redis store) may outlive the client: nothing to track then.
+      if (socket.conn.readyState !== "open") next(new Error(CLOSED));
+      else {
+        track(socket, key, undefined);
+        next();
+      }
       return;
     }
     concurrency.acquire(key).then(
@@ -402,7 +407,7 @@ export function socketIoRateLimit(options: SocketIoRateLimitOptions): SocketIoRa
         }
         if (socket.conn.readyState !== "open") {
           void concurrency?.release(r.lease).catch(noop);
-          next(new Error("connection closed during admission"));
+          next(new Error(CLOSED));
           return;
         }
         track(socket, key, r.lease);
