@@ -6,7 +6,6 @@ import {
   type HttpLimiterOptions,
   type HttpOutcome,
   isThenable,
-  type RespondOutcome,
   type RulePolicies,
   withProblems,
 } from "../../http/index.js";
@@ -23,9 +22,12 @@ import {
   type Store,
 } from "../../index.js";
 import { type EventPolicies, EventRules } from "./events.js";
+import { type Held, Renewals } from "./leases.js";
+import { CLOSED, type EventRefusal, refusal, responded, unavailable, waitOf } from "./refusal.js";
 import { type SocketIoRaw, SocketRequest } from "./request.js";
 
 export type { EventPolicies } from "./events.js";
+export type { ConnectionRefusal, EventRefusal, RefusalCode } from "./refusal.js";
 export { authToken, type SocketIoRaw } from "./request.js";
 
 /** The HTTP layer's options that apply to a Socket.IO handshake (identity, proxies, lists). */
@@ -61,26 +63,6 @@ export type SocketIoRateLimitOptions = HandshakeOptions & {
   identityEvents?: EventPolicies;
   /** Disconnects a client refused this many events within this long. @default undefined */
   closeAfter?: { readonly violations: number; readonly within: Duration };
-};
-
-/** Why a connection or an event was refused: `err.data` of a connect_error, an ack's argument. */
-export type RefusalCode = "RATE_LIMITED" | "UNAVAILABLE" | "FORBIDDEN" | "UNAUTHORIZED";
-
-/** `err.data` of the client's `connect_error` when the limiter refused the connection. */
-export type ConnectionRefusal = {
-  readonly code: RefusalCode;
-  /** Wait before retrying (ms); null when waiting will not help or is unknown. */
-  readonly retryAfterMs: number | null;
-  /** Which limit refused: "connections", "maxConnections", "lists" or "identity". */
-  readonly limit: "connections" | "maxConnections" | "lists" | "identity";
-};
-
-/** What a limited event's ack receives, or the `"rate_limited"` event carries without an ack. */
-export type EventRefusal = {
-  /** "RATE_LIMITED" for a quota; "UNAVAILABLE" when the store is out (fail-closed). */
-  readonly code: "RATE_LIMITED" | "UNAVAILABLE";
-  readonly retryAfterMs: number | null;
-  readonly event: string;
 };
 
 type Next = (err?: ExtendedError) => void;
@@ -136,14 +118,11 @@ const KNOWN = [
 const UNCOUNTED = { limit: 1_000_000_000, window: "1s" } as const;
 const EXEMPT = Symbol("exempt");
 const CONNECTIONS_RULE = "rules[0].policies";
-const CLOSED = "connection closed during admission";
 const MAX_TIMER_MS = 2_147_483_647;
 
 /** One admitted connection: its identity key, counters' key, lease and violations. */
-type Tracked = {
-  readonly key: string;
+type Tracked = Held & {
   readonly seq: string;
-  lease: Lease | undefined;
   violations: number;
   since: number;
 };
@@ -259,61 +238,20 @@ export function socketIoRateLimit(options: SocketIoRateLimitOptions): SocketIoRa
   /** Keys resolved at the engine handshake, so io.use() neither counts nor identifies again. */
   const handshakes = new WeakMap<IncomingMessage, string | typeof EXEMPT>();
   /** Connections holding a lease, renewed together on one timer. */
-  const leased = new Set<Tracked>();
+  const renewals = concurrency === undefined ? undefined : new Renewals(concurrency);
   let tracked = 0;
   let seq = 0;
-  let timer: ReturnType<typeof setInterval> | undefined;
-  let renewing = false;
-
-  const renewAll = (): void => {
-    if (renewing || concurrency === undefined) return;
-    renewing = true;
-    const c = concurrency;
-    const all = [...leased].map((t) => {
-      const held = t.lease;
-      if (held === undefined) return c.acquire(t.key).then((r) => adopt(t, r.lease), noop);
-      return c.renew(held).then((r) => {
-        if (r !== false) return adopt(t, r);
-        // Lost (expired through an outage): take a slot again if one is free, else keep the
-        // connection uncounted and try at the next renewal (docs/adapters/socket-io.md).
-        t.lease = undefined;
-        return c.acquire(t.key).then((a) => adopt(t, a.lease), noop);
-      }, noop);
-    });
-    void Promise.all(all).finally(() => {
-      renewing = false;
-    });
-  };
-
-  /** A lease granted for a connection that closed meanwhile goes back at once. */
-  const adopt = (t: Tracked, lease: Lease | undefined): void => {
-    if (lease === undefined) return;
-    if (leased.has(t)) t.lease = lease;
-    else void concurrency?.release(lease).catch(noop);
-  };
 
   const track = (socket: Socket, key: string, lease: Lease | undefined): void => {
     const t: Tracked = { key, seq: String(++seq), lease, violations: 0, since: 0 };
     tracked++;
-    if (lease !== undefined) {
-      leased.add(t);
-      if (timer === undefined) {
-        timer = setInterval(renewAll, Math.max(1, Math.floor(concurrency!.leaseMs / 3)));
-        timer.unref?.();
-      }
-    }
+    if (lease !== undefined) renewals?.add(t);
     const conn = socket.conn;
     const done = (): void => {
       socket.off("disconnect", done);
       conn.off("close", done);
       tracked--;
-      leased.delete(t);
-      if (leased.size === 0 && timer !== undefined) {
-        clearInterval(timer);
-        timer = undefined;
-      }
-      if (t.lease !== undefined) void concurrency?.release(t.lease).catch(noop);
-      t.lease = undefined;
+      renewals?.delete(t);
       if (perConnection !== undefined)
         for (const l of perConnection.limiters)
           if (l !== undefined) void l.reset(t.seq).catch(noop);
@@ -474,10 +412,9 @@ export function socketIoRateLimit(options: SocketIoRateLimitOptions): SocketIoRa
     middleware,
     http,
     connections: concurrency,
-    stats: () => ({ connections: tracked, leases: leased.size, counters: local.size }),
+    stats: () => ({ connections: tracked, leases: renewals?.size ?? 0, counters: local.size }),
     async close() {
-      if (timer !== undefined) clearInterval(timer);
-      timer = undefined;
+      renewals?.stop();
       await http.close();
       await local.close?.();
       if (ownStore) await store.close?.();
@@ -486,55 +423,3 @@ export function socketIoRateLimit(options: SocketIoRateLimitOptions): SocketIoRa
 }
 
 function noop(): void {}
-
-function waitOf(ms: number): number | null {
-  return Number.isFinite(ms) && ms >= 0 ? Math.ceil(ms) : null;
-}
-
-const MESSAGES: Record<RefusalCode, string> = {
-  RATE_LIMITED: "Too Many Requests",
-  UNAVAILABLE: "Service Unavailable",
-  FORBIDDEN: "Forbidden",
-  UNAUTHORIZED: "Unauthorized",
-};
-
-function refusalError(data: ConnectionRefusal, cause?: unknown): ExtendedError {
-  const wait = data.retryAfterMs === null ? "" : ` (retry after ${data.retryAfterMs} ms)`;
-  const error = new Error(
-    `${MESSAGES[data.code]}: ${data.limit}${wait}`,
-    cause === undefined ? undefined : { cause },
-  ) as ExtendedError;
-  error.data = data;
-  return error;
-}
-
-function refusal(d: Decision, limit: ConnectionRefusal["limit"]): ExtendedError {
-  const code = d.reason === "degraded" ? "UNAVAILABLE" : "RATE_LIMITED";
-  return refusalError({ code, retryAfterMs: waitOf(d.retryAfterMs), limit });
-}
-
-/** The HTTP layer's answer (429, 503, 403, 401) as a connect_error. */
-function responded(o: RespondOutcome): ExtendedError {
-  const code: RefusalCode =
-    o.status === 503
-      ? "UNAVAILABLE"
-      : o.status === 403
-        ? "FORBIDDEN"
-        : o.status === 401
-          ? "UNAUTHORIZED"
-          : "RATE_LIMITED";
-  const retry = o.headers["Retry-After"];
-  const retryAfterMs =
-    o.decision !== undefined && !o.decision.allowed
-      ? waitOf(o.decision.retryAfterMs)
-      : retry !== undefined
-        ? Number(retry) * 1000
-        : null;
-  const limit =
-    code === "FORBIDDEN" ? "lists" : o.reason === "identity-error" ? "identity" : "connections";
-  return refusalError({ code, retryAfterMs: code === "FORBIDDEN" ? null : retryAfterMs, limit });
-}
-
-function unavailable(error: unknown): ExtendedError {
-  return refusalError({ code: "UNAVAILABLE", retryAfterMs: null, limit: "connections" }, error);
-}
