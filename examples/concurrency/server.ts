@@ -5,7 +5,7 @@
  * Three answer 200 after a second; two answer 429 at once, with Retry-After.
  */
 import { createServer } from "node:http";
-import { createConcurrencyLimiter } from "../../src/index.js";
+import { createConcurrencyLimiter } from "throttlekit";
 
 const slots = createConcurrencyLimiter({ max: 3, leaseMs: "10s" });
 

@@ -19,7 +19,7 @@ import {
   type StoreBinding,
   type Verdict,
   verdictFree,
-} from "../../src/store-kit.js";
+} from "throttlekit/store";
 
 /** One user key of one limiter: every policy's state, and the end of its block (0: none). */
 type Entry = { states: (number[] | undefined)[]; blockedUntil: number };
@@ -137,7 +137,7 @@ function alg(p: Policy): Algorithm<Float64Array> | Algorithm<number[]> {
 
 // Run directly: three requests against "2/s" on this store.
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { createLimiter } = await import("../../src/index.js");
+  const { createLimiter } = await import("throttlekit");
   const limiter = createLimiter({ policies: "2/s", store: mapStore() });
   for (let i = 1; i <= 3; i++) {
     const d = await limiter.consume("user:1");

@@ -5,9 +5,8 @@
  *   curl -i -H "x-api-key: demo-pro-key" localhost:3000/api/items
  */
 import express from "express";
-import { expressRateLimit } from "../../src/adapters/express.js";
-import { apiKey } from "../../src/http/identity/api-key.js";
-import { ip } from "../../src/http/identity/ip.js";
+import { expressRateLimit } from "throttlekit/express";
+import { apiKey, ip } from "throttlekit/http";
 
 const plans = new Map([
   ["demo-free-key", "free"],

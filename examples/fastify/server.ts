@@ -4,9 +4,8 @@
  *   for i in $(seq 7); do curl -s -o /dev/null -w "%{http_code}\n" -X POST localhost:3000/login; done
  */
 import Fastify from "fastify";
-import { fastifyRateLimit } from "../../src/adapters/fastify.js";
-import { apiKey } from "../../src/http/identity/api-key.js";
-import { ip } from "../../src/http/identity/ip.js";
+import { fastifyRateLimit } from "throttlekit/fastify";
+import { apiKey, ip } from "throttlekit/http";
 
 const app = Fastify({ logger: true });
 

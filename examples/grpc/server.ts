@@ -16,8 +16,8 @@ import {
   type sendUnaryData,
 } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
-import { grpcRateLimit } from "../../src/adapters/grpc.js";
-import { apiKey, ip } from "../../src/http/index.js";
+import { grpcRateLimit } from "throttlekit/grpc";
+import { apiKey, ip } from "throttlekit/http";
 
 type Req = { name: string };
 type Reply = { message: string };

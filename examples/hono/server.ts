@@ -5,7 +5,7 @@
  */
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
-import { honoRateLimit } from "../../src/adapters/hono.js";
+import { honoRateLimit } from "throttlekit/hono";
 
 const app = new Hono();
 

@@ -6,10 +6,8 @@
  */
 import { SignJWT } from "jose";
 import Koa from "koa";
-import { koaRateLimit } from "../../src/adapters/koa.js";
-import { ip } from "../../src/http/identity/ip.js";
-import { jwt } from "../../src/http/identity/jwt.js";
-import { UNLIMITED } from "../../src/http/unlimited.js";
+import { ip, jwt, UNLIMITED } from "throttlekit/http";
+import { koaRateLimit } from "throttlekit/koa";
 
 const secret = process.env.JWT_SECRET ?? "demo secret: set JWT_SECRET in real life";
 

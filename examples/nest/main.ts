@@ -13,7 +13,7 @@ import {
   ThrottlekitExceptionFilter,
   ThrottlekitGuard,
   ThrottlekitModule,
-} from "../../src/adapters/nest/index.js";
+} from "throttlekit/nest";
 
 class AppController {
   hello() {

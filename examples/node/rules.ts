@@ -1,8 +1,8 @@
 /**
  * The demo's rules: first match wins. Edit and restart `npm run demo` to try your own.
  */
-import type { HttpRule } from "../../src/http/index.js";
-import { UNLIMITED } from "../../src/http/index.js";
+import type { HttpRule } from "throttlekit/http";
+import { UNLIMITED } from "throttlekit/http";
 
 export const rules: HttpRule[] = [
   // Health checks are never limited.

@@ -7,7 +7,7 @@
  *   curl -i -X POST localhost:3000/login         # 5 a minute, then locked out for a minute
  */
 import { createServer } from "node:http";
-import { nodeRateLimit } from "../../src/adapters/node.js";
+import { nodeRateLimit } from "throttlekit/node";
 import { policies, rules } from "./rules.js";
 
 const limit = nodeRateLimit({ rules, policies, headers: "draft-10" });

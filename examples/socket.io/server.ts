@@ -7,7 +7,7 @@
  */
 import { createServer } from "node:http";
 import { Server } from "socket.io";
-import { socketIoRateLimit } from "../../src/adapters/socket-io/index.js";
+import { socketIoRateLimit } from "throttlekit/socket.io";
 
 const limit = socketIoRateLimit({
   connections: "10/min",

@@ -7,8 +7,8 @@
  * message gets a JSON error frame), and 20 refusals within a minute close it with 1008.
  */
 import { createServer } from "node:http";
+import { wsRateLimit } from "throttlekit/ws";
 import { WebSocketServer } from "ws";
-import { wsRateLimit } from "../../src/adapters/ws/index.js";
 
 const limit = wsRateLimit({
   connections: "10/min",
