@@ -2,6 +2,7 @@
  * throttlekit/socket.io (issue 14 item 3) over a real Socket.IO server and socket.io-client on
  * 127.0.0.1, on the memory store, a Redis node and a 3-master Redis Cluster.
  */
+import type { Socket } from "node:net";
 import { SignJWT } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { authToken } from "../../src/adapters/socket-io/index.js";
@@ -153,11 +154,13 @@ describe.each(stores.cases)("socket.io on $name", ({ store }) => {
     const [serverSide] = harness.io.sockets.sockets.values();
     const disconnected = new Promise<string>((resolve) => serverSide!.once("disconnect", resolve));
     // The client stops reading: no pong, no close frame, no FIN.
-    const transport = a.io.engine.transport as unknown as { ws: { _socket: { pause(): void } } };
-    transport.ws._socket.pause();
+    const raw = (a.io.engine.transport as unknown as { ws: { _socket: Socket } }).ws._socket;
+    raw.pause();
     expect(await disconnected).toBe("ping timeout");
     await eventually(async () => (await harness!.limit.connections!.inFlight("127.0.0.1")) === 0);
     await connect(harness.url);
+    // Else the server's graceful close waits out ws's 30 s closing handshake on this socket.
+    raw.destroy();
   });
 
   it("limits events per connection by the first matching glob; acks get the error object", async () => {
