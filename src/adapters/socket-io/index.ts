@@ -19,7 +19,9 @@ import {
   memoryStore,
   ProblemList,
   parseDuration,
+  parseTimerDuration,
   type Store,
+  TIMER_DURATION_FORM,
 } from "../../index.js";
 import { type EventPolicies, EventRules } from "./events.js";
 import { type Held, Renewals } from "./leases.js";
@@ -118,7 +120,6 @@ const KNOWN = [
 const UNCOUNTED = { limit: 1_000_000_000, window: "1s" } as const;
 const EXEMPT = Symbol("exempt");
 const CONNECTIONS_RULE = "rules[0].policies";
-const MAX_TIMER_MS = 2_147_483_647;
 
 /** One admitted connection: its identity key, counters' key, lease and violations. */
 type Tracked = Held & {
@@ -173,9 +174,9 @@ export function socketIoRateLimit(options: SocketIoRateLimitOptions): SocketIoRa
   const now = clock ?? Date.now;
 
   let concurrency: ConcurrencyLimiter | undefined;
-  const leaseMs = parseDuration(leaseInput ?? "30s");
-  if (leaseMs === undefined || leaseMs <= 0 || leaseMs > MAX_TIMER_MS) {
-    problems.add("leaseMs", leaseInput, `a positive duration of at most 24 days: "30s" or ms`);
+  const leaseMs = parseTimerDuration(leaseInput ?? "30s");
+  if (leaseMs === undefined) {
+    problems.add("leaseMs", leaseInput, TIMER_DURATION_FORM);
   }
   if (maxConnections !== undefined) {
     try {
