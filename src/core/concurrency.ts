@@ -1,8 +1,7 @@
 import type { Decision, PolicyDecision } from "./decision.js";
 import { type Duration, parseTimerDuration, TIMER_DURATION_FORM } from "./duration.js";
 import { ConfigError, ProblemList } from "./errors/config-error.js";
-import { MAX_KEY_LENGTH } from "./limiter.js";
-import { memoryStore } from "./memory-store.js";
+import { checkPlacement, MAX_KEY_LENGTH } from "./limiter.js";
 import { MAX_LIMIT, type Policy } from "./policy.js";
 import type { ConcurrencyAnswer, ConcurrencyBinding, Store } from "./store.js";
 
@@ -107,17 +106,13 @@ export function createConcurrencyLimiter(options: ConcurrencyLimiterOptions): Co
   }
   const leaseMs = parseTimerDuration(options.leaseMs);
   if (leaseMs === undefined) problems.add("leaseMs", options.leaseMs, TIMER_DURATION_FORM);
-  const prefix = options.prefix ?? "tkc";
-  if (typeof prefix !== "string" || prefix.length === 0 || prefix.length > 128) {
-    problems.add("prefix", options.prefix, "a string of 1 to 128 characters");
-  }
-  if (options.clock !== undefined && typeof options.clock !== "function") {
-    problems.add("clock", options.clock, "a function returning the time in ms");
-  }
-  const store = options.store === undefined ? memoryStore() : options.store;
-  if (typeof store !== "object" || store === null || typeof store.bind !== "function") {
-    problems.add("store", options.store, "a Store such as memoryStore() or redisStore({ client })");
-  } else if (typeof store.concurrency !== "function") {
+  const { prefix, store } = checkPlacement(options, "tkc", problems);
+  if (
+    typeof store === "object" &&
+    store !== null &&
+    typeof store.bind === "function" &&
+    typeof store.concurrency !== "function"
+  ) {
     problems.add(
       "store",
       `the "${String(store.name)}" store`,

@@ -86,18 +86,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
     if (!(error instanceof ConfigError)) throw error;
     for (const p of error.problems) problems.add(p.option, p.received, p.expected);
   }
-  const prefix = options.prefix ?? "tk";
-  if (typeof prefix !== "string" || prefix.length === 0 || prefix.length > 128) {
-    problems.add("prefix", options.prefix, "a string of 1 to 128 characters");
-  }
-  if (options.clock !== undefined && typeof options.clock !== "function") {
-    problems.add("clock", options.clock, "a function returning the time in ms");
-  }
-  // Only an absent store means the default: `store: null` is a mistake, not a request for one.
-  const store = options.store === undefined ? memoryStore() : options.store;
-  if (typeof store !== "object" || store === null || typeof store.bind !== "function") {
-    problems.add("store", options.store, "a Store such as memoryStore() or redisStore({ client })");
-  }
+  const { prefix, store } = checkPlacement(options, "tk", problems);
   problems.throwIfAny();
   return new RateLimiter(policies, store, prefix, options.clock);
 }
@@ -179,4 +168,31 @@ function callError(key: unknown, units: unknown, what: string): ConfigError {
     return new ConfigError([{ option: "key", received, expected: KEY_FORM }]);
   }
   return new ConfigError([{ option: what, received: units, expected: "a whole number ≥ 0" }]);
+}
+
+/**
+ * The options every limiter factory shares (prefix, clock, store), checked one way: a missing
+ * store means the memory store; only an absent store does (`store: null` is a mistake).
+ */
+export function checkPlacement(
+  options: { prefix?: unknown; clock?: unknown; store?: unknown },
+  defaultPrefix: string,
+  problems: ProblemList,
+): { prefix: string; store: Store } {
+  const prefix = options.prefix ?? defaultPrefix;
+  if (typeof prefix !== "string" || prefix.length === 0 || prefix.length > 128) {
+    problems.add("prefix", options.prefix, "a string of 1 to 128 characters");
+  }
+  if (options.clock !== undefined && typeof options.clock !== "function") {
+    problems.add("clock", options.clock, "a function returning the time in ms");
+  }
+  const store = options.store === undefined ? memoryStore() : options.store;
+  if (
+    typeof store !== "object" ||
+    store === null ||
+    typeof (store as { bind?: unknown }).bind !== "function"
+  ) {
+    problems.add("store", options.store, "a Store such as memoryStore() or redisStore({ client })");
+  }
+  return { prefix: prefix as string, store: store as Store };
 }
