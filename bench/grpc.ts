@@ -95,8 +95,22 @@ async function serve(redisPort: number): Promise<void> {
       ),
     );
   }
+  // CPU time so far, on request: the load runs one variant at a time, so the server process's
+  // CPU over a round is that variant's.
+  process.on("message", () => {
+    const u = process.cpuUsage();
+    process.send?.({ cpu: u.user + u.system });
+  });
   process.send?.(ports);
   process.on("disconnect", () => process.exit(0));
+}
+
+/** The server process's CPU time so far, in µs. */
+function cpuOf(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    child.once("message", (m) => resolve((m as { cpu: number }).cpu));
+    child.send("cpu");
+  });
 }
 
 type Run = { calls: number; bad: number; checksum: number };
@@ -142,6 +156,13 @@ function load(port: number, seconds: number): Promise<Run> {
   });
 }
 
+/** The median of fractional figures (CPU µs), unrounded. */
+function medianOf(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -172,12 +193,16 @@ async function main(): Promise<void> {
       checksum ^= w.checksum;
     }
     const rounds = new Map<Variant, number[]>(VARIANTS.map((v) => [v, []]));
+    const cpu = new Map<Variant, number[]>(VARIANTS.map((v) => [v, []]));
     for (let round = 0; round < ROUNDS; round++) {
       // Interleaved: every round runs every variant once, starting one further along.
       for (let k = 0; k < VARIANTS.length; k++) {
         const v = VARIANTS[(round + k) % VARIANTS.length]!;
+        const before = await cpuOf(child);
         const r = await load(ports[v], DURATION);
+        const after = await cpuOf(child);
         if (r.bad > 0) throw new Error(`${v}: ${r.bad} failed calls`);
+        cpu.get(v)!.push(Math.round(((after - before) / Math.max(1, r.calls)) * 100) / 100);
         checksum ^= r.checksum;
         rounds.get(v)!.push(Math.round(r.calls / DURATION));
       }
@@ -186,22 +211,31 @@ async function main(): Promise<void> {
       );
     }
     const bare = median(rounds.get("bare")!);
+    const bareCpu = medianOf(cpu.get("bare")!);
     const results = VARIANTS.map((v) => {
       const rps = median(rounds.get(v)!);
       const vsBare = Math.round((rps / bare) * 1000) / 1000;
+      const cpuPerCall = medianOf(cpu.get(v)!);
+      // Capacity kept: bare's CPU per call over this variant's, steadier than calls/s here.
+      const cpuVsBare = Math.round((bareCpu / cpuPerCall) * 1000) / 1000;
       const target = TARGETS[v];
       return {
         variant: v,
         rps,
         vsBare,
+        cpuMicrosPerCall: cpuPerCall,
+        cpuVsBare,
         ...(target === undefined ? {} : { target, met: vsBare >= target }),
         rounds: rounds.get(v)!,
+        cpuRounds: cpu.get(v)!,
       };
     });
-    console.log("\nvariant     calls/s   vs bare  target");
+    console.log("\nvariant     calls/s   vs bare  CPU µs/call  CPU vs bare  target");
     for (const r of results) {
       console.log(
-        `${r.variant.padEnd(10)} ${String(r.rps).padStart(8)}   ${r.vsBare.toFixed(2).padStart(6)}  ${
+        `${r.variant.padEnd(10)} ${String(r.rps).padStart(8)}   ${r.vsBare.toFixed(2).padStart(6)}  ${r.cpuMicrosPerCall
+          .toFixed(1)
+          .padStart(11)}  ${r.cpuVsBare.toFixed(2).padStart(11)}  ${
           "target" in r ? `≥ ${r.target} ${r.met ? "met" : "MISSED"}` : ""
         }`,
       );
