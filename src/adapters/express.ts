@@ -34,8 +34,6 @@ export interface ExpressRateLimit {
  */
 class ExpressRequest implements HttpRequest<ExpressRaw> {
   readonly method: string;
-  readonly path: string;
-  readonly caseInsensitive: boolean;
   readonly remoteAddress: string | undefined;
   private rawObjects: ExpressRaw | undefined;
 
@@ -44,15 +42,24 @@ class ExpressRequest implements HttpRequest<ExpressRaw> {
     private readonly res: Response,
   ) {
     this.method = req.method;
-    // originalUrl, not url: inside a mounted router `url` is relative to the mount point, and
-    // rules are written against the path the client sent. Express routes on the path of the
-    // target (parseurl: absolute-form and #fragment included) without decoding it, and
-    // regardless of case unless the app enables "case sensitive routing" (issue 13, item 6).
-    this.path = routingPath(req.originalUrl || req.url);
-    this.caseInsensitive = req.app?.settings["case sensitive routing"] !== true;
     // The socket's peer, never req.ip: Express's own "trust proxy" setting is not ours to read
     // (throttlekit's trustProxy option decides which forwarding headers count).
     this.remoteAddress = req.socket.remoteAddress;
+  }
+
+  /**
+   * Read only when a rule has paths (the engine reads it once). originalUrl, not url: inside a
+   * mounted router `url` is relative to the mount point, and rules are written against the path
+   * the client sent. Express routes on the path of the target (parseurl: absolute-form and
+   * #fragment included) without decoding it (issue 13, item 6).
+   */
+  get path(): string {
+    return routingPath(this.req.originalUrl || this.req.url);
+  }
+
+  /** Express matches regardless of case unless the app enables "case sensitive routing". */
+  get caseInsensitive(): boolean {
+    return this.req.app?.settings["case sensitive routing"] !== true;
   }
 
   get raw(): ExpressRaw {

@@ -35,18 +35,23 @@ export interface KoaRateLimit {
  */
 class KoaRequest implements HttpRequest<KoaRaw> {
   readonly method: string;
-  readonly path: string;
   readonly remoteAddress: string | undefined;
   private rawObjects: KoaRaw | undefined;
 
   constructor(private readonly ctx: Context) {
     this.method = ctx.method;
-    // originalUrl, not ctx.path: a mounted sub-app (koa-mount) sees a path relative to its
-    // mount point, and rules are written against the path the client sent.
-    this.path = routingPath(ctx.originalUrl || ctx.url);
     // The socket's peer, never ctx.ip: Koa's `app.proxy` setting is not ours to read
     // (throttlekit's trustProxy option decides which forwarding headers count).
     this.remoteAddress = ctx.req.socket.remoteAddress;
+  }
+
+  /**
+   * Read only when a rule has paths (the engine reads it once). originalUrl, not ctx.path: a
+   * mounted sub-app (koa-mount) sees a path relative to its mount point, and rules are written
+   * against the path the client sent.
+   */
+  get path(): string {
+    return routingPath(this.ctx.originalUrl || this.ctx.url);
   }
 
   /**

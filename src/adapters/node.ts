@@ -44,15 +44,18 @@ const NODE_PATHS: RoutingPathOptions = Object.freeze({ dotSegments: true });
 /** The canonical request over node's IncomingMessage: headers are read in place, not copied. */
 class NodeRequest implements HttpRequest<NodeRaw> {
   readonly method: string;
-  readonly path: string;
   readonly remoteAddress: string | undefined;
   readonly raw: NodeRaw;
 
   constructor(req: IncomingMessage, res: ServerResponse) {
     this.method = req.method ?? "GET";
-    this.path = routingPath(req.url ?? "/", NODE_PATHS);
     this.remoteAddress = req.socket.remoteAddress;
     this.raw = { req, res };
+  }
+
+  /** Read only when a rule has paths (the engine reads it once). */
+  get path(): string {
+    return routingPath(this.raw.req.url ?? "/", NODE_PATHS);
   }
 
   header(name: string): string | undefined {
