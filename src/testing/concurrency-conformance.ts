@@ -1,19 +1,9 @@
 import { type AcquireResult, createConcurrencyLimiter } from "../core/concurrency.js";
-import type { Store } from "../core/store.js";
 import { manualClock } from "./manual-clock.js";
+import type { ConformanceOptions } from "./store-conformance.js";
 
-type Describe = (name: string, fn: () => void) => void;
-type It = (name: string, fn: () => Promise<void>) => void;
-
-export type ConcurrencyConformanceOptions = {
-  /** Shown in test names ("memory", "redis cluster"). */
-  name: string;
-  /** The test runner's `describe` and `it` (Vitest, Jest, node:test all fit). */
-  describe: Describe;
-  it: It;
-  /** Returns the store under test; each case uses its own prefix, so one instance may serve all. */
-  store: () => Store | Promise<Store>;
-};
+/** The same options as the store conformance suite's (the store, the runner's describe and it). */
+export type ConcurrencyConformanceOptions = Omit<ConformanceOptions, "algorithms">;
 
 const LEASE_MS = 10_000;
 
