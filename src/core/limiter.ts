@@ -5,6 +5,9 @@ import { SyncUnsupportedError } from "./errors/sync-unsupported-error.js";
 import { memoryStore } from "./memory-store.js";
 import { MAX_POLICY_MS, type Policy, type PolicyInput, parsePolicies } from "./policy.js";
 import type { Store, StoreBinding } from "./store.js";
+import { realTimers, type Timers } from "./timers.js";
+import { WaitQueues, type WaitOptions } from "./wait-for.js";
+import { type WrapOptions, type Wrapped, wrapFunction } from "./wrap.js";
 
 export type LimiterOptions = {
   /** One policy or several (all must pass; all are charged). "10/s", "1000 per hour", {...}. */
@@ -18,6 +21,12 @@ export type LimiterOptions = {
    * when omitted, each store uses its own time (Date.now(), or the Redis server's TIME).
    */
   clock?: () => number;
+  /**
+   * Timers for waiting (`waitFor`, wrap's "wait"). Tests pass throttlekit/testing's
+   * `manualClock().timers` together with its `now` so waits end as the clock advances.
+   * @default the host's setTimeout / clearTimeout
+   */
+  timers?: Timers;
 };
 
 export type ConsumeOptions = {
@@ -44,9 +53,21 @@ export interface Limiter {
   /** Rejects the key with reason "blocked" for `duration` (ms or "15m"). */
   block(key: string, duration: Duration): Promise<void>;
   unblock(key: string): Promise<void>;
+  /**
+   * Waits until the request is admitted and charged, then resolves with its Decision. Sleeps on
+   * `retryAfterMs` (no polling); waiters of one key are served first come, first served.
+   * Rejects with RateLimitedError when it cannot be admitted within `maxWaitMs`, the key's
+   * queue is full (`maxQueue`), or the cost can never pass; with the signal's reason on abort.
+   */
+  waitFor(key: string, options?: WaitOptions): Promise<Decision>;
+  /**
+   * Wraps `fn` so every call is limited first (docs/functions.md). A synchronous function on
+   * the memory store stays synchronous; otherwise calls return a promise. `this` is preserved.
+   */
+  wrap<F extends (...args: never[]) => unknown>(fn: F, options?: WrapOptions<F>): Wrapped<F>;
 }
 
-const LIMITER_KEYS = ["policies", "store", "prefix", "clock"];
+const LIMITER_KEYS = ["policies", "store", "prefix", "clock", "timers"];
 
 /**
  * The longest key a limiter accepts, in UTF-16 code units (`key.length`), the same bound the
@@ -87,8 +108,17 @@ export function createLimiter(options: LimiterOptions): Limiter {
     for (const p of error.problems) problems.add(p.option, p.received, p.expected);
   }
   const { prefix, store } = checkPlacement(options, "tk", problems);
+  const timers = options.timers ?? realTimers;
+  if (
+    typeof timers !== "object" ||
+    timers === null ||
+    typeof timers.setTimeout !== "function" ||
+    typeof timers.clearTimeout !== "function"
+  ) {
+    problems.add("timers", options.timers, "an object { setTimeout(fn, ms), clearTimeout(handle) }");
+  }
   problems.throwIfAny();
-  return new RateLimiter(policies, store, prefix, options.clock);
+  return new RateLimiter(policies, store, prefix, options.clock, timers);
 }
 
 class RateLimiter implements Limiter {
@@ -100,9 +130,22 @@ class RateLimiter implements Limiter {
     readonly store: Store,
     readonly prefix: string,
     private readonly clock: (() => number) | undefined,
+    private readonly timers: Timers,
   ) {
     this.binding = store.bind(prefix, policies);
     this.canConsumeSync = this.binding.consumeSync !== undefined;
+  }
+
+  // Built on the first waitFor: most limiters never wait.
+  private waiters: WaitQueues | undefined;
+
+  waitFor(key: string, options?: WaitOptions): Promise<Decision> {
+    this.waiters ??= new WaitQueues(this, this.timers);
+    return this.waiters.waitFor(key, options);
+  }
+
+  wrap<F extends (...args: never[]) => unknown>(fn: F, options?: WrapOptions<F>): Wrapped<F> {
+    return wrapFunction(this, fn, options);
   }
 
   consume(key: string, options?: ConsumeOptions): Promise<Decision> {

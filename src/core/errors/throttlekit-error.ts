@@ -7,11 +7,14 @@ export type ThrottlekitErrorCode =
   | "ERR_TK_SYNC_UNSUPPORTED"
   | "ERR_TK_STORE"
   | "ERR_TK_STORE_TIMEOUT"
-  | "ERR_TK_IDENTITY";
+  | "ERR_TK_IDENTITY"
+  | "ERR_TK_RATE_LIMITED";
 
 /**
- * Base class of every error throttlekit throws on purpose. A limit being hit is never an
- * error (it is a `Decision` with `allowed: false`); these are misuse and infrastructure faults.
+ * Base class of every error throttlekit throws on purpose. A limit being hit is not an error
+ * where a `Decision` can say so (`consume`, the HTTP layer); only calls that have no other
+ * answer (a wrapped function, `waitFor`, a scheduled job) throw `RateLimitedError`. The rest
+ * are misuse and infrastructure faults.
  */
 export class ThrottlekitError extends Error {
   readonly code: ThrottlekitErrorCode;
