@@ -21,6 +21,7 @@ export {
 // ProblemList is public so adapters and stores outside the core validate options the same way:
 // every problem collected, one ConfigError.
 export { ConfigError, type ConfigProblem, ProblemList } from "./core/errors/config-error.js";
+export { RateLimitedError } from "./core/errors/rate-limited-error.js";
 export { StoreError } from "./core/errors/store-error.js";
 export { SyncUnsupportedError } from "./core/errors/sync-unsupported-error.js";
 export {
@@ -56,6 +57,9 @@ export {
   type PolicyOptions,
   parsePolicies,
 } from "./core/policy.js";
+export type { Timers } from "./core/timers.js";
+export type { WaitOptions } from "./core/wait-for.js";
+export type { WrapOptions, Wrapped } from "./core/wrap.js";
 export type {
   ConcurrencyAnswer,
   ConcurrencyBinding,
