@@ -1,0 +1,179 @@
+import type { Decision, PolicyDecision } from "./decision.js";
+import { parseTimerDuration, TIMER_DURATION_FORM } from "./duration.js";
+import { ConfigError, ProblemList } from "./errors/config-error.js";
+import { type Limiter, MAX_KEY_LENGTH } from "./limiter.js";
+import type { ScheduledFn, ScheduleOptions } from "./scheduler.js";
+
+export const KEY_FORM = `a string of at most ${MAX_KEY_LENGTH} characters (UTF-16 code units)`;
+const JOB_KNOWN = ["priority", "signal", "cost", "key", "maxWaitMs"];
+
+/** One scheduled job while it waits. */
+export type Entry = {
+  readonly fn: ScheduledFn<unknown>;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+  readonly lane: Lane;
+  readonly cost: number;
+  readonly priority: number;
+  /** Global order of scheduling: first come first served across keys too. */
+  readonly seq: number;
+  readonly signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+  /** When the job must have started (timers' time), or Infinity. */
+  readonly deadline: number;
+  readonly maxWaitMs: number | undefined;
+  /** The maxWaitMs timer while queued. */
+  timer: unknown;
+  /** Set while the entry is queued; undefined once taken (or dropped). */
+  level: Level | undefined;
+  prev: Entry | undefined;
+  next: Entry | undefined;
+};
+
+/** One priority's entries, first come first served: a doubly linked list (O(1) removal). */
+export type Level = { readonly priority: number; head: Entry | undefined; tail: Entry | undefined };
+
+/**
+ * The jobs of one key. Only one of them takes its slot and rate at a time (so priority and
+ * order hold on that key); keys do not wait for each other's rate (no head-of-line blocking
+ * across keys).
+ */
+export class Lane {
+  /** Highest priority first. */
+  private readonly levels: Level[] = [];
+  size = 0;
+  /** A head is taking its slot or its rate. */
+  busy = false;
+  /** The pending re-ask for a fleet slot, if any. */
+  retry: unknown = undefined;
+
+  constructor(readonly key: string) {}
+
+  peek(): Entry | undefined {
+    return this.levels[0]?.head;
+  }
+
+  push(e: Entry): void {
+    // Binary search for the first level with priority ≤ e's (distinct priorities are few).
+    let lo = 0;
+    let hi = this.levels.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.levels[mid]!.priority > e.priority) lo = mid + 1;
+      else hi = mid;
+    }
+    let level = this.levels[lo];
+    if (level === undefined || level.priority !== e.priority) {
+      level = { priority: e.priority, head: undefined, tail: undefined };
+      this.levels.splice(lo, 0, level);
+    }
+    e.level = level;
+    e.prev = level.tail;
+    if (level.tail === undefined) level.head = e;
+    else level.tail.next = e;
+    level.tail = e;
+    this.size++;
+  }
+
+  remove(e: Entry): void {
+    const level = e.level!;
+    if (e.prev === undefined) level.head = e.next;
+    else e.prev.next = e.next;
+    if (e.next === undefined) level.tail = e.prev;
+    else e.next.prev = e.prev;
+    e.level = e.prev = e.next = undefined;
+    this.size--;
+    if (level.head === undefined) this.levels.splice(this.levels.indexOf(level), 1);
+  }
+}
+
+/** A job's options, checked: the parsed values, or every problem as one ConfigError. */
+export type ParsedJob = {
+  readonly priority: number;
+  readonly cost: number;
+  readonly signal: AbortSignal | undefined;
+  readonly key: string | undefined;
+  readonly maxWaitMs: number | undefined;
+};
+
+const NO_OPTIONS: ParsedJob = {
+  priority: 0,
+  cost: 1,
+  signal: undefined,
+  key: undefined,
+  maxWaitMs: undefined,
+};
+
+export function parseJob(
+  fn: unknown,
+  options: ScheduleOptions | undefined,
+): ParsedJob | ConfigError {
+  const problems = new ProblemList();
+  if (typeof fn !== "function") problems.add("fn", fn, "a function (signal) => value or promise");
+  if (options === undefined) {
+    return problems.items.length > 0 ? new ConfigError(problems.items) : NO_OPTIONS;
+  }
+  if (typeof options !== "object" || options === null) {
+    problems.add("options", options, "an object { priority?, signal?, cost?, key?, maxWaitMs? }");
+    return new ConfigError(problems.items);
+  }
+  problems.unknownKeys(options, JOB_KNOWN);
+  const { priority = 0, signal, cost = 1, key } = options;
+  if (!Number.isFinite(priority)) {
+    problems.add("priority", priority, "a finite number (higher runs first)");
+  }
+  if (
+    signal !== undefined &&
+    (typeof signal !== "object" ||
+      signal === null ||
+      typeof signal.aborted !== "boolean" ||
+      typeof signal.addEventListener !== "function" ||
+      typeof signal.removeEventListener !== "function")
+  ) {
+    problems.add("signal", signal, "an AbortSignal");
+  }
+  if (!Number.isSafeInteger(cost) || cost < 0) problems.add("cost", cost, "a whole number ≥ 0");
+  if (key !== undefined && !isKey(key)) problems.add("key", key, KEY_FORM);
+  const maxWaitMs =
+    options.maxWaitMs === undefined ? undefined : parseTimerDuration(options.maxWaitMs);
+  if (options.maxWaitMs !== undefined && maxWaitMs === undefined) {
+    problems.add("maxWaitMs", options.maxWaitMs, TIMER_DURATION_FORM);
+  }
+  if (problems.items.length > 0) return new ConfigError(problems.items);
+  return { priority, cost, signal, key, maxWaitMs };
+}
+
+export function isKey(key: unknown): key is string {
+  return typeof key === "string" && key.length <= MAX_KEY_LENGTH;
+}
+
+/**
+ * The Decision a job is refused with when the scheduler itself turns it away (queue full, or
+ * maxWaitMs passed while queued): "limited", nothing charged. When there will be room depends
+ * on jobs not yet run, so retryAfterMs is the binding policy's time per unit (W / L): the
+ * least wait before one more job can start.
+ */
+export function refusal(limiter: Limiter): Decision {
+  const entries = limiter.policies.map(
+    (p): PolicyDecision => ({
+      policy: p,
+      allowed: false,
+      limit: p.limit,
+      remaining: 0,
+      resetMs: p.windowMs,
+      retryAfterMs: Math.ceil(p.windowMs / p.limit),
+    }),
+  );
+  const first = entries[0]!;
+  return {
+    allowed: false,
+    limit: first.limit,
+    remaining: 0,
+    resetMs: first.resetMs,
+    retryAfterMs: first.retryAfterMs,
+    reason: "limited",
+    policy: first.policy,
+    policies: entries,
+    delayMs: 0,
+  };
+}
