@@ -57,6 +57,13 @@ export {
   type PolicyOptions,
   parsePolicies,
 } from "./core/policy.js";
+export {
+  createScheduler,
+  type ScheduledFn,
+  type ScheduleOptions,
+  type Scheduler,
+  type SchedulerOptions,
+} from "./core/scheduler.js";
 export type { Timers } from "./core/timers.js";
 export type { WaitOptions } from "./core/wait-for.js";
 export type { WrapOptions, Wrapped } from "./core/wrap.js";

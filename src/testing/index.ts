@@ -3,5 +3,5 @@ export {
   type ConcurrencyConformanceOptions,
   concurrencyConformance,
 } from "./concurrency-conformance.js";
-export { type ManualClock, manualClock } from "./manual-clock.js";
+export { type ManualClock, type ManualTimers, manualClock } from "./manual-clock.js";
 export { type ConformanceOptions, storeConformance } from "./store-conformance.js";
