@@ -3,11 +3,12 @@ import { type ManualClock, manualClock } from "../testing/manual-clock.js";
 import type { Decision } from "./decision.js";
 import { ConfigError } from "./errors/config-error.js";
 import { RateLimitedError } from "./errors/rate-limited-error.js";
-import { type Limiter, type LimiterOptions, createLimiter } from "./limiter.js";
+import { createLimiter, type Limiter, type LimiterOptions } from "./limiter.js";
 import { memoryStore } from "./memory-store.js";
 import type { PolicyInput } from "./policy.js";
 import type { Timers } from "./timers.js";
 import { MAX_WAITERS, WaitQueues } from "./wait-for.js";
+import { type Waiter, WaiterList } from "./wait-queue.js";
 
 /** Timers that count: calls made, and the most pending at once. */
 function counted(clock: ManualClock) {
@@ -332,6 +333,22 @@ describe("waitFor on the memory store (manual clock, no sleeps)", () => {
     expect(clock.pendingTimers()).toBe(0);
   });
 
+  it("leaky bucket delay longer than maxWaitMs: refused at once, and the admission it made is refunded", async () => {
+    const { limiter } = setup({
+      limit: 10,
+      window: "1s",
+      burst: 5,
+      algorithm: "leaky-bucket",
+      mode: "delay",
+    });
+    limiter.consumeSync("k", { cost: 3 }); // the next caller would act 300 ms from now
+    const before = await limiter.peek("k");
+    const error = await limiter.waitFor("k", { maxWaitMs: 200 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RateLimitedError);
+    expect((error as RateLimitedError).decision.delayMs).toBe(300);
+    expect(await limiter.peek("k")).toEqual(before);
+  });
+
   it("rejects invalid options with one ConfigError, as a rejected promise (never a throw)", async () => {
     const { limiter } = setup(ONE_PER_S);
     let promise: Promise<Decision> | undefined;
@@ -439,6 +456,26 @@ describe("waitFor on a remote store (consume answers asynchronously)", () => {
     expect((await base.peek("k")).remaining).toBe(1);
   });
 
+  it("a consume that throws instead of rejecting fails that waiter only", async () => {
+    const clock = manualClock(0);
+    const base = createLimiter({ policies: ONE_PER_S, clock: clock.now });
+    let calls = 0;
+    const broken: Limiter = Object.assign(Object.create(base) as Limiter, {
+      canConsumeSync: false,
+      consume(key: string, options?: { cost?: number }) {
+        if (++calls === 3) throw new Error("thrown, not rejected"); // a's re-check
+        return base.consume(key, options);
+      },
+    });
+    const waiters = new WaitQueues(broken, clock.timers, () => 0);
+    base.consumeSync("k");
+    const { log, track } = recorder(clock);
+    const all = Promise.all([track("a", waiters.waitFor("k")), track("b", waiters.waitFor("k"))]);
+    await clock.advanceAsync("3s");
+    await all;
+    expect(log).toEqual(["a!1000:Error: thrown, not rejected", "b@1000"]);
+  });
+
   it("refuses queued callers at their deadline while the head's consume is still out", async () => {
     const clock = manualClock(0);
     const base = createLimiter({ policies: ONE_PER_S, clock: clock.now });
@@ -458,5 +495,20 @@ describe("waitFor on a remote store (consume answers asynchronously)", () => {
     await clock.advanceAsync(0);
     await Promise.all([head, late]);
     expect(log).toEqual(["late!1050:limited", "head@1050"]);
+  });
+});
+
+describe("WaiterList", () => {
+  it("keeps delayed admissions in act-time order when remote answers come back out of order", () => {
+    const list = new WaiterList();
+    const at = (actAt: number) => ({ actAt }) as Waiter;
+    const [a, b, c, d] = [at(100), at(300), at(200), at(50)];
+    for (const w of [a, b, c, d]) list.insertByActAt(w);
+    const order: number[] = [];
+    for (let w = list.head; w !== undefined; w = w.next) order.push(w.actAt);
+    expect(order).toEqual([50, 100, 200, 300]);
+    list.remove(c);
+    list.remove(d);
+    expect([list.head?.actAt, list.tail?.actAt, list.size]).toEqual([100, 300, 2]);
   });
 });

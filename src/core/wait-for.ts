@@ -1,58 +1,30 @@
 import type { Decision } from "./decision.js";
-import { type Duration, parseTimerDuration, TIMER_DURATION_FORM } from "./duration.js";
-import { ConfigError, ProblemList } from "./errors/config-error.js";
+import { ConfigError } from "./errors/config-error.js";
 import { RateLimitedError } from "./errors/rate-limited-error.js";
 import type { ConsumeOptions, Limiter } from "./limiter.js";
 import type { Timers } from "./timers.js";
-import { type KeyQueue, newKeyQueue, type Waiter, type WaiterList } from "./wait-queue.js";
+import {
+  DEFAULTS,
+  deadlineOf,
+  MAX_WAITERS,
+  overflow,
+  type Parsed,
+  parseOptions,
+  tooLate,
+  type WaitOptions,
+} from "./wait-options.js";
+import {
+  type KeyQueue,
+  newKeyQueue,
+  newWaiter,
+  type Waiter,
+  type WaiterList,
+} from "./wait-queue.js";
 
-export type WaitOptions = {
-  /** Units; a whole number ≥ 0. @default 1 */
-  cost?: number;
-  /**
-   * Stops waiting: the promise rejects with `signal.reason` and nothing is charged (a charge
-   * made while the signal fired is refunded).
-   */
-  signal?: AbortSignal;
-  /**
-   * Longest wait, from the call to the moment the caller may act. Rejects with
-   * RateLimitedError as soon as the key's state shows it cannot be admitted in time, without
-   * sleeping just to fail. A positive duration of at most 2^31 − 1 ms.
-   * @default no limit
-   */
-  maxWaitMs?: Duration;
-  /**
-   * Most callers waiting on one key; one more is refused at once with RateLimitedError.
-   * At most MAX_WAITERS.
-   * @default 1000
-   */
-  maxQueue?: number;
-};
+export { MAX_WAITERS, type WaitOptions } from "./wait-options.js";
 
-/**
- * Most callers one limiter keeps waiting, over all keys: `maxQueue` bounds one key, this bounds
- * how many keys a flood of distinct identifiers can put to sleep (each waiter holds a pending
- * promise and a few hundred bytes). One more is refused at once with RateLimitedError.
- */
-export const MAX_WAITERS = 100_000;
-const DEFAULT_MAX_QUEUE = 1000;
 /** The most a remote store's re-check is delayed at random (see jitter()). */
 const MAX_JITTER_MS = 25;
-const WAIT_KEYS = ["cost", "signal", "maxWaitMs", "maxQueue"];
-const COST_ONE: ConsumeOptions = Object.freeze({ cost: 1 });
-
-type Parsed = {
-  opts: ConsumeOptions;
-  maxWaitMs: number | undefined;
-  maxQueue: number;
-  signal: AbortSignal | undefined;
-};
-const DEFAULTS: Parsed = {
-  opts: COST_ONE,
-  maxWaitMs: undefined,
-  maxQueue: DEFAULT_MAX_QUEUE,
-  signal: undefined,
-};
 
 /**
  * The waiting rooms of one limiter (`limiter.waitFor`): one FIFO queue per key that has
@@ -116,9 +88,15 @@ export class WaitQueues {
     }
     if (d.allowed && d.delayMs === 0) return Promise.resolve(d);
     const now = this.now();
-    const early = this.hopeless(d, now, deadlineOf(parsed, now), parsed.maxWaitMs);
-    if (early !== undefined) return Promise.reject(early);
-    if (this.held >= MAX_WAITERS) return Promise.reject(overflow(d, "MAX_WAITERS", MAX_WAITERS));
+    const early =
+      this.hopeless(d, now, deadlineOf(parsed, now), parsed.maxWaitMs) ??
+      (this.held >= MAX_WAITERS ? overflow(d, "MAX_WAITERS", MAX_WAITERS) : undefined);
+    if (early !== undefined) {
+      // Admitted with a delay it cannot wait out (or no room to hold it): the caller will not
+      // act, so the charge goes back.
+      this.refundIfCharged(key, parsed.opts, d);
+      return Promise.reject(early);
+    }
     const queue = q ?? this.open(key, d);
     const w = this.waiter(queue, parsed, now);
     if (d.allowed) this.admit(queue, w, d, now);
@@ -164,17 +142,17 @@ export class WaitQueues {
   /** Remote stores: consume at once; only a refusal puts the caller in the key's queue. */
   private probe(key: string, parsed: Parsed): Promise<Decision> {
     const w = this.waiter(undefined, parsed, this.now());
-    this.limiter.consume(key, parsed.opts).then(
+    this.consume(key, parsed.opts).then(
       (d) => {
         const now = this.now();
-        if (w.done) return this.refundIfCharged(key, w, d);
+        if (w.done) return this.refundIfCharged(key, w.opts, d);
         if (d.allowed && d.delayMs === 0) return this.settle(w, d);
         let q = this.queues.get(key);
         const error =
           this.hopeless(d, now, w.deadline, w.maxWaitMs) ??
           (this.held >= MAX_WAITERS ? overflow(d, "MAX_WAITERS", MAX_WAITERS) : undefined);
         if (error !== undefined) {
-          if (d.allowed) this.refundIfCharged(key, w, d);
+          this.refundIfCharged(key, w.opts, d);
           return this.settle(w, undefined, error);
         }
         if (
@@ -220,34 +198,7 @@ export class WaitQueues {
   }
 
   private waiter(q: KeyQueue | undefined, parsed: Parsed, now: number): Waiter {
-    let resolve!: (d: Decision) => void;
-    let reject!: (e: unknown) => void;
-    const promise = new Promise<Decision>((yes, no) => {
-      resolve = yes;
-      reject = no;
-    });
-    const w: Waiter = {
-      promise,
-      resolve,
-      reject,
-      opts: parsed.opts,
-      deadline: deadlineOf(parsed, now),
-      maxWaitMs: parsed.maxWaitMs,
-      signal: parsed.signal,
-      onAbort: undefined,
-      queue: q,
-      list: undefined,
-      prev: undefined,
-      next: undefined,
-      admitted: undefined,
-      actAt: 0,
-      done: false,
-    };
-    if (parsed.signal !== undefined) {
-      w.onAbort = () => this.abort(w);
-      parsed.signal.addEventListener("abort", w.onAbort, { once: true });
-    }
-    return w;
+    return newWaiter(q, parsed, now, (w) => this.abort(w));
   }
 
   /** The key's timer fired, or its head changed: run what is due, then sleep again. */
@@ -262,7 +213,7 @@ export class WaitQueues {
       const w = q.waiting.head;
       if (!this.sync) {
         q.inFlight = w;
-        this.limiter.consume(q.key, w.opts).then(
+        this.consume(q.key, w.opts).then(
           (d) => this.answered(q, w, d, undefined),
           (error) => this.answered(q, w, undefined, error),
         );
@@ -286,7 +237,7 @@ export class WaitQueues {
     q.inFlight = undefined;
     if (w.done) {
       // Aborted while the store was deciding: give back what it charged.
-      if (d !== undefined) this.refundIfCharged(q.key, w, d);
+      if (d !== undefined) this.refundIfCharged(q.key, w.opts, d);
       q.wakeAt = Number.NEGATIVE_INFINITY;
     } else if (d === undefined) {
       this.unlink(w);
@@ -331,7 +282,7 @@ export class WaitQueues {
     if (d.delayMs === 0) {
       this.settle(w, d);
     } else if (now + d.delayMs > w.deadline) {
-      this.refundIfCharged(q.key, w, d);
+      this.refundIfCharged(q.key, w.opts, d);
       this.settle(w, undefined, tooLate(d, w.maxWaitMs));
     } else {
       w.admitted = d;
@@ -420,7 +371,7 @@ export class WaitQueues {
     if (q === undefined || list === undefined) return; // a probe in flight: its answer refunds
     if (list === q.delayed) {
       // Admitted and charged, waiting out its delay: the caller will not act, give it back.
-      this.refundIfCharged(q.key, w, w.admitted!);
+      this.refundIfCharged(q.key, w.opts, w.admitted!);
       this.arm(q, this.now());
     } else if (wasHead && q.inFlight !== w) {
       // The next waiter may fit where the old head did not: try it now.
@@ -430,13 +381,28 @@ export class WaitQueues {
     // Not the head, or its consume is out (answered() refunds and moves on): nothing to do.
   }
 
-  private refundIfCharged(key: string, w: Waiter, d: Decision): void {
-    const cost = w.opts.cost ?? 1;
+  /**
+   * Gives back what an admission charged, for a caller that will not act on it. Best effort: a
+   * refund the store fails leaves that charge spent, as a request that failed after admission
+   * would; there is no caller left to tell.
+   */
+  private refundIfCharged(key: string, opts: ConsumeOptions, d: Decision): void {
+    const cost = opts.cost ?? 1;
     if (d.allowed && cost > 0) this.limiter.refund(key, cost).catch(() => {});
   }
 
+  /** consume as a promise even from a Limiter that throws instead of rejecting. */
+  private consume(key: string, opts: ConsumeOptions): Promise<Decision> {
+    try {
+      return this.limiter.consume(key, opts);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
   private link(list: WaiterList, w: Waiter): void {
-    list.push(w);
+    if (list === w.queue?.delayed) list.insertByActAt(w);
+    else list.push(w);
     this.held++;
     if (w.deadline !== Number.POSITIVE_INFINITY && list === w.queue?.waiting) w.queue.deadlines++;
   }
@@ -465,67 +431,4 @@ export class WaitQueues {
 /** The wait a refusal asks for, in whole ms and at least 1 (a refusal never means "now"). */
 function retryMs(d: Decision): number {
   return Math.max(1, Math.ceil(d.retryAfterMs));
-}
-
-function deadlineOf(parsed: Parsed, now: number): number {
-  return parsed.maxWaitMs === undefined ? Number.POSITIVE_INFINITY : now + parsed.maxWaitMs;
-}
-
-function tooLate(d: Decision, maxWaitMs: number | undefined): RateLimitedError {
-  return new RateLimitedError(
-    d,
-    `rate limited (${d.reason}): cannot be admitted within maxWaitMs (${maxWaitMs} ms)`,
-  );
-}
-
-function overflow(d: Decision, bound: string, size: number): RateLimitedError {
-  return new RateLimitedError(
-    d,
-    `rate limited (${d.reason}): ${size} callers already wait on this ${bound === "maxQueue" ? "key" : "limiter"} (${bound})`,
-  );
-}
-
-function parseOptions(options: WaitOptions): Parsed | ConfigError {
-  const problems = new ProblemList();
-  if (typeof options !== "object" || options === null) {
-    return new ConfigError([
-      {
-        option: "waitFor(options)",
-        received: options,
-        expected: "an object { cost?, signal?, maxWaitMs?, maxQueue? }",
-      },
-    ]);
-  }
-  problems.unknownKeys(options, WAIT_KEYS, "waitFor");
-  const cost = options.cost ?? 1;
-  if (!Number.isSafeInteger(cost) || cost < 0) {
-    problems.add("waitFor.cost", options.cost, "a whole number ≥ 0");
-  }
-  const maxWaitMs =
-    options.maxWaitMs === undefined ? undefined : parseTimerDuration(options.maxWaitMs);
-  if (options.maxWaitMs !== undefined && maxWaitMs === undefined) {
-    problems.add("waitFor.maxWaitMs", options.maxWaitMs, TIMER_DURATION_FORM);
-  }
-  const maxQueue = options.maxQueue ?? DEFAULT_MAX_QUEUE;
-  if (!Number.isSafeInteger(maxQueue) || maxQueue < 1 || maxQueue > MAX_WAITERS) {
-    problems.add("waitFor.maxQueue", options.maxQueue, `a whole number from 1 to ${MAX_WAITERS}`);
-  }
-  const signal = options.signal;
-  if (
-    signal !== undefined &&
-    (typeof signal !== "object" ||
-      signal === null ||
-      typeof signal.aborted !== "boolean" ||
-      typeof signal.addEventListener !== "function" ||
-      typeof signal.removeEventListener !== "function")
-  ) {
-    problems.add("waitFor.signal", signal, "an AbortSignal");
-  }
-  if (problems.items.length > 0) return new ConfigError(problems.items);
-  return {
-    opts: cost === 1 ? COST_ONE : { cost },
-    maxWaitMs,
-    maxQueue,
-    signal,
-  };
 }

@@ -1,5 +1,6 @@
 import type { Decision } from "./decision.js";
 import type { ConsumeOptions } from "./limiter.js";
+import { deadlineOf, type Parsed } from "./wait-options.js";
 
 /** One caller of `waitFor`, from its call until its promise settles. Internal to wait-for.ts. */
 export type Waiter = {
@@ -42,6 +43,24 @@ export class WaiterList {
     if (this.tail === undefined) this.head = w;
     else this.tail.next = w;
     this.tail = w;
+    this.size++;
+  }
+
+  /**
+   * Inserts `w` after every waiter that acts no later than it. Admissions on one key act in
+   * the order they are made, so this is an append, except when a remote store's answers come
+   * back out of order (a few steps back from the tail at most).
+   */
+  insertByActAt(w: Waiter): void {
+    let after = this.tail;
+    while (after !== undefined && after.actAt > w.actAt) after = after.prev;
+    w.list = this;
+    w.prev = after;
+    w.next = after === undefined ? this.head : after.next;
+    if (w.prev === undefined) this.head = w;
+    else w.prev.next = w;
+    if (w.next === undefined) this.tail = w;
+    else w.next.prev = w;
     this.size++;
   }
 
@@ -94,4 +113,42 @@ export function newKeyQueue(key: string, last: Decision): KeyQueue {
     timerAt: Number.POSITIVE_INFINITY,
     last,
   };
+}
+
+/** A waiter for `parsed`, listening to its signal (if any) with `onAbort`. */
+export function newWaiter(
+  q: KeyQueue | undefined,
+  parsed: Parsed,
+  now: number,
+  onAbort: (w: Waiter) => void,
+): Waiter {
+  let resolve!: (d: Decision) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<Decision>((yes, no) => {
+    resolve = yes;
+    reject = no;
+  });
+  const w: Waiter = {
+    promise,
+    resolve,
+    reject,
+    opts: parsed.opts,
+    deadline: deadlineOf(parsed, now),
+    maxWaitMs: parsed.maxWaitMs,
+    signal: parsed.signal,
+    onAbort: undefined,
+    queue: q,
+    list: undefined,
+    prev: undefined,
+    next: undefined,
+    admitted: undefined,
+    actAt: 0,
+    done: false,
+  };
+  if (parsed.signal !== undefined) {
+    const listener = () => onAbort(w);
+    w.onAbort = listener;
+    parsed.signal.addEventListener("abort", listener, { once: true });
+  }
+  return w;
 }

@@ -76,10 +76,12 @@ class TimerHeap {
     let i = a.length - 1;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (!before(a[i]!, a[parent]!)) break;
-      [a[i], a[parent]] = [a[parent]!, a[i]!];
+      const up = a[parent]!;
+      if (!before(timer, up)) break;
+      a[i] = up;
       i = parent;
     }
+    a[i] = timer;
   }
 
   cancel(timer: Timer): void {
@@ -106,18 +108,17 @@ class TimerHeap {
     const a = this.items;
     const last = a.pop()!;
     if (a.length === 0) return;
-    a[0] = last;
     let i = 0;
     for (;;) {
       const l = 2 * i + 1;
       const r = l + 1;
-      let m = i;
-      if (l < a.length && before(a[l]!, a[m]!)) m = l;
-      if (r < a.length && before(a[r]!, a[m]!)) m = r;
-      if (m === i) return;
-      [a[i], a[m]] = [a[m]!, a[i]!];
+      let m = l < a.length && before(a[l]!, last) ? l : -1;
+      if (r < a.length && before(a[r]!, m === -1 ? last : a[m]!)) m = r;
+      if (m === -1) break;
+      a[i] = a[m]!;
       i = m;
     }
+    a[i] = last;
   }
 }
 
