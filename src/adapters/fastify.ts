@@ -13,6 +13,7 @@ import {
   type HttpLimiterOptions,
   type HttpOutcome,
   type HttpRequest,
+  type HttpRule,
   type Identity,
   isThenable,
   type MaybePromise,
@@ -59,6 +60,13 @@ export type FastifyRouteRateLimit = {
   /** Requests this route leaves alone. @default undefined */
   skip?: (req: HttpRequest<FastifyRaw>) => MaybePromise<boolean>;
   /**
+   * Requests in flight at once per identity on this route (routes of one zone share the slots).
+   * @default the plugin's top-level `concurrency`
+   */
+  concurrency?: HttpRule<FastifyRaw>["concurrency"];
+  /** This route's priority for the plugin's load shedder (`shed`). @default the plugin's `priority`, else "normal" */
+  priority?: HttpRule<FastifyRaw>["priority"];
+  /**
    * Names the route's counters (1 to 40 of letters, digits, _ . -).
    * @default "rt-" and a hash of method and URL (HEAD counts as GET), stable across restarts
    */
@@ -85,6 +93,8 @@ const ROUTE_KEYS = [
   "identity",
   "skip",
   "name",
+  "concurrency",
+  "priority",
 ] as const;
 
 /**
@@ -177,7 +187,7 @@ export function fastifyRateLimit(
     if (config === false) return;
     let h = globalHook;
     if (config !== undefined) {
-      const routeLimiter = compileRoute(route, config, shared);
+      const routeLimiter = compileRoute(route, config, shared, limiter.shed);
       limiters.push(routeLimiter);
       h = hook(routeLimiter, router);
     }
@@ -206,6 +216,7 @@ function compileRoute(
   route: RouteOptions,
   config: unknown,
   shared: FastifyRateLimitOptions,
+  shed: HttpLimiter<FastifyRaw>["shed"],
 ): HttpLimiter<FastifyRaw> {
   const at = `${methodsOf(route.method).join(",")} ${route.url} config.rateLimit`;
   if (typeof config !== "object" || config === null || Array.isArray(config)) {
@@ -214,29 +225,41 @@ function compileRoute(
         option: at,
         received: config,
         expected:
-          "false or { policies?, cost?, exempt?, blockFor?, zone?, identity?, skip?, name? }",
+          "false or { policies?, cost?, exempt?, blockFor?, zone?, identity?, skip?, name?, concurrency?, priority? }",
       },
     ]);
   }
   const keys = new ProblemList();
   keys.unknownKeys(config, ROUTE_KEYS, at);
   const extra: ConfigProblem[] = [...keys.items];
-  const { rules: _rules, policies, ...rest } = shared;
+  const { rules: _rules, policies, concurrency, priority, ...rest } = shared;
   const rc = config as FastifyRouteRateLimit;
+  const inherit = rc.exempt !== true;
   const rule = {
     ...rc,
     name: rc.name ?? routeName(route),
-    policies: rc.exempt === true ? rc.policies : (rc.policies ?? policies),
+    policies: inherit ? (rc.policies ?? policies) : rc.policies,
+    ...(inherit && rc.concurrency === undefined && concurrency !== undefined
+      ? { concurrency }
+      : {}),
+    ...(rc.priority === undefined && priority !== undefined ? { priority } : {}),
   };
-  if (rule.policies === undefined && rc.exempt !== true) {
+  if (rule.policies === undefined && rule.concurrency === undefined && inherit) {
     extra.push({
       option: `${at}.policies`,
       received: undefined,
-      expected: 'policies (e.g. "10/min"), or top-level policies on the plugin to inherit',
+      expected:
+        'policies (e.g. "10/min") or concurrency, or top-level policies on the plugin to inherit',
     });
   }
+  // The plugin's load shedder, not one per route: it counts this process's requests, all routes
+  // together.
   return withProblems(extra, () =>
-    createHttpLimiter<FastifyRaw>({ ...rest, rules: [rule as never] }),
+    createHttpLimiter<FastifyRaw>({
+      ...rest,
+      ...(shed !== undefined ? { shed } : {}),
+      rules: [rule as never],
+    }),
   );
 }
 

@@ -1,3 +1,4 @@
+import type { ServerResponse } from "node:http";
 import {
   createHttpLimiter,
   type HttpLimiter,
@@ -29,12 +30,24 @@ export type FetchRateLimitOptions = HttpLimiterOptions<FetchRaw> & {
 
 /** What `check` answers: a response to send now, or headers for the handler's response. */
 export type FetchCheck =
-  | { readonly response: Response; readonly headers?: undefined; readonly after?: undefined }
+  | {
+      readonly response: Response;
+      readonly headers?: undefined;
+      readonly after?: undefined;
+      readonly holds?: undefined;
+    }
   | {
       readonly response?: undefined;
       readonly headers: Readonly<Record<string, string>> | undefined;
-      /** Call with the response's status once you have it (refunds by status). */
+      /**
+       * Call exactly once with the response's status: once you have it for refunds by status;
+       * when `holds`, once the response has really ended (a streamed body read to its end), or
+       * with 499 if the client left first, since it gives back a concurrency slot or the load
+       * shedder's count.
+       */
       readonly after: ((status: number) => void) | undefined;
+      /** True when `after` gives capacity back (`concurrency`, `shed`). */
+      readonly holds: boolean;
     };
 
 /** What fetchRateLimit returns. */
@@ -104,7 +117,7 @@ export function fetchRateLimit(options: FetchRateLimitOptions): FetchRateLimit {
     if (o.action === "respond") {
       return { response: new Response(o.body ?? null, { status: o.status, headers: o.headers }) };
     }
-    return { headers: o.headers, after: o.after };
+    return { headers: o.headers, after: o.after, holds: o.holds };
   };
 
   return {
@@ -114,16 +127,113 @@ export function fetchRateLimit(options: FetchRateLimitOptions): FetchRateLimit {
       return async (request, ...args) => {
         const c = await check(request, args[0]);
         if (c.response !== undefined) return c.response;
+        const { after } = c;
+        // Watched from before the handler runs: a client that leaves meanwhile frees its slot.
+        const held =
+          after !== undefined && c.holds ? holdUntilSent(after, request, args[0]) : undefined;
         let response: Response;
         try {
           response = await handler(request, ...args);
         } catch (error) {
-          c.after?.(500);
+          if (held !== undefined) held.failed();
+          else after?.(500);
           throw error;
         }
-        c.after?.(response.status);
-        return c.headers === undefined ? response : withHeaders(response, c.headers);
+        if (c.headers !== undefined) response = withHeaders(response, c.headers);
+        if (held !== undefined) return held.sent(response);
+        after?.(response.status);
+        return response;
       };
     },
   };
+}
+
+/** nginx's "client closed request": the status `after` gets when the client left first. */
+const CLIENT_CLOSED = 499;
+
+/** How a request holding capacity gives it back: once its response has really ended. */
+type Held = {
+  /** The handler's response, passed on (wrapped when its end must be watched). */
+  sent(response: Response): Response;
+  /** The handler threw: settle now with 500. */
+  failed(): void;
+};
+
+/**
+ * Watches the end of a response whose `after` gives back a concurrency slot or the shedder's
+ * count (`holds`), calling it exactly once. On @hono/node-server (the Node response is handed
+ * beside the Request, as `outgoing`) it waits for the response's "finish", or a "close" before
+ * it (the client left: 499), exactly as the Node adapters do. Elsewhere (Bun, Deno, Workers)
+ * it waits for the body's end: a streamed body is passed through a stream that settles when it
+ * is read to the end (the status), fails, or is cancelled (499), and an abort of the Request's
+ * signal (the client left early) settles with 499.
+ */
+function holdUntilSent(after: (status: number) => void, request: Request, context: unknown): Held {
+  let done = false;
+  const settle = (status: number): void => {
+    if (done) return;
+    done = true;
+    after(status);
+  };
+  const outgoing = nodeResponse(context);
+  if (outgoing !== undefined) {
+    if (outgoing.destroyed) settle(CLIENT_CLOSED);
+    else {
+      const ended = (): void =>
+        settle(outgoing.writableFinished ? outgoing.statusCode : CLIENT_CLOSED);
+      outgoing.once("finish", ended);
+      outgoing.once("close", ended);
+    }
+    return { sent: (response) => response, failed: () => settle(500) };
+  }
+  const signal = request.signal as AbortSignal | undefined;
+  if (signal?.aborted) settle(CLIENT_CLOSED);
+  else signal?.addEventListener("abort", () => settle(CLIENT_CLOSED), { once: true });
+  return { sent: (response) => settledAtEnd(response, settle), failed: () => settle(500) };
+}
+
+/** @hono/node-server passes `{ incoming, outgoing }` beside the Request: the Node response. */
+function nodeResponse(context: unknown): ServerResponse | undefined {
+  if (typeof context !== "object" || context === null) return undefined;
+  const out = (context as { outgoing?: unknown }).outgoing;
+  return typeof out === "object" &&
+    out !== null &&
+    typeof (out as ServerResponse).once === "function" &&
+    typeof (out as ServerResponse).writableFinished === "boolean"
+    ? (out as ServerResponse)
+    : undefined;
+}
+
+/** The response with a body that calls `settle` when read to its end, failed, or cancelled. */
+function settledAtEnd(response: Response, settle: (status: number) => void): Response {
+  const body = response.body;
+  const status = response.status;
+  if (body === null) {
+    settle(status);
+    return response;
+  }
+  const reader = body.getReader();
+  const watched = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) {
+          controller.close();
+          settle(status);
+        } else controller.enqueue(value);
+      } catch (error) {
+        controller.error(error);
+        settle(500);
+      }
+    },
+    cancel(reason) {
+      settle(CLIENT_CLOSED);
+      return reader.cancel(reason);
+    },
+  });
+  return new Response(watched, {
+    status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
 }

@@ -1,62 +1,49 @@
+import type { AcquireResult, ConcurrencyLimiter } from "../core/concurrency.js";
 import type { Decision } from "../core/decision.js";
 import { ConfigError } from "../core/errors/config-error.js";
-import { isThrottlekitError } from "../core/errors/throttlekit-error.js";
-import type { Limiter } from "../core/limiter.js";
 import type { Logger } from "../core/logger.js";
 import type { Store } from "../core/store.js";
 import type { AddressResolver } from "./client-address.js";
 import { type HeaderMap, retryAfterSeconds } from "./headers.js";
 import type { HttpLimiter } from "./http-limiter.js";
 import type { Identity, IdentityContext, IdentityResult } from "./identity/types.js";
-import { addressKey, formatIp } from "./ip-address.js";
+import { type IdentityFailures, identityFailed } from "./identity-failed.js";
+import type { Held, InFlight } from "./in-flight.js";
+import { formatIp } from "./ip-address.js";
 import type { ListIndex } from "./lists.js";
-import type {
-  ContinueOutcome,
-  HttpLimiterOptions,
-  HttpOutcome,
-  RespondOutcome,
-} from "./options.js";
-import {
-  deniedProblem,
-  limitedProblem,
-  type PlainResponse,
-  rejectedProblem,
-  rejectedStatus,
-  unauthorizedProblem,
-} from "./problem.js";
-import { type HttpRequest, type HttpResponse, isThenable, type MaybePromise } from "./request.js";
+import type { ContinueOutcome, HttpLimiterOptions, HttpOutcome } from "./options.js";
+import { EXEMPT, finish, NO_STORE, respond, SKIPPED, UNMATCHED } from "./outcomes.js";
+import { deniedProblem, rejectedProblem, rejectedStatus } from "./problem.js";
+import { type HttpRequest, isThenable, type MaybePromise } from "./request.js";
 import { type CompiledRule, matchRule, type Target } from "./rules.js";
+import { throughShedder } from "./shed-gate.js";
+import type { LoadShedder, Priority } from "./shedder.js";
 import { UNLIMITED } from "./unlimited.js";
 
-/**
- * The per-request path of the HTTP limiter: match a rule, screen the lists, resolve the identity,
- * consume, and turn the decision into an outcome. Each step stays synchronous while its inputs
- * are (the memory store, sync identities), so the common case allocates no promise.
- */
-function fixed(reason: ContinueOutcome["reason"]): ContinueOutcome {
-  return Object.freeze({
-    action: "continue",
-    reason,
-    headers: undefined,
-    decision: undefined,
-    key: undefined,
-    after: undefined,
-  });
-}
-const SKIPPED = fixed("skipped");
-const UNMATCHED = fixed("unmatched");
-const EXEMPT = fixed("exempt");
 const COST_ONE = Object.freeze({ cost: 1 });
-const NO_STORE: HeaderMap = Object.freeze({ "Cache-Control": "no-store" }) as HeaderMap;
+/**
+ * Retry-After of a concurrency refusal. The refusal's own retryAfterMs is the wait until the
+ * oldest lease expires (docs/concurrency.md), but over HTTP a slot frees as soon as any of the
+ * client's requests ends, usually far sooner: a short, fixed wait is the honest hint.
+ */
+const CONCURRENCY_RETRY_AFTER = 1;
 
-/** The `identityFailures` budget: failed identifications counted per client address. */
-export type IdentityFailures = {
-  readonly limiter: Limiter;
-  readonly ipv4Prefix: number;
-  readonly ipv6Prefix: number;
+/** What bounds requests in flight: concurrency slots (per identity) and the load shedder. */
+export type Capacity = {
+  /** The slots held by this limiter's requests, renewed together; undefined without concurrency. */
+  readonly inFlight: InFlight | undefined;
+  readonly shed: LoadShedder | undefined;
+  /** The shedder's priority of requests no rule matched. */
+  readonly priority: Priority;
 };
 
-/** The HttpLimiter returned by createHttpLimiter (built there; not constructed by users). */
+/**
+ * The HttpLimiter returned by createHttpLimiter (built there; not constructed by users): the
+ * per-request path. Match a rule, pass the load shedder, screen the lists, resolve the identity,
+ * consume, take a concurrency slot, and turn the decisions into an outcome. Each step stays
+ * synchronous while its inputs are (the memory store, sync identities), so the common case
+ * allocates no promise.
+ */
 export class Engine<Raw> implements HttpLimiter<Raw> {
   private readonly context: IdentityContext;
   private readonly skip: HttpLimiterOptions<Raw>["skip"];
@@ -74,6 +61,7 @@ export class Engine<Raw> implements HttpLimiter<Raw> {
     /** Where one-time warnings go (the `logger` option, resolved). */
     readonly logger: Logger,
     private readonly failures: IdentityFailures | undefined,
+    private readonly capacity: Capacity,
   ) {
     this.context = Object.freeze({ now });
     this.skip = options.skip;
@@ -100,21 +88,44 @@ export class Engine<Raw> implements HttpLimiter<Raw> {
     return a === undefined ? undefined : formatIp(a);
   }
 
+  /** The load shedder, when `shed` is set (shared with other limiters through their `shed`). */
+  get shed(): LoadShedder | undefined {
+    return this.capacity.shed;
+  }
+
   async close(): Promise<void> {
+    this.capacity.inFlight?.close();
     this.lists.close();
     await this.ownStore?.close?.();
   }
 
   private route(req: HttpRequest<Raw>): MaybePromise<HttpOutcome> {
     const rule = matchRule(this.rules, req);
-    if (rule === undefined) return UNMATCHED;
+    const shed = this.capacity.shed;
+    if (rule === undefined)
+      return shed === undefined ? UNMATCHED : this.admit(req, undefined, shed);
     if (rule.skip !== undefined) {
       const s = rule.skip(req);
-      if (isThenable<boolean>(s))
-        return Promise.resolve(s).then((v) => (v ? SKIPPED : this.screen(req, rule)));
+      if (isThenable<boolean>(s)) {
+        return Promise.resolve(s).then((v) =>
+          v ? SKIPPED : shed === undefined ? this.screen(req, rule) : this.admit(req, rule, shed),
+        );
+      }
       if (s) return SKIPPED;
     }
-    return this.screen(req, rule);
+    return shed === undefined ? this.screen(req, rule) : this.admit(req, rule, shed);
+  }
+
+  /** Through the load shedder first (shed-gate.ts), then the rest of the path. */
+  private admit(
+    req: HttpRequest<Raw>,
+    rule: CompiledRule<Raw> | undefined,
+    shed: LoadShedder,
+  ): MaybePromise<HttpOutcome> {
+    const priority = rule === undefined ? this.capacity.priority : rule.priority;
+    return throughShedder(shed, priority, req, rule?.name, this.options.onShed, () =>
+      rule === undefined ? UNMATCHED : this.screen(req, rule),
+    );
   }
 
   /** Address entries apply to every request not skipped, exempt routes included. */
@@ -180,7 +191,14 @@ export class Engine<Raw> implements HttpLimiter<Raw> {
       if (hit === "allow") return EXEMPT;
     }
     const target = (group !== undefined ? rule.groups?.get(group) : undefined) ?? rule.fallback;
-    if (target === UNLIMITED || target === undefined) return EXEMPT;
+    if (target === UNLIMITED) return EXEMPT;
+    if (target === undefined) {
+      // A rule with concurrency and no policies: the slot is all there is to check.
+      const slots = rule.slots;
+      return slots === undefined
+        ? EXEMPT
+        : this.acquire(req, rule, slots, undefined, key, group, 0);
+    }
     const cost = rule.cost;
     if (typeof cost === "number") return this.consume(req, rule, target, key, group, cost);
     const c = cost(req);
@@ -220,25 +238,96 @@ export class Engine<Raw> implements HttpLimiter<Raw> {
     d: Decision,
   ): MaybePromise<HttpOutcome> {
     if (d.allowed) {
-      const outcome: ContinueOutcome = {
-        action: "continue",
-        reason: d.reason,
-        headers: target.render?.(d),
-        decision: d,
-        key,
-        after:
-          cost > 0 && (this.refundFailed || this.refundSuccessful)
-            ? this.refunder(target, key, cost)
-            : undefined,
-      };
-      // leaky-bucket "delay" mode: smooth the request instead of rejecting it (nginx's delay).
-      if (d.delayMs > 0)
-        return new Promise((resolve) => setTimeout(() => resolve(outcome), d.delayMs));
-      return outcome;
+      // Rate first, then the slot: a request the rate refuses never reaches the concurrency
+      // store, so a flood stays one round trip per request.
+      if (rule.slots !== undefined)
+        return this.acquire(req, rule, rule.slots, target, key, group, cost, d);
+      return this.continued(target, key, cost, d, undefined);
     }
     const retryAfter = retryAfterSeconds(d);
     const headers: HeaderMap = target.render?.(d) ?? {};
     if (retryAfter !== undefined) headers["Retry-After"] = String(retryAfter);
+    return this.refused(req, rule, key, group, d, retryAfter, headers);
+  }
+
+  /** The request may go on: its headers, and the `after` that refunds and gives its slot back. */
+  private continued(
+    target: Target | undefined,
+    key: string,
+    cost: number,
+    d: Decision,
+    held: Held | undefined,
+  ): MaybePromise<HttpOutcome> {
+    const refund =
+      target !== undefined && cost > 0 && (this.refundFailed || this.refundSuccessful)
+        ? this.refunder(target, key, cost)
+        : undefined;
+    const outcome: ContinueOutcome = {
+      action: "continue",
+      reason: d.reason,
+      headers: target?.render?.(d),
+      decision: d,
+      key,
+      after: held === undefined ? refund : this.releaser(held, refund),
+      holds: held !== undefined,
+    };
+    // leaky-bucket "delay" mode: smooth the request instead of rejecting it (nginx's delay).
+    if (d.delayMs > 0)
+      return new Promise((resolve) => setTimeout(() => resolve(outcome), d.delayMs));
+    return outcome;
+  }
+
+  /**
+   * Takes a concurrency slot for a request the rate policies admitted (`rated`, charged `cost`).
+   * Refused: the rate charge is refunded (fire and forget; a refund that fails keeps the charge,
+   * the safe side) and the client gets 429 naming the "concurrency" policy, or 503 when the
+   * store is out and fails closed.
+   */
+  private acquire(
+    req: HttpRequest<Raw>,
+    rule: CompiledRule<Raw>,
+    slots: ConcurrencyLimiter,
+    target: Target | undefined,
+    key: string,
+    group: string | undefined,
+    cost: number,
+    rated?: Decision,
+  ): Promise<HttpOutcome> {
+    const refund = (): void => {
+      if (target !== undefined && cost > 0) target.limiter.refund(key, cost).catch(() => {});
+    };
+    return slots.acquire(key).then(
+      (r: AcquireResult): MaybePromise<HttpOutcome> => {
+        if (r.allowed) {
+          const held = this.capacity.inFlight!.hold(slots, r.lease);
+          return this.continued(target, key, cost, rated ?? r.decision, held);
+        }
+        refund();
+        const d = r.decision;
+        const retryAfter = d.reason === "degraded" ? retryAfterSeconds(d) : CONCURRENCY_RETRY_AFTER;
+        // No RateLimit fields: the rate charge was refunded (they would be stale), and their
+        // reset `t` may lie past this Retry-After, which draft-10 §6 forbids.
+        const headers: HeaderMap = {};
+        if (retryAfter !== undefined) headers["Retry-After"] = String(retryAfter);
+        return this.refused(req, rule, key, group, d, retryAfter, headers);
+      },
+      (error: unknown) => {
+        refund();
+        throw error;
+      },
+    );
+  }
+
+  /** A refused request: the default problem response, or `onLimited`'s. */
+  private refused(
+    req: HttpRequest<Raw>,
+    rule: CompiledRule<Raw>,
+    key: string,
+    group: string | undefined,
+    d: Decision,
+    retryAfter: number | undefined,
+    headers: HeaderMap,
+  ): MaybePromise<HttpOutcome> {
     const onLimited = this.options.onLimited;
     // A store outage's refusal is a 503 temporary-reduced-capacity, never a quota 429 (issue 13,
     // item 4): the client exceeded nothing.
@@ -259,6 +348,23 @@ export class Engine<Raw> implements HttpLimiter<Raw> {
     return finish(custom, status, { ...headers, "Cache-Control": "no-store" }, d.reason, d, key);
   }
 
+  /** `after` for a request holding a slot: the slot goes back once, then the refund applies. */
+  private releaser(
+    held: Held,
+    refund: ((status: number) => void) | undefined,
+  ): (status: number) => void {
+    const inFlight = this.capacity.inFlight!;
+    let done = false;
+    return (status) => {
+      // Once, whatever the adapter does: a second release could free another request's slot
+      // count in the shedder, and a second refund would credit the client twice.
+      if (done) return;
+      done = true;
+      inFlight.release(held);
+      refund?.(status);
+    };
+  }
+
   private refunder(target: Target, key: string, cost: number): (status: number) => void {
     return (status) => {
       if (status >= 400 ? this.refundFailed : this.refundSuccessful) {
@@ -275,100 +381,11 @@ export class Engine<Raw> implements HttpLimiter<Raw> {
   }
 
   private identityFailed(error: unknown, req: HttpRequest<Raw>): MaybePromise<HttpOutcome> {
-    // A configuration fault (jose not installed, a bad identity result) is the operator's to
-    // see, not a client's 401.
-    if (isThrottlekitError(error) && error.code === "ERR_TK_CONFIG") throw error;
-    const failures = this.failures;
-    if (failures === undefined) return this.unauthorized(error, req);
-    const address = this.resolve(req);
-    if (address === undefined) return this.unauthorized(error, req);
-    // Count the failure against the address (issue 13, item 11): token guessing spends a budget.
-    // Counting never turns a 401 into a fault: a store error leaves the 401.
-    const key = addressKey(address, failures.ipv4Prefix, failures.ipv6Prefix);
-    try {
-      if (failures.limiter.canConsumeSync)
-        return this.failureCounted(error, req, failures.limiter.consumeSync(key));
-      return failures.limiter.consume(key).then(
-        (d) => this.failureCounted(error, req, d),
-        () => this.unauthorized(error, req),
-      );
-    } catch {
-      return this.unauthorized(error, req);
-    }
-  }
-
-  /** Over the failure budget: 429 with Retry-After instead of the 401. */
-  private failureCounted(error: unknown, req: HttpRequest<Raw>, d: Decision) {
-    // A degraded refusal (the store is out) says nothing about this client: keep the 401.
-    if (d.allowed || d.reason === "degraded") return this.unauthorized(error, req);
-    const retryAfter = retryAfterSeconds(d);
-    const headers: HeaderMap = {};
-    if (retryAfter !== undefined) headers["Retry-After"] = String(retryAfter);
-    return respond(limitedProblem(d, retryAfter, headers), d.reason, d, undefined);
-  }
-
-  private unauthorized(error: unknown, req: HttpRequest<Raw>): MaybePromise<HttpOutcome> {
-    const handler = this.options.onIdentityError;
-    if (handler === undefined)
-      return respond(unauthorizedProblem(error), "identity-error", undefined, undefined);
-    return finish(handler(error, req), 401, NO_STORE, "identity-error", undefined, undefined);
+    return identityFailed(error, req, this.failures, this.resolve, this.options.onIdentityError);
   }
 }
 
 function checkCost(v: unknown): number {
   if (Number.isSafeInteger(v) && (v as number) >= 0) return v as number;
   throw new ConfigError([{ option: "cost(req)", received: v, expected: "a whole number ≥ 0" }]);
-}
-
-function respond(
-  r: PlainResponse,
-  reason: RespondOutcome["reason"],
-  decision: Decision | undefined,
-  key: string | undefined,
-): RespondOutcome {
-  return {
-    action: "respond",
-    status: r.status,
-    headers: r.headers,
-    body: r.body,
-    reason,
-    decision,
-    key,
-  };
-}
-
-/** Turns a user's response description into a finished response (sync when it is). */
-function finish(
-  r: MaybePromise<HttpResponse>,
-  status: number,
-  base: HeaderMap,
-  reason: RespondOutcome["reason"],
-  decision: Decision | undefined,
-  key: string | undefined,
-): MaybePromise<RespondOutcome> {
-  if (isThenable<HttpResponse>(r))
-    return Promise.resolve(r).then((v) => finish(v, status, base, reason, decision, key));
-  if (typeof r !== "object" || r === null) {
-    throw new ConfigError([
-      {
-        option: "onLimited/onDenied/onIdentityError result",
-        received: r,
-        expected: "an object { status?, headers?, body? }",
-      },
-    ]);
-  }
-  const s = r.status ?? status;
-  if (!Number.isSafeInteger(s) || s < 200 || s > 599) {
-    throw new ConfigError([
-      { option: "response status", received: r.status, expected: "an HTTP status from 200 to 599" },
-    ]);
-  }
-  const headers: HeaderMap = { ...base, ...r.headers };
-  let body = r.body;
-  if (body !== undefined && typeof body !== "string") {
-    body = JSON.stringify(body);
-    if (!Object.keys(headers).some((h) => h.toLowerCase() === "content-type"))
-      headers["Content-Type"] = "application/json";
-  }
-  return respond({ status: s, headers, body: body as string | undefined }, reason, decision, key);
 }

@@ -7,14 +7,17 @@ import { memoryStore } from "../core/memory-store.js";
 import { parsePolicies } from "../core/policy.js";
 import type { Store } from "../core/store.js";
 import { addressResolver, PROXY_HEADERS, trustProxyProblem } from "./client-address.js";
-import { Engine, type IdentityFailures } from "./engine.js";
+import { type Capacity, Engine } from "./engine.js";
 import { HEADER_STYLES } from "./headers.js";
 import { ip, isIpIdentity } from "./identity/ip.js";
 import type { Identity } from "./identity/types.js";
+import type { IdentityFailures } from "./identity-failed.js";
+import { InFlight } from "./in-flight.js";
 import { type HttpLists, ListIndex, listValueProblem } from "./lists.js";
 import type { HttpLimiterOptions, HttpOutcome } from "./options.js";
 import type { HttpRequest, MaybePromise } from "./request.js";
-import { compileRules, type HttpRule } from "./rules.js";
+import { type CompiledRule, compileRules, type HttpRule } from "./rules.js";
+import { buildShedder, checkPriority, type LoadShedder } from "./shedder.js";
 
 /**
  * The framework-neutral limiter every adapter calls. Built once; `handle` is the per-request
@@ -33,6 +36,11 @@ export interface HttpLimiter<Raw = unknown> {
   clientAddress(req: HttpRequest<Raw>): string | undefined;
   /** Where one-time coded warnings go (the `logger` option; console by default). */
   readonly logger: Logger;
+  /**
+   * The load shedder of the `shed` option (its `inFlight` for metrics), or undefined. Pass it
+   * as another limiter's `shed` to count both limiters' requests together.
+   */
+  readonly shed: LoadShedder | undefined;
   /** Stops list notifications and closes the store if the limiter created it. */
   close(): Promise<void>;
 }
@@ -63,6 +71,10 @@ const OPTION_KEYS = [
   "listsRefresh",
   "identityFailures",
   "logger",
+  "concurrency",
+  "priority",
+  "shed",
+  "onShed",
 ] as const;
 
 /**
@@ -134,6 +146,7 @@ export function createHttpLimiter<Raw = unknown>(
     "onLimited",
     "onDenied",
     "onIdentityError",
+    "onShed",
   ] as const) {
     if (options[k] !== undefined && typeof options[k] !== "function")
       problems.add(k, options[k], "a function");
@@ -184,16 +197,32 @@ export function createHttpLimiter<Raw = unknown>(
   const rules = Array.isArray(options.rules) ? options.rules : [];
   if (options.rules !== undefined && !Array.isArray(options.rules))
     problems.add("rules", options.rules, "an array of rules");
-  if (options.policies === undefined && rules.length === 0) {
-    problems.add("policies", undefined, 'policies (e.g. "100/min") or a non-empty rules array');
+  if (options.policies === undefined && options.concurrency === undefined && rules.length === 0) {
+    problems.add(
+      "policies",
+      undefined,
+      'policies (e.g. "100/min"), concurrency (e.g. 5) or a non-empty rules array',
+    );
   }
+  const priority = checkPriority(options.priority, "priority", problems);
+  const shed =
+    options.shed === undefined ? undefined : buildShedder(options.shed, "shed", problems);
   // Rules are compiled even when other options are bad, so one run reports every problem; a bad
   // store or prefix is swapped for a stand-in here (the ConfigError is thrown before any use).
   const storeOk = problems.items.every((p) => p.option !== "store");
   const ownStore = options.store === undefined || !storeOk;
   const store: Store = ownStore ? memoryStore() : options.store!;
   const all: HttpRule<Raw>[] = [...rules];
-  if (options.policies !== undefined) all.push({ name: "default", policies: options.policies });
+  // The top-level policies, concurrency and priority are those of a catch-all rule.
+  if (options.policies !== undefined || options.concurrency !== undefined) {
+    all.push({
+      name: "default",
+      ...(options.policies !== undefined ? { policies: options.policies } : {}),
+      ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+      // Checked above: a bad one is reported once, as "priority".
+      ...(options.priority !== undefined && priority !== undefined ? { priority } : {}),
+    });
+  }
   const compiled = compileRules(
     all,
     {
@@ -251,6 +280,11 @@ export function createHttpLimiter<Raw = unknown>(
     staticEntries,
     refreshMs!,
   );
+  const capacity: Capacity = {
+    inFlight: inFlightOf(compiled, now),
+    shed,
+    priority: priority ?? "normal",
+  };
   return new Engine<Raw>(
     compiled,
     identity,
@@ -261,5 +295,20 @@ export function createHttpLimiter<Raw = unknown>(
     ownStore ? store : undefined,
     logger!,
     identityFailures,
+    capacity,
   );
+}
+
+/**
+ * The slots held by requests of rules with `concurrency`, renewed on one timer every third of
+ * the shortest lease; undefined when no rule has concurrency (no timer, nothing per request).
+ */
+function inFlightOf<Raw>(
+  rules: readonly CompiledRule<Raw>[],
+  now: () => number,
+): InFlight | undefined {
+  let shortest = Number.POSITIVE_INFINITY;
+  for (const r of rules) if (r.slots !== undefined) shortest = Math.min(shortest, r.slots.leaseMs);
+  if (shortest === Number.POSITIVE_INFINITY) return undefined;
+  return new InFlight(now, Math.max(1, Math.floor(shortest / 3)));
 }

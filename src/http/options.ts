@@ -8,7 +8,8 @@ import type { HeaderMap, HeaderStyle } from "./headers.js";
 import type { Identity } from "./identity/types.js";
 import type { PlainResponse } from "./problem.js";
 import type { HttpRequest, HttpResponse, MaybePromise } from "./request.js";
-import type { HttpRule, RulePolicies } from "./rules.js";
+import type { HttpRule, RuleConcurrency, RulePolicies } from "./rules.js";
+import type { LoadShedder, Priority, ShedOptions } from "./shedder.js";
 
 /** What `onLimited` receives. */
 export type LimitedContext<Raw = unknown> = {
@@ -32,6 +33,21 @@ export type LimitedContext<Raw = unknown> = {
   readonly headers: HeaderMap;
 };
 
+/** What `onShed` receives: a request refused because this process is overloaded. */
+export type ShedContext<Raw = unknown> = {
+  readonly req: HttpRequest<Raw>;
+  /** The priority it was refused at (its rule's, or the top-level `priority`). */
+  readonly priority: Priority;
+  /** The name of the rule that matched; undefined when none did. */
+  readonly rule: string | undefined;
+  /** Requests in flight in this process when it was refused. */
+  readonly inFlight: number;
+  /** Seconds the client should wait (the `shed.retryAfter` option). */
+  readonly retryAfter: number;
+  /** Retry-After and Cache-Control, as the default response would carry them. */
+  readonly headers: HeaderMap;
+};
+
 /** What `onDenied` receives. */
 export type DeniedContext<Raw = unknown> = {
   readonly req: HttpRequest<Raw>;
@@ -46,6 +62,25 @@ export type DeniedContext<Raw = unknown> = {
 export type HttpLimiterOptions<Raw = unknown> = {
   /** Policies for every request no rule matched (a catch-all after `rules`). @default undefined */
   policies?: RulePolicies;
+  /**
+   * Requests in flight per identity, for every request no rule matched (the catch-all's
+   * `concurrency`, as `policies` is its policies; see HttpRule.concurrency). @default undefined
+   */
+  concurrency?: RuleConcurrency;
+  /**
+   * The load shedder's priority of every request no rule matched (rules have their own,
+   * "normal" by default). @default "normal"
+   */
+  priority?: Priority;
+  /**
+   * Load shedding (Stripe's): at most `maxInFlight` requests in flight in this process, with
+   * room reserved for more important ones; past their room, "sheddable" requests are refused
+   * first, then "normal" ones, with 503 temporary-reduced-capacity and Retry-After. Counted in
+   * the process, before identity and before any store call: it protects this process's own
+   * capacity. A LoadShedder (another limiter's `shed`) shares that limiter's count.
+   * @default undefined (no shedding)
+   */
+  shed?: ShedOptions | LoadShedder;
   /** Rules, first match wins. @default [] */
   rules?: readonly HttpRule<Raw>[];
   /** Who the client is. @default ip({ trustProxy, proxyHeader, ipv6Prefix, ipv4Prefix }) */
@@ -89,6 +124,12 @@ export type HttpLimiterOptions<Raw = unknown> = {
    * @default a 429 problem+json (quota-exceeded); 503 (temporary-reduced-capacity) when degraded
    */
   onLimited?: (context: LimitedContext<Raw>) => MaybePromise<HttpResponse>;
+  /**
+   * Builds the response for a request the load shedder refused; a response without `status`
+   * gets 503.
+   * @default a 503 problem+json (temporary-reduced-capacity) with Retry-After
+   */
+  onShed?: (context: ShedContext<Raw>) => MaybePromise<HttpResponse>;
   /** Builds the response for a denied client. @default a 403 problem+json */
   onDenied?: (context: DeniedContext<Raw>) => MaybePromise<HttpResponse>;
   /** Builds the response when the identity fails (missing or invalid credentials). @default a 401 problem+json */
@@ -119,14 +160,25 @@ export type ContinueOutcome = {
   readonly headers: HeaderMap | undefined;
   readonly decision: Decision | undefined;
   readonly key: string | undefined;
-  /** Call with the final status once the response is sent (present only when refunds may apply). */
+  /**
+   * Call exactly once with the final status when the response has been sent, or with 499 when
+   * the connection closed before it was (the client went away). Present only when something
+   * waits for it: a refund (`countFailed`/`countSuccessful`), a concurrency slot, the shedder.
+   */
   readonly after: ((status: number) => void) | undefined;
+  /**
+   * True when `after` gives capacity back (a concurrency slot, the shedder's count): call it when
+   * the response has really ended (a streamed body finished or was cancelled, the socket closed),
+   * not merely when the handler returned. False when `after` only refunds by status.
+   */
+  readonly holds: boolean;
 };
 
 /** The HTTP layer answers for the app: write this response and stop. */
 export type RespondOutcome = PlainResponse & {
   readonly action: "respond";
-  readonly reason: Reason | "identity-error";
+  /** A decision's reason, "identity-error", or "shed" (the load shedder refused it). */
+  readonly reason: Reason | "identity-error" | "shed";
   readonly decision: Decision | undefined;
   readonly key: string | undefined;
 };

@@ -85,6 +85,31 @@ export function degradedProblem(
   };
 }
 
+/**
+ * The default 503 for a request the load shedder refused (the `shed` option): this process has
+ * too many requests in flight. The draft's temporary-reduced-capacity problem (§5.2), with
+ * `retryAfter` in seconds, Retry-After and `Cache-Control: no-store`. No quota was exceeded, so
+ * no policy is named.
+ */
+export function shedProblem(retryAfter: number): PlainResponse {
+  const problem: ProblemDetails = {
+    type: TEMPORARY_REDUCED_CAPACITY_TYPE,
+    title: "Request cannot be satisfied due to temporary server capacity constraints",
+    status: 503,
+    detail: `The server is overloaded; retry in ${retryAfter} s.`,
+    retryAfter,
+  };
+  return {
+    status: 503,
+    headers: {
+      "Retry-After": String(retryAfter),
+      "Content-Type": PROBLEM_CONTENT_TYPE,
+      "Cache-Control": "no-store",
+    },
+    body: JSON.stringify(problem),
+  };
+}
+
 function violatedPolicies(decision: Decision): string[] {
   const violated: string[] = [];
   for (const pd of decision.policies) if (!pd.allowed) violated.push(pd.policy.name);

@@ -1,14 +1,17 @@
+import { type ConcurrencyLimiter, createConcurrencyLimiter } from "../core/concurrency.js";
+import { parseTimerDuration, TIMER_DURATION_FORM } from "../core/duration.js";
 import { ConfigError, type ProblemList } from "../core/errors/config-error.js";
 import { createLimiter, type Limiter } from "../core/limiter.js";
 import {
   BUCKETS,
+  MAX_LIMIT,
   type Policy,
   type PolicyInput,
   type PolicyOptions,
   parsePolicies,
 } from "../core/policy.js";
 import { headerRenderer } from "./headers.js";
-import type { BuildContext, PolicySet, Target } from "./rules.js";
+import type { BuildContext, PolicySet, RuleConcurrency, Target } from "./rules.js";
 import { UNLIMITED, type Unlimited } from "./unlimited.js";
 
 /**
@@ -20,6 +23,10 @@ export class Pools {
   private readonly built = new Map<
     string,
     { target: Target | Unlimited; signature: string; where: string }
+  >();
+  private readonly slotsBuilt = new Map<
+    string,
+    { slots: ConcurrencyLimiter | undefined; signature: string; where: string }
   >();
 
   constructor(
@@ -83,6 +90,97 @@ export class Pools {
     this.built.set(id, { target, signature, where: option });
     return target;
   }
+
+  /**
+   * The concurrency slots of `pool`: built on first use, shared after. Every rule of a zone
+   * must declare the same `concurrency` (or none): a zone is one set of slots.
+   */
+  slots(
+    pool: string,
+    zone: string | undefined,
+    input: RuleConcurrency | undefined,
+    option: string,
+  ): ConcurrencyLimiter | undefined {
+    const problems = this.problems;
+    const parsed = parseConcurrency(input, option, problems);
+    if (parsed === "bad") return undefined;
+    const signature = parsed === undefined ? "none" : `${parsed.max}:${parsed.leaseMs}`;
+    const prior = this.slotsBuilt.get(pool);
+    if (prior !== undefined) {
+      if (prior.signature !== signature) {
+        problems.add(
+          option,
+          input,
+          `the same concurrency as ${prior.where}: rules sharing zone "${zone}" share its slots`,
+        );
+      }
+      return prior.slots;
+    }
+    let slots: ConcurrencyLimiter | undefined;
+    if (parsed !== undefined) {
+      const ctx = this.ctx;
+      try {
+        // Its own namespace beside the rate counters (`<prefix>:<pool>:<group>`), so neither
+        // can read the other's keys.
+        slots = createConcurrencyLimiter({
+          max: parsed.max,
+          leaseMs: parsed.leaseMs,
+          store: ctx.store,
+          prefix: `${ctx.prefix}:cc:${pool}`,
+          ...(ctx.clock !== undefined ? { clock: ctx.clock } : {}),
+        });
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error;
+        for (const p of error.problems) {
+          problems.add(
+            option,
+            p.option === "store" ? p.received : input,
+            p.option === "store" ? `${p.expected}, for concurrency` : p.expected,
+          );
+        }
+        return undefined;
+      }
+    }
+    this.slotsBuilt.set(pool, { slots, signature, where: option });
+    return slots;
+  }
+}
+
+/** A slot lives this long unless renewed; live requests renew theirs every third of it. */
+export const DEFAULT_LEASE_MS = 30_000;
+const CONCURRENCY_FORM = "a whole number ≥ 1, or { max, leaseMs? }";
+
+/**
+ * Parses a rule's `concurrency` (problems under `option`): undefined when absent or bad.
+ */
+function parseConcurrency(
+  input: RuleConcurrency | undefined,
+  option: string,
+  problems: ProblemList,
+): { max: number; leaseMs: number } | "bad" | undefined {
+  if (input === undefined) return undefined;
+  const object = typeof input === "object" && input !== null && !Array.isArray(input);
+  if (typeof input !== "number" && !object) {
+    problems.add(option, input, CONCURRENCY_FORM);
+    return "bad";
+  }
+  const before = problems.items.length;
+  let max: unknown = input;
+  let leaseMs: number | undefined = DEFAULT_LEASE_MS;
+  if (object) {
+    problems.unknownKeys(input, ["max", "leaseMs"], option);
+    max = input.max;
+    if (input.leaseMs !== undefined) {
+      leaseMs = parseTimerDuration(input.leaseMs);
+      if (leaseMs === undefined)
+        problems.add(`${option}.leaseMs`, input.leaseMs, TIMER_DURATION_FORM);
+    }
+  }
+  if (!(Number.isSafeInteger(max) && (max as number) >= 1 && (max as number) <= MAX_LIMIT)) {
+    problems.add(object ? `${option}.max` : option, max, `a whole number from 1 to ${MAX_LIMIT}`);
+  }
+  if (problems.items.length > before) return "bad";
+  return { max: max as number, leaseMs: leaseMs! };
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { ConcurrencyLimiter } from "../core/concurrency.js";
 import { DURATION_FORM, type Duration, parseDuration } from "../core/duration.js";
 import type { ProblemList } from "../core/errors/config-error.js";
 import type { Limiter } from "../core/limiter.js";
@@ -13,6 +14,7 @@ import {
 } from "./path-pattern.js";
 import type { HttpRequest, MaybePromise } from "./request.js";
 import { Pools } from "./rule-pools.js";
+import { checkPriority, type Priority } from "./shedder.js";
 import type { Unlimited } from "./unlimited.js";
 
 /** One policy or several (all must pass), as createLimiter takes them. */
@@ -34,6 +36,24 @@ export type GroupPolicies = {
 export type RulePolicies = PolicySet | Unlimited | GroupPolicies;
 
 /**
+ * A rule's cap on requests in flight per identity: a number (`max`), or `{ max, leaseMs }`.
+ * `leaseMs` is how long a slot outlives a process that died holding it; live requests renew
+ * theirs, so it does not bound how long a request may run.
+ *
+ * @example
+ * 5
+ * { max: 5, leaseMs: "1m" }
+ */
+export type RuleConcurrency =
+  | number
+  | {
+      /** Most requests of one identity in flight at once: a whole number ≥ 1. */
+      readonly max: number;
+      /** Life of a slot unless renewed (at most 24 days). @default "30s" */
+      readonly leaseMs?: Duration;
+    };
+
+/**
  * A rule: which requests it covers and how they are limited. Rules are tried in order and the
  * first that matches decides (asgi-ratelimit: order matters).
  *
@@ -49,8 +69,23 @@ export type HttpRule<Raw = unknown> = {
   path?: PathPattern | readonly PathPattern[];
   /** Methods covered ("GET", ["POST", "PUT"]); "GET" covers HEAD too. @default every method */
   methods?: string | readonly string[];
-  /** What to enforce; required unless `exempt`. */
+  /** What to enforce; required unless `exempt` or `concurrency` is set. */
   policies?: RulePolicies;
+  /**
+   * At most this many requests of one identity in flight here at once (rules sharing a zone
+   * share the slots, and must declare the same). Checked after the rate policies pass; a
+   * refusal is a 429 with `Retry-After: 1` (a slot frees as soon as any of the client's requests
+   * ends). The slot is given back when the response ends or the client goes away.
+   * Same for every group (a group that is UNLIMITED is not capped).
+   * @default undefined (no cap)
+   */
+  concurrency?: RuleConcurrency;
+  /**
+   * How much these requests matter to the load shedder (the limiter's `shed` option): under
+   * overload "sheddable" requests are refused first, "critical" ones last.
+   * @default "normal"
+   */
+  priority?: Priority;
   /**
    * Rules with the same zone share one pool of counters (asgi-ratelimit's zone); they must
    * declare the same policies. Without a zone each rule counts on its own.
@@ -87,6 +122,9 @@ export type CompiledRule<Raw> = {
   readonly skip: ((req: HttpRequest<Raw>) => MaybePromise<boolean>) | undefined;
   readonly fallback: Target | Unlimited | undefined;
   readonly groups: ReadonlyMap<string, Target | Unlimited> | undefined;
+  /** The rule's (or zone's) concurrency slots, keyed by identity. */
+  readonly slots: ConcurrencyLimiter | undefined;
+  readonly priority: Priority;
 };
 
 /** Settings every rule's limiters share. */
@@ -108,6 +146,8 @@ const RULE_KEYS = [
   "blockFor",
   "identity",
   "skip",
+  "concurrency",
+  "priority",
 ] as const;
 const NAME = /^[\w.-]{1,40}$/;
 const NAME_FORM = "1 to 40 characters of letters, digits, _ . -";
@@ -130,12 +170,16 @@ export function compileRules<Raw>(
     const at = where(i);
     const checked = checkRule(rule, i, at, names, problems);
     if (checked === undefined) return;
-    const { name, exempt, cost, blockForMs } = checked;
+    const { name, exempt, cost, blockForMs, priority } = checked;
+    const pool = rule.zone === undefined ? `r:${name}` : `z:${rule.zone}`;
     // Policies are compiled even when the rule has other problems: one run reports them all.
     const targets =
       exempt || rule.policies === undefined
         ? { fallback: undefined, groups: undefined }
-        : compileTargets(rule, name, at, blockForMs, pools, problems);
+        : compileTargets(rule, pool, at, blockForMs, pools, problems);
+    const slots = exempt
+      ? undefined
+      : pools.slots(pool, rule.zone, rule.concurrency, `${at}.concurrency`);
     out.push({
       name,
       paths: compilePaths(rule.path, `${at}.path`, problems),
@@ -146,6 +190,8 @@ export function compileRules<Raw>(
       skip: rule.skip,
       fallback: targets.fallback,
       groups: targets.groups !== undefined && targets.groups.size > 0 ? targets.groups : undefined,
+      slots,
+      priority: priority ?? "normal",
     });
   });
   return out;
@@ -164,6 +210,7 @@ function checkRule<Raw>(
       exempt: boolean;
       cost: number | ((req: HttpRequest<Raw>) => MaybePromise<number>);
       blockForMs: number | undefined;
+      priority: Priority | undefined;
     }
   | undefined {
   if (typeof rule !== "object" || rule === null) {
@@ -182,15 +229,24 @@ function checkRule<Raw>(
   if (rule.exempt !== undefined && typeof rule.exempt !== "boolean")
     problems.add(`${at}.exempt`, rule.exempt, "true or false");
   const exempt = rule.exempt === true;
-  if (exempt && (rule.policies !== undefined || rule.zone !== undefined)) {
+  if (
+    exempt &&
+    (rule.policies !== undefined || rule.zone !== undefined || rule.concurrency !== undefined)
+  ) {
     problems.add(
       `${at}.exempt`,
       true,
-      "an exempt rule without policies or zone (it limits nothing)",
+      "an exempt rule without policies, concurrency or zone (it limits nothing)",
     );
   }
-  if (!exempt && rule.policies === undefined)
-    problems.add(`${at}.policies`, undefined, 'policies, e.g. "100/min", or exempt: true');
+  if (!exempt && rule.policies === undefined && rule.concurrency === undefined) {
+    problems.add(
+      `${at}.policies`,
+      undefined,
+      'policies, e.g. "100/min", concurrency, e.g. 5, or exempt: true',
+    );
+  }
+  const priority = checkPriority(rule.priority, `${at}.priority`, problems);
   const cost = rule.cost ?? 1;
   if (typeof cost !== "function" && !(Number.isSafeInteger(cost) && cost >= 0)) {
     problems.add(`${at}.cost`, rule.cost, "a whole number ≥ 0, or a function (req) => number");
@@ -204,13 +260,13 @@ function checkRule<Raw>(
     blockForMs = parseDuration(rule.blockFor);
     if (blockForMs === undefined) problems.add(`${at}.blockFor`, rule.blockFor, DURATION_FORM);
   }
-  return { name, exempt, cost, blockForMs };
+  return { name, exempt, cost, blockForMs, priority };
 }
 
 /** A rule's limiters: the default target, and one per group (GroupPolicies). */
 function compileTargets<Raw>(
   rule: HttpRule<Raw>,
-  name: string,
+  pool: string,
   at: string,
   blockForMs: number | undefined,
   pools: Pools,
@@ -219,7 +275,6 @@ function compileTargets<Raw>(
   fallback: Target | Unlimited | undefined;
   groups: Map<string, Target | Unlimited> | undefined;
 } {
-  const pool = rule.zone === undefined ? `r:${name}` : `z:${rule.zone}`;
   const build = (input: PolicySet | Unlimited, group: string, option: string) =>
     pools.target(pool, rule.zone, group, input, blockForMs, option, at);
   const spec = rule.policies!;

@@ -29,7 +29,11 @@
  * 6. answer `POST /login` with 200 and the body `login` from a handler registered for that path
  *    the way an app would (`app.post("/login", ...)`, or comparing the path its own way when the
  *    framework has no router), so that cases-paths.ts can tell which spellings of the path the
- *    framework routes there; list those spellings in `loginRoutes`.
+ *    framework routes there; list those spellings in `loginRoutes`;
+ * 7. answer `/slow?ms=<n>`, for every method, from a handler that awaits
+ *    `slow.hold(slowMs(target))` (./slow.ts) and then answers 200 `ok`: a request that stays
+ *    in flight until the case lets it go (or `ms` passes), counted by a gauge the cases read
+ *    (cases-concurrency.ts).
  *
  * ## The store factory
  *
@@ -41,8 +45,10 @@ import type { Store } from "../../src/core/store.js";
 import type { HttpLimiterOptions } from "../../src/http/options.js";
 import { type ManualClock, manualClock } from "../../src/testing/manual-clock.js";
 import { identityCases } from "./cases-identity.js";
+import { concurrencyCases } from "./cases-concurrency.js";
 import { limitCases } from "./cases-limits.js";
 import { type LoginForm, pathCases } from "./cases-paths.js";
+import { slow } from "./slow.js";
 
 /** A started server. */
 export type RunningServer = {
@@ -92,6 +98,8 @@ export function adapterContract(runner: AdapterRunner, stores: StoreFactory): vo
   describe(`${runner.name} adapter contract (${stores.name} store)`, () => {
     const cleanups: (() => Promise<void>)[] = [];
     afterEach(async () => {
+      // Handlers still held in /slow answer first, so servers close without waiting on them.
+      slow.reset();
       for (const c of cleanups.splice(0).reverse()) await c();
     });
 
@@ -123,6 +131,7 @@ export function adapterContract(runner: AdapterRunner, stores: StoreFactory): vo
     limitCases({ setup, statusOf, runner });
     identityCases({ setup, statusOf, runner });
     pathCases({ setup, statusOf, runner });
+    concurrencyCases({ setup, statusOf, runner });
   });
 }
 

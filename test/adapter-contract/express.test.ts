@@ -4,6 +4,7 @@ import { type ExpressRateLimit, expressRateLimit } from "../../src/adapters/expr
 import type { HttpLimiterOptions } from "../../src/http/options.js";
 import { type AdapterRunner, adapterContract } from "./contract.js";
 import { served } from "./listen.js";
+import { slow, slowMs } from "./slow.js";
 import { downStore, storeFactories } from "./stores.js";
 
 function status(req: Request, res: Response): void {
@@ -14,6 +15,10 @@ function ok(_req: Request, res: Response): void {
 }
 function login(_req: Request, res: Response): void {
   res.send("login");
+}
+async function slowly(req: Request, res: Response): Promise<void> {
+  await slow.hold(slowMs(req.originalUrl));
+  res.send("ok");
 }
 /** Express routes regardless of case, ignores one trailing slash, and routes on the raw path. */
 const EXPRESS_LOGIN_ROUTES = [
@@ -44,6 +49,7 @@ const appWide: AdapterRunner = {
     app.use(limit);
     app.post("/login", login);
     app.all("/status/:code", status);
+    app.all("/slow", slowly);
     app.use(ok);
     app.use(onError);
     return listen(app, limit);
@@ -59,6 +65,7 @@ const perRoute: AdapterRunner = {
     const app = express();
     app.post("/login", limit, login);
     app.all("/status/:code", limit, status);
+    app.all("/slow", limit, slowly);
     app.all("/{*rest}", limit, ok);
     app.use(onError);
     return listen(app, limit);

@@ -8,12 +8,17 @@ import {
 import { isThrottlekitError } from "../../src/core/errors/throttlekit-error.js";
 import { LOGIN_FORMS, rawRequest } from "./cases-paths.js";
 import { type AdapterRunner, adapterContract } from "./contract.js";
+import { slow, slowMs } from "./slow.js";
 import { storeFactories } from "./stores.js";
 
 function routes(app: FastifyInstance): void {
   app.post("/login", async () => "login");
   app.all("/status/:code", async (req, reply) => {
     reply.code(Number((req.params as { code: string }).code));
+    return "ok";
+  });
+  app.all("/slow", async (req) => {
+    await slow.hold(slowMs(req.url));
     return "ok";
   });
   app.all("/*", async () => "ok");
@@ -164,6 +169,40 @@ describe("fastify per-route config", () => {
     expect(before).toBeGreaterThan(0);
     for (let i = 0; i < 3; i++) expect((await get("/c")).status).toBe(200);
     expect(calls).toBe(before);
+  });
+
+  it("a route's concurrency, and one load shedder for the plugin and every route", async () => {
+    const app = Fastify({ forceCloseConnections: true });
+    apps.push(app);
+    await app.register(fastifyRateLimit, {
+      policies: "100/min",
+      shed: { maxInFlight: 2, reserve: { critical: 0, normal: 0 } },
+    });
+    const held = async () => {
+      await slow.hold(15_000);
+      return "ok";
+    };
+    app.get("/one", route({ concurrency: 1 }), held);
+    app.get("/two", route({ policies: "5/min" }), held);
+    app.get("/", async () => "ok");
+    const url = await listen(app);
+    slow.reset();
+    const one = fetch(`${url}/one`);
+    await slow.reached(1);
+    const second = await fetch(`${url}/one`);
+    expect(second.status).toBe(429); // the route's own cap
+    expect(second.headers.get("retry-after")).toBe("1");
+    await second.arrayBuffer();
+    const two = fetch(`${url}/two`);
+    await slow.reached(2);
+    // Two in flight across two route limiters: the plugin's shedder counts them together.
+    const shed = await fetch(`${url}/`);
+    expect(shed.status).toBe(503);
+    await shed.arrayBuffer();
+    slow.releaseAll();
+    expect((await one).status).toBe(200);
+    expect((await two).status).toBe(200);
+    expect(app.throttlekit.shed?.inFlight).toBe(0);
   });
 
   it("a bad route config fails registration with a ConfigError naming the route", async () => {

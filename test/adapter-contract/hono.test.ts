@@ -6,6 +6,7 @@ import { type HonoRateLimitOptions, honoRateLimit } from "../../src/adapters/hon
 import { isThrottlekitError } from "../../src/core/errors/throttlekit-error.js";
 import { type AdapterRunner, adapterContract } from "./contract.js";
 import { served } from "./listen.js";
+import { slow, slowMs } from "./slow.js";
 import { storeFactories } from "./stores.js";
 
 function serveApp(app: Hono, close: () => Promise<void>) {
@@ -33,6 +34,10 @@ const honoRunner: AdapterRunner = {
     app.use(limit);
     app.post("/login", (c) => c.text("login"));
     app.all("/status/:code", (c) => c.body("ok", Number(c.req.param("code")) as 200));
+    app.all("/slow", async (c) => {
+      await slow.hold(slowMs(c.req.url));
+      return c.text("ok");
+    });
     app.all("*", (c) => c.text("ok"));
     return serveApp(app, () => limit.limiter.close());
   },
@@ -105,6 +110,34 @@ describe("hono adapter", () => {
     app.onError((_e, c) => c.text("handled", 503));
     const res = await app.request("/");
     expect(res.status).toBe(503);
+  });
+
+  it("off Node (no env.outgoing), a streamed body holds its slot until read to the end", async () => {
+    const limit = honoRateLimit({
+      policies: "100/min",
+      concurrency: 1,
+      remoteAddress: () => "192.0.2.1",
+    });
+    const app = new Hono();
+    app.use(limit);
+    let push: ReadableStreamDefaultController<Uint8Array> | undefined;
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        push = c;
+      },
+    });
+    app.get("/stream", () => new Response(body));
+    app.get("/", (c) => c.text("ok"));
+    const first = await app.request("/stream");
+    expect(first.status).toBe(200);
+    expect(first.headers.get("ratelimit")).toMatch(/r=99/);
+    expect((await app.request("/")).status).toBe(429);
+    push!.enqueue(new TextEncoder().encode("data"));
+    push!.close();
+    expect(await first.text()).toBe("data");
+    await new Promise((r) => setImmediate(r));
+    expect((await app.request("/")).status).toBe(200);
+    await limit.limiter.close();
   });
 
   it("reports a bad remoteAddress with the limiter's problems", () => {

@@ -4,6 +4,7 @@ import { type KoaRateLimit, koaRateLimit } from "../../src/adapters/koa.js";
 import type { HttpLimiterOptions } from "../../src/http/options.js";
 import { type AdapterRunner, adapterContract } from "./contract.js";
 import { served } from "./listen.js";
+import { slow, slowMs } from "./slow.js";
 import { downStore, storeFactories } from "./stores.js";
 
 /** The error path of the contract's servers: a fault shows as a 500 with its message. */
@@ -16,11 +17,12 @@ async function onError(ctx: Context, next: Next): Promise<void> {
   }
 }
 
-function ok(ctx: Context): void {
+async function ok(ctx: Context): Promise<void> {
   if (ctx.method === "POST" && ctx.path === "/login") {
     ctx.body = "login";
     return;
   }
+  if (ctx.path === "/slow") await slow.hold(slowMs(ctx.url));
   const m = /^\/status\/(\d{3})/.exec(ctx.path);
   ctx.status = m === null ? 200 : Number(m[1]);
   ctx.body = "ok";

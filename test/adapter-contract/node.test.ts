@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { nodeRateLimit } from "../../src/adapters/node.js";
 import { type AdapterRunner, adapterContract } from "./contract.js";
 import { served } from "./listen.js";
+import { slow, slowMs } from "./slow.js";
 import { storeFactories } from "./stores.js";
 
 /** new URL() resolves dot segments, drops the fragment and reads absolute-form targets. */
@@ -18,6 +19,10 @@ function app(req: IncomingMessage, res: ServerResponse): void {
   // Routing as plain node apps do it: on the WHATWG URL's pathname.
   if (req.method === "POST" && new URL(req.url ?? "/", "http://x").pathname === "/login") {
     res.end("login");
+    return;
+  }
+  if (new URL(req.url ?? "/", "http://x").pathname === "/slow") {
+    void slow.hold(slowMs(req.url ?? "")).then(() => res.end("ok"));
     return;
   }
   const m = /^\/status\/(\d{3})/.exec(req.url ?? "");
