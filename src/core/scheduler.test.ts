@@ -277,7 +277,7 @@ describe("concurrency", () => {
     );
     let running = 0;
     let most = 0;
-    const gates: ReturnType<typeof deferred>[] = [];
+    const gates: ReturnType<typeof deferred<string>>[] = [];
     const start = (s: Scheduler) =>
       s.schedule(async () => {
         most = Math.max(most, ++running);
