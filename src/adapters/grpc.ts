@@ -52,7 +52,7 @@ export type GrpcRaw = {
  * A rule over method paths: `path` is "/pkg.Service/Method", "/pkg.Service/*", "/pkg.*\/*" or a
  * RegExp (first match wins); `methods` does not apply (every gRPC call is a POST).
  */
-export type GrpcRule = Omit<HttpRule<GrpcRaw>, "methods">;
+export type GrpcRule = Omit<HttpRule<GrpcRaw>, "methods" | "concurrency" | "priority">;
 
 /** Limits on the messages a client sends on client-streaming and bidi calls. */
 export type GrpcMessageLimits = {
@@ -69,7 +69,16 @@ export type GrpcMessageLimits = {
 /** Options of grpcRateLimit: the HTTP layer's identities, rules and lists, plus gRPC's own. */
 export type GrpcRateLimitOptions = Omit<
   HttpLimiterOptions<GrpcRaw>,
-  "rules" | "onLimited" | "onDenied" | "onIdentityError" | "countFailed" | "countSuccessful"
+  | "rules"
+  | "onLimited"
+  | "onDenied"
+  | "onIdentityError"
+  | "countFailed"
+  | "countSuccessful"
+  | "concurrency"
+  | "priority"
+  | "shed"
+  | "onShed"
 > & {
   /** Rules by method path, first match wins. @default [] */
   rules?: readonly GrpcRule[];
@@ -109,6 +118,12 @@ export interface GrpcRateLimit extends ServerInterceptor {
 }
 
 const NOT_FOR_GRPC = ["onLimited", "onDenied", "onIdentityError", "countFailed", "countSuccessful"];
+/**
+ * The HTTP layer's in-flight options hold a slot until the HTTP response ends, a hook gRPC calls
+ * do not have: gRPC has its own (`maxConcurrent`, freed when the call ends).
+ */
+const HTTP_IN_FLIGHT = ["concurrency", "priority", "shed", "onShed"];
+const IN_FLIGHT_FORM = "nothing: gRPC calls in flight are capped by maxConcurrent";
 const MESSAGE_KEYS = ["policies", "per"];
 /** Matches no path (an empty negative lookahead never succeeds). */
 const NO_PATH = /(?!)/;
@@ -200,8 +215,11 @@ export function grpcRateLimit(options: GrpcRateLimitOptions): GrpcRateLimit {
       });
     }
   }
+  for (const k of HTTP_IN_FLIGHT) {
+    if (o[k] !== undefined) extra.push({ option: k, received: o[k], expected: IN_FLIGHT_FORM });
+  }
   const { rules, maxConcurrent, leaseMs, messages, onError, ...rest } = options;
-  for (const k of NOT_FOR_GRPC) delete (rest as Record<string, unknown>)[k];
+  for (const k of [...NOT_FOR_GRPC, ...HTTP_IN_FLIGHT]) delete (rest as Record<string, unknown>)[k];
   if (
     maxConcurrent !== undefined &&
     (typeof maxConcurrent !== "number" || !Number.isSafeInteger(maxConcurrent) || maxConcurrent < 1)
@@ -220,6 +238,19 @@ export function grpcRateLimit(options: GrpcRateLimitOptions): GrpcRateLimit {
           received: (r as { methods: unknown }).methods,
           expected: 'nothing: gRPC rules match method paths ("/pkg.Service/Method")',
         });
+      }
+      for (const k of ["concurrency", "priority"]) {
+        if (
+          typeof r === "object" &&
+          r !== null &&
+          (r as Record<string, unknown>)[k] !== undefined
+        ) {
+          extra.push({
+            option: `rules[${i}].${k}`,
+            received: (r as Record<string, unknown>)[k],
+            expected: IN_FLIGHT_FORM,
+          });
+        }
       }
     });
   }

@@ -36,6 +36,7 @@ export type {
   HttpOutcome,
   LimitedContext,
   RespondOutcome,
+  ShedContext,
 } from "./options.js";
 export type { PathPattern } from "./path-pattern.js";
 // The default responses, public so adapters that answer in their own shape (Nest's exceptions,
@@ -50,13 +51,21 @@ export {
   QUOTA_EXCEEDED_TYPE,
   rejectedProblem,
   rejectedStatus,
+  shedProblem,
   TEMPORARY_REDUCED_CAPACITY_TYPE,
   unauthorizedProblem,
 } from "./problem.js";
 export { type HttpRequest, type HttpResponse, isThenable, type MaybePromise } from "./request.js";
 /** The path as the framework routes it: what an adapter puts in `HttpRequest.path`. */
 export { canonicalPercent, type RoutingPathOptions, routingPath } from "./request-path.js";
-export type { GroupPolicies, HttpRule, PolicySet, RulePolicies } from "./rules.js";
+export type {
+  GroupPolicies,
+  HttpRule,
+  PolicySet,
+  RuleConcurrency,
+  RulePolicies,
+} from "./rules.js";
+export { type LoadShedder, PRIORITIES, type Priority, type ShedOptions } from "./shedder.js";
 /** How a framework's own trust-proxy setting differs from throttlekit's (for adapters' warning). */
 export { trustProxyMismatch } from "./trust-proxy-mismatch.js";
 export { UNLIMITED, type Unlimited } from "./unlimited.js";

@@ -418,4 +418,16 @@ describe("throttlekit/grpc identities and outages", () => {
       } as GrpcRateLimitOptions),
     ).toThrowError(/onLimited[\s\S]*maxConcurrent[\s\S]*messages.per/);
   });
+
+  it("refuses the HTTP layer's in-flight options, which would hold slots no gRPC call frees", () => {
+    // The HTTP layer releases concurrency and shed slots when an HTTP response ends; a gRPC call
+    // has no such hook, so these options would leak: gRPC's own cap is maxConcurrent.
+    expect(() =>
+      grpcRateLimit({
+        policies: "10/s",
+        shed: { maxInFlight: 10 },
+        rules: [{ path: "/pkg.S/M", policies: "1/s", concurrency: 2 }],
+      } as unknown as GrpcRateLimitOptions),
+    ).toThrowError(/shed[\s\S]*maxConcurrent[\s\S]*rules\[0\]\.concurrency/);
+  });
 });

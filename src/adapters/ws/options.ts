@@ -54,7 +54,16 @@ export type OnLimited = "drop" | "reply" | "close" | ((context: WsLimitedContext
  */
 export type WsRateLimitOptions = Omit<
   HttpLimiterOptions<WsRaw>,
-  "policies" | "rules" | "skip" | "countFailed" | "countSuccessful" | "onLimited"
+  | "policies"
+  | "rules"
+  | "skip"
+  | "countFailed"
+  | "countSuccessful"
+  | "onLimited"
+  | "concurrency"
+  | "priority"
+  | "shed"
+  | "onShed"
 > & {
   /** New connections per identity, e.g. "10/min" (refused with 429 before the handshake). @default undefined */
   connections?: PolicySet;
