@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Decision } from "../../src/core/decision.js";
 import { createLimiter, type Limiter } from "../../src/core/limiter.js";
 import type { PolicyInput } from "../../src/core/policy.js";
+import type { Timers } from "../../src/core/timers.js";
 import { redisStore } from "../../src/stores/redis/index.js";
 import { type RedisNode, startRedis } from "../support/redis-server.js";
 
@@ -26,10 +27,30 @@ afterAll(async () => {
 });
 
 /** One "process": its own connection, store and limiter, on the shared Redis. */
-function process_(policies: PolicyInput, prefix: string): Limiter {
+function process_(policies: PolicyInput, prefix: string, timers?: Timers): Limiter {
   const client = new Redis(node.port, node.host);
   clients.push(client);
-  return createLimiter({ policies, prefix, store: redisStore({ client }) });
+  return createLimiter({
+    policies,
+    prefix,
+    store: redisStore({ client }),
+    ...(timers === undefined ? {} : { timers }),
+  });
+}
+
+/** The host's timers, noting every delay asked for (the sleep waitFor chose, jitter included). */
+function noting(): { timers: Timers; delays: number[] } {
+  const delays: number[] = [];
+  return {
+    delays,
+    timers: {
+      setTimeout: (callback, ms) => {
+        delays.push(ms);
+        return setTimeout(callback, ms);
+      },
+      clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+    },
+  };
 }
 
 describe("waitFor on Redis", () => {
@@ -67,11 +88,14 @@ describe("waitFor on Redis", () => {
   it("spreads the re-checks of processes woken by the same window opening (jitter), none early", async () => {
     const policy: PolicyInput = { limit: 20, window: "1s", algorithm: "fixed-window" };
     const prefix = `wf${n++}`;
-    const fleet = Array.from({ length: 20 }, () => process_(policy, prefix));
-    await Promise.all(fleet.map((l) => l.peek("warm-up")));
-    await fleet[0]!.consume("window", { cost: 20 }); // full until the window ends
+    const fleet = Array.from({ length: 20 }, () => {
+      const { timers, delays } = noting();
+      return { limiter: process_(policy, prefix, timers), delays };
+    });
+    await Promise.all(fleet.map((p) => p.limiter.peek("warm-up")));
+    await fleet[0]!.limiter.consume("window", { cost: 20 }); // full until the window ends
     // Each process records when its waiter asked Redis, and what Redis answered.
-    const calls = fleet.map((limiter) => {
+    const calls = fleet.map(({ limiter }) => {
       const seen: { asked: number; answered: number; d: Decision }[] = [];
       const consume = limiter.consume.bind(limiter);
       limiter.consume = async (key, options) => {
@@ -82,18 +106,27 @@ describe("waitFor on Redis", () => {
       };
       return seen;
     });
-    const results = await Promise.all(fleet.map((limiter) => limiter.waitFor("window")));
+    const results = await Promise.all(fleet.map((p) => p.limiter.waitFor("window")));
     expect(results.every((d) => d.allowed)).toBe(true);
-    const late = calls.map((seen) => {
+    const jitters = calls.map((seen, i) => {
       const [refused, recheck] = seen;
+      expect(seen).toHaveLength(2); // one re-check each, admitted: no polling
       expect(refused!.d.allowed).toBe(false);
-      expect(recheck!.d.allowed).toBe(true); // one re-check each: no polling
-      // How much later than the refusal's retryAfterMs the re-check went out.
-      return recheck!.asked - (refused!.answered + refused!.d.retryAfterMs);
+      expect(recheck!.d.allowed).toBe(true);
+      // Never before the window opens: not earlier than the refusal's retryAfterMs.
+      expect(recheck!.asked - (refused!.answered + refused!.d.retryAfterMs)).toBeGreaterThanOrEqual(
+        -2,
+      );
+      // The sleep chosen on the refusal: retryAfterMs plus this process's jitter. (A host timer
+      // may fire a little early, its loop time being cached: waitFor then sleeps the rest.)
+      return fleet[i]!.delays[0]! - Math.ceil(refused!.d.retryAfterMs);
     });
-    for (const ms of late) expect(ms).toBeGreaterThanOrEqual(-2); // never before the window opens
-    // Up to 25 ms of jitter each (uniform): twenty re-checks spread over at least 10 ms (the odds
-    // of less are below 1e-6); without jitter they land within 2 to 4 ms of one another.
-    expect(Math.max(...late) - Math.min(...late)).toBeGreaterThanOrEqual(10);
+    for (const ms of jitters) {
+      expect(ms).toBeGreaterThanOrEqual(-1e-6);
+      expect(ms).toBeLessThanOrEqual(25 + 1e-6);
+    }
+    // Uniform over 0..25 ms: twenty processes spread over at least 10 ms (the odds of less are
+    // below 1e-6); without jitter every one of them would be 0.
+    expect(Math.max(...jitters) - Math.min(...jitters)).toBeGreaterThanOrEqual(10);
   });
 });
