@@ -95,7 +95,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
       {
         option: "options",
         received: options,
-        expected: "an object { policies, store?, prefix?, clock? }",
+        expected: "an object { policies, store?, prefix?, clock?, timers? }",
       },
     ]);
   }

@@ -6,6 +6,12 @@
 export interface Timers {
   setTimeout(callback: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
+  /**
+   * The time these timers count in, for deadlines (`maxWaitMs`). Fake timers give their own;
+   * the manual clock's timers do.
+   * @default performance.now()
+   */
+  now?(): number;
 }
 
 /**
