@@ -14,6 +14,7 @@ import { type ManualClock, manualClock } from "../testing/manual-clock.js";
 import { ConfigError } from "./errors/config-error.js";
 import { RateLimitedError } from "./errors/rate-limited-error.js";
 import { createLimiter, type Limiter } from "./limiter.js";
+import { createLimiterRegistry, type SyncLimiterRegistry } from "./registry.js";
 import { throttle } from "./throttle.js";
 import type { SyncLimiter } from "./wrap.js";
 
@@ -32,7 +33,12 @@ type AccountClass = {
   ping(): string;
 };
 type AccountsFixture = {
-  define(t: typeof throttle, memory: SyncLimiter, remote: Limiter): { Account: AccountClass };
+  define(
+    t: typeof throttle,
+    memory: SyncLimiter,
+    remote: Limiter,
+    registry: SyncLimiterRegistry,
+  ): { Account: AccountClass; Greeter: new () => { hello(): string; maybe(): string } };
 };
 type NotAMethodFixture = {
   getter(t: typeof throttle, memory: SyncLimiter): unknown;
@@ -96,8 +102,12 @@ for (const mode of MODES) {
 
     async function accounts() {
       const { memory, remote, clock } = limiters();
+      const registry = createLimiterRegistry({
+        policies: { hello_world: ["10/10s", "20/30s"] },
+        clock: clock.now,
+      });
       const fixture = await load<AccountsFixture>("accounts", mode);
-      return { ...fixture.define(throttle, memory, remote), memory, clock };
+      return { ...fixture.define(throttle, memory, remote, registry), memory, clock };
     }
 
     it("a synchronous method on the memory store stays synchronous; the key reads `this`, so each instance has its own budget", async () => {
@@ -175,6 +185,16 @@ for (const mode of MODES) {
       await expect(ann.remoteCall(3)).rejects.toBeInstanceOf(RateLimitedError);
       expect(await bob.remoteCall(4)).toBe(40);
       expect(ann.calls).toBe(2);
+    });
+
+    it("registry.throttle(id): token-throttler's decorator, on the identifier's buckets", async () => {
+      const { Greeter } = await accounts();
+      const greeter = new Greeter();
+      for (let i = 0; i < 10; i++) expect(greeter.hello()).toBe("Hello World");
+      const error = thrown(() => greeter.hello());
+      expect(error).toBeInstanceOf(RateLimitedError);
+      expect((error as RateLimitedError).decision.policy.name).toBe("10/10s");
+      expect(greeter.maybe()).toBe("later");
     });
 
     it("on a getter or a field: a ConfigError when the class is defined", async () => {
