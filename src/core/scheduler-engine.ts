@@ -4,7 +4,7 @@ import { ConfigError } from "./errors/config-error.js";
 import { RateLimitedError } from "./errors/rate-limited-error.js";
 import type { Limiter } from "./limiter.js";
 import type { ScheduledFn, ScheduleOptions, Scheduler } from "./scheduler.js";
-import { type Entry, Lane, parseJob, refusal } from "./scheduler-queue.js";
+import { AbortWatch, type Entry, Lane, LOCAL, parseJob, refusal } from "./scheduler-queue.js";
 import type { Timers } from "./timers.js";
 import type { WaitOptions } from "./wait-for.js";
 
@@ -14,24 +14,24 @@ import type { WaitOptions } from "./wait-for.js";
  * process when another one releases. A release in this process is retaken at once.
  */
 const SLOT_POLL_MS = 50;
-/** The local slot: a job holding it counts against a numeric `concurrency`. */
-const LOCAL = Symbol("local slot");
-type Slot = Lease | typeof LOCAL | undefined;
 
 /** The scheduler behind createScheduler (options already checked there). */
 export class JobScheduler implements Scheduler {
-  /** Keys with jobs queued or a head being admitted; a lane goes when it has neither. */
+  /** Keys with jobs queued or a lane busy; the default key's lane is kept (no churn). */
   private readonly lanes = new Map<string, Lane>();
   private readonly fleet: ConcurrencyLimiter | undefined;
   /** Local slots left (numeric concurrency); Infinity when there is no local cap. */
   private free: number;
   private queued = 0;
+  /** Lanes taking a slot or a rate for their head. */
+  private busy = 0;
   private admitting = 0;
   private running = 0;
   /** Leases being given back: idle() waits for them, so a slot is free once idle resolves. */
   private returning = 0;
   private seq = 0;
   private idlers: (() => void)[] = [];
+  private readonly aborts = new AbortWatch((e, reason) => this.drop(e, reason));
   /** The time maxWaitMs is measured in: the timers' own (a manual clock's) or monotonic. */
   private readonly now: () => number;
 
@@ -45,10 +45,13 @@ export class JobScheduler implements Scheduler {
     this.fleet = typeof concurrency === "object" ? concurrency : undefined;
     this.free = typeof concurrency === "number" ? concurrency : Number.POSITIVE_INFINITY;
     const own = (timers as { now?: unknown }).now;
+    const perf = globalThis.performance;
     this.now =
       typeof own === "function"
         ? () => (own as () => number).call(timers)
-        : () => performance.now();
+        : typeof perf?.now === "function"
+          ? () => perf.now()
+          : Date.now;
   }
 
   get size(): number {
@@ -88,18 +91,16 @@ export class JobScheduler implements Scheduler {
         priority: job.priority,
         seq: this.seq++,
         signal,
-        onAbort: undefined,
         deadline: maxWaitMs === undefined ? Number.POSITIVE_INFINITY : this.now() + maxWaitMs,
         maxWaitMs,
         timer: undefined,
+        slot: undefined,
+        renewal: undefined,
         level: undefined,
         prev: undefined,
         next: undefined,
       };
-      if (signal !== undefined) {
-        e.onAbort = () => this.drop(e, signal.reason);
-        signal.addEventListener("abort", e.onAbort, { once: true });
-      }
+      if (signal !== undefined) this.aborts.add(e, signal);
       if (maxWaitMs !== undefined) {
         e.timer = this.timers.setTimeout(() => this.drop(e, tooLate(this.limiter, e)), maxWaitMs);
       }
@@ -124,7 +125,7 @@ export class JobScheduler implements Scheduler {
       // Nobody is left to take the slot being waited for.
       this.timers.clearTimeout(lane.retry);
       lane.retry = undefined;
-      lane.busy = false;
+      this.setBusy(lane, false);
     }
     this.settled(lane);
   }
@@ -133,10 +134,15 @@ export class JobScheduler implements Scheduler {
   private leave(e: Entry): void {
     e.lane.remove(e);
     this.queued--;
-    if (e.onAbort !== undefined) e.signal!.removeEventListener("abort", e.onAbort);
-    e.onAbort = undefined;
+    if (e.signal !== undefined) this.aborts.delete(e, e.signal);
     if (e.timer !== undefined) this.timers.clearTimeout(e.timer);
     e.timer = undefined;
+  }
+
+  private setBusy(lane: Lane, busy: boolean): void {
+    if (lane.busy === busy) return;
+    lane.busy = busy;
+    this.busy += busy ? 1 : -1;
   }
 
   /** Starts admitting the next job(s) where a lane, or a local slot, is free. */
@@ -144,7 +150,7 @@ export class JobScheduler implements Scheduler {
     if (this.free !== Number.POSITIVE_INFINITY) {
       this.pumpLocal();
     } else if (!lane.busy && lane.size > 0) {
-      lane.busy = true;
+      this.setBusy(lane, true);
       if (this.fleet === undefined) this.admit(lane.peek()!, undefined);
       else this.askSlot(lane);
     }
@@ -167,7 +173,7 @@ export class JobScheduler implements Scheduler {
       }
       if (best === undefined) return;
       this.free--;
-      best.lane.busy = true;
+      this.setBusy(best.lane, true);
       this.admit(best, LOCAL);
     }
   }
@@ -176,14 +182,13 @@ export class JobScheduler implements Scheduler {
   private askSlot(lane: Lane): void {
     lane.retry = undefined;
     if (lane.size === 0) {
-      lane.busy = false;
+      this.setBusy(lane, false);
       this.settled(lane);
       return;
     }
-    const fleet = this.fleet!;
     let asked: ReturnType<ConcurrencyLimiter["acquire"]>;
     try {
-      asked = fleet.acquire(lane.key);
+      asked = this.fleet!.acquire(lane.key);
     } catch (error) {
       asked = Promise.reject(error);
     }
@@ -205,14 +210,14 @@ export class JobScheduler implements Scheduler {
         }
         // Every job of this key left while the lease was asked for.
         this.giveBack(lane.key, r.lease);
-        lane.busy = false;
+        this.setBusy(lane, false);
         this.settled(lane);
       },
       (error: unknown) => {
         // The store failed in a way onStoreError did not answer: the head fails with it, so
         // the queue moves on instead of wedging.
         const e = lane.peek();
-        lane.busy = false;
+        this.setBusy(lane, false);
         if (e !== undefined) {
           this.leave(e);
           e.reject(error);
@@ -227,9 +232,10 @@ export class JobScheduler implements Scheduler {
    * admits it: nothing between the store's admission and the call but a promise callback, so
    * what the vendor sees is as close to the admissions as this process can make it.
    */
-  private admit(e: Entry, slot: Slot): void {
+  private admit(e: Entry, slot: Entry["slot"]): void {
     this.leave(e);
     this.admitting++;
+    e.slot = slot;
     let waiting: Promise<Decision>;
     try {
       waiting = this.limiter.waitFor(e.lane.key, this.waitOptions(e));
@@ -239,15 +245,15 @@ export class JobScheduler implements Scheduler {
     waiting.then(
       () => {
         this.admitting--;
-        e.lane.busy = false;
-        this.run(e, slot);
+        this.setBusy(e.lane, false);
+        this.run(e);
         this.settled(e.lane);
       },
       (error: unknown) => {
         this.admitting--;
-        e.lane.busy = false;
+        this.setBusy(e.lane, false);
         e.reject(error);
-        this.release(e.lane.key, slot);
+        this.release(e);
         this.settled(e.lane);
       },
     );
@@ -263,64 +269,56 @@ export class JobScheduler implements Scheduler {
     return options;
   }
 
-  private run(e: Entry, slot: Slot): void {
+  private run(e: Entry): void {
     this.running++;
-    const renewal = slot !== undefined && slot !== LOCAL ? this.keepAlive(slot) : undefined;
-    const done = () => {
-      if (renewal !== undefined) renewal.stop();
-      this.running--;
-      this.release(e.lane.key, slot);
-    };
+    if (e.slot !== undefined && e.slot !== LOCAL) this.renewLater(e, e.slot);
     let out: unknown;
     try {
       out = e.fn(e.signal);
     } catch (error) {
       e.reject(error);
-      done();
+      this.ended(e);
       return;
     }
     if (typeof (out as PromiseLike<unknown> | null)?.then !== "function") {
       e.resolve(out);
-      done();
+      this.ended(e);
       return;
     }
-    Promise.resolve(out).then(
+    (out as PromiseLike<unknown>).then(
       (value) => {
         e.resolve(value);
-        done();
+        this.ended(e);
       },
       (error: unknown) => {
         e.reject(error);
-        done();
+        this.ended(e);
       },
     );
   }
 
-  /** Gives a slot back, and lets the next job have it. */
-  private release(key: string, slot: Slot): void {
+  private ended(e: Entry): void {
+    if (e.renewal !== undefined) this.timers.clearTimeout(e.renewal);
+    e.renewal = undefined;
+    this.running--;
+    this.release(e);
+  }
+
+  /** Gives the entry's slot back, and lets the next job have it. */
+  private release(e: Entry): void {
+    const slot = e.slot;
+    e.slot = undefined;
     if (slot === LOCAL) {
       this.free++;
       this.pumpLocal();
-      this.checkIdle();
-    } else if (slot === undefined) {
-      this.checkIdle();
-    } else {
-      this.giveBack(key, slot);
+    } else if (slot !== undefined) {
+      this.giveBack(e.lane.key, slot);
     }
+    this.checkIdle();
   }
 
   private giveBack(key: string, lease: Lease): void {
     this.returning++;
-    const back = () => {
-      this.returning--;
-      // Freed here: our own waiting job for this key takes it now, not at its next re-ask.
-      const lane = this.lanes.get(key);
-      if (lane !== undefined && lane.retry !== undefined) {
-        this.timers.clearTimeout(lane.retry);
-        this.askSlot(lane);
-      }
-      this.checkIdle();
-    };
     let given: Promise<boolean>;
     try {
       given = this.fleet!.release(lease);
@@ -328,50 +326,53 @@ export class JobScheduler implements Scheduler {
       given = Promise.reject(error);
     }
     // release never rejects for an outage; a lease it cannot free expires at expiresAt.
-    given.then(back, back);
+    given.then(
+      () => this.givenBack(key),
+      () => this.givenBack(key),
+    );
   }
 
-  /** Renews a running job's lease every leaseMs / 2 until stopped. */
-  private keepAlive(lease: Lease): { stop(): void } {
+  private givenBack(key: string): void {
+    this.returning--;
+    // Freed here: our own waiting job for this key takes it now, not at its next re-ask.
+    const lane = this.lanes.get(key);
+    if (lane !== undefined && lane.retry !== undefined) {
+      this.timers.clearTimeout(lane.retry);
+      this.askSlot(lane);
+    }
+    this.checkIdle();
+  }
+
+  /** Renews a running job's lease every leaseMs / 2 until the job ends. */
+  private renewLater(e: Entry, lease: Lease): void {
     const fleet = this.fleet!;
-    const every = Math.max(1, Math.floor(fleet.leaseMs / 2));
-    let current = lease;
-    let stopped = false;
-    let handle: unknown;
-    const tick = () => {
-      fleet.renew(current).then(
-        (renewed) => {
-          // false: the lease was lost (expired during an outage); the job goes on uncounted.
-          if (stopped || renewed === false) return;
-          current = renewed;
-          handle = this.timers.setTimeout(tick, every);
-        },
-        () => {
-          if (!stopped) handle = this.timers.setTimeout(tick, every);
-        },
-      );
-    };
-    handle = this.timers.setTimeout(tick, every);
-    return {
-      stop: () => {
-        stopped = true;
-        this.timers.clearTimeout(handle);
+    e.renewal = this.timers.setTimeout(
+      () => {
+        fleet.renew(lease).then(
+          (renewed) => {
+            // false: the lease was lost (expired during an outage); the job goes on uncounted.
+            if (e.slot === lease && renewed !== false) this.renewLater(e, lease);
+          },
+          () => {
+            if (e.slot === lease) this.renewLater(e, lease);
+          },
+        );
       },
-    };
+      Math.max(1, Math.floor(fleet.leaseMs / 2)),
+    );
   }
 
-  /** Forgets a lane with nothing left in it, or moves it on to its next job. */
+  /** Forgets a lane with nothing left in it (but the default key's), or moves it on. */
   private settled(lane: Lane): void {
-    if (lane.size === 0 && !lane.busy) {
-      if (this.lanes.get(lane.key) === lane) this.lanes.delete(lane.key);
-    } else {
-      this.pump(lane);
+    if (lane.size > 0 || lane.busy) this.pump(lane);
+    else if (lane.key !== this.key && this.lanes.get(lane.key) === lane) {
+      this.lanes.delete(lane.key);
     }
     this.checkIdle();
   }
 
   private isIdle(): boolean {
-    return this.lanes.size === 0 && this.running === 0 && this.returning === 0;
+    return this.queued === 0 && this.busy === 0 && this.running === 0 && this.returning === 0;
   }
 
   private checkIdle(): void {

@@ -1,13 +1,16 @@
+import type { Lease } from "./concurrency.js";
 import type { Decision, PolicyDecision } from "./decision.js";
 import { parseTimerDuration, TIMER_DURATION_FORM } from "./duration.js";
 import { ConfigError, ProblemList } from "./errors/config-error.js";
 import { type Limiter, MAX_KEY_LENGTH } from "./limiter.js";
 import type { ScheduledFn, ScheduleOptions } from "./scheduler.js";
 
+/** The local slot: a job holding it counts against a numeric `concurrency`. */
+export const LOCAL = Symbol("local slot");
 export const KEY_FORM = `a string of at most ${MAX_KEY_LENGTH} characters (UTF-16 code units)`;
 const JOB_KNOWN = ["priority", "signal", "cost", "key", "maxWaitMs"];
 
-/** One scheduled job while it waits. */
+/** One scheduled job, from schedule() until it settles. */
 export type Entry = {
   readonly fn: ScheduledFn<unknown>;
   readonly resolve: (value: unknown) => void;
@@ -18,12 +21,15 @@ export type Entry = {
   /** Global order of scheduling: first come first served across keys too. */
   readonly seq: number;
   readonly signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
   /** When the job must have started (timers' time), or Infinity. */
   readonly deadline: number;
   readonly maxWaitMs: number | undefined;
   /** The maxWaitMs timer while queued. */
   timer: unknown;
+  /** The slot it holds once taken: a lease, the local slot, or none. */
+  slot: Lease | typeof LOCAL | undefined;
+  /** The lease renewal timer while it runs holding a lease. */
+  renewal: unknown;
   /** Set while the entry is queued; undefined once taken (or dropped). */
   level: Level | undefined;
   prev: Entry | undefined;
@@ -87,6 +93,42 @@ export class Lane {
   }
 }
 
+/**
+ * One abort listener per signal, however many queued entries share it: a caller passing one
+ * signal to a thousand jobs adds one listener, not a thousand (nor Node's warning about them).
+ */
+export class AbortWatch {
+  private readonly watched = new Map<
+    AbortSignal,
+    { readonly entries: Set<Entry>; readonly listener: () => void }
+  >();
+
+  constructor(private readonly onAbort: (e: Entry, reason: unknown) => void) {}
+
+  add(e: Entry, signal: AbortSignal): void {
+    let w = this.watched.get(signal);
+    if (w === undefined) {
+      const entries = new Set<Entry>();
+      const listener = () => {
+        this.watched.delete(signal);
+        for (const queued of entries) this.onAbort(queued, signal.reason);
+      };
+      w = { entries, listener };
+      this.watched.set(signal, w);
+      signal.addEventListener("abort", listener, { once: true });
+    }
+    w.entries.add(e);
+  }
+
+  delete(e: Entry, signal: AbortSignal): void {
+    const w = this.watched.get(signal);
+    if (w?.entries.delete(e) && w.entries.size === 0) {
+      this.watched.delete(signal);
+      signal.removeEventListener("abort", w.listener);
+    }
+  }
+}
+
 /** A job's options, checked: the parsed values, or every problem as one ConfigError. */
 export type ParsedJob = {
   readonly priority: number;
@@ -108,11 +150,10 @@ export function parseJob(
   fn: unknown,
   options: ScheduleOptions | undefined,
 ): ParsedJob | ConfigError {
+  if (options === undefined && typeof fn === "function") return NO_OPTIONS;
   const problems = new ProblemList();
   if (typeof fn !== "function") problems.add("fn", fn, "a function (signal) => value or promise");
-  if (options === undefined) {
-    return problems.items.length > 0 ? new ConfigError(problems.items) : NO_OPTIONS;
-  }
+  if (options === undefined) return new ConfigError(problems.items);
   if (typeof options !== "object" || options === null) {
     problems.add("options", options, "an object { priority?, signal?, cost?, key?, maxWaitMs? }");
     return new ConfigError(problems.items);

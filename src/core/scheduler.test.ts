@@ -2,6 +2,7 @@
  * createScheduler on the memory store, on a manual clock with its timers: every wait below is
  * the clock moving, never a real sleep.
  */
+import { getEventListeners } from "node:events";
 import { describe, expect, it } from "vitest";
 import { type ManualClock, manualClock } from "../testing/manual-clock.js";
 import { createConcurrencyLimiter } from "./concurrency.js";
@@ -376,6 +377,33 @@ describe("abort, maxWaitMs, maxQueue, cost", () => {
     // Had the aborted job taken a unit, second would have started at 2 s.
     expect(await Promise.all([first, second])).toEqual(["ok:first@0", "ok:second@1000"]);
     expect(ran).toBe(false);
+  });
+
+  it("jobs sharing one signal add one abort listener, removed once none of them waits", async () => {
+    const { clock, scheduler } = setup(perSecond(1));
+    const c = new AbortController();
+    const jobs = Array.from({ length: 1000 }, (_, i) =>
+      outcome(
+        clock,
+        scheduler.schedule(() => i, { signal: c.signal }),
+      ),
+    );
+    await settle(clock);
+    // Ours, for the 998 queued, and waitFor's, for the one waiting for its rate.
+    expect(getEventListeners(c.signal, "abort")).toHaveLength(2);
+    c.abort(new Error("stop"));
+    const results = await Promise.all(jobs);
+    expect(results[0]).toBe("ok:0@0");
+    expect(results.slice(1).every((r) => r === "error:stop@0")).toBe(true);
+    expect(getEventListeners(c.signal, "abort")).toHaveLength(0);
+    expect(scheduler.size).toBe(0);
+    // Once every job sharing a signal has started, the signal holds no listener of ours.
+    const d = new AbortController();
+    await clock.advanceAsync("1s");
+    const done = [scheduler.schedule(() => 1, { signal: d.signal })];
+    await settle(clock);
+    expect(await Promise.all(done)).toEqual([1]);
+    expect(getEventListeners(d.signal, "abort")).toHaveLength(0);
   });
 
   it("an already aborted signal is refused at once; a running job gets the signal and decides", async () => {
