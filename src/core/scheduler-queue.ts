@@ -7,6 +7,7 @@ import type { ScheduledFn, ScheduleOptions } from "./scheduler.js";
 
 /** The local slot: a job holding it counts against a numeric `concurrency`. */
 export const LOCAL = Symbol("local slot");
+/** The form a key must have, for ConfigError messages (the limiter's own bound). */
 export const KEY_FORM = `a string of at most ${MAX_KEY_LENGTH} characters (UTF-16 code units)`;
 const JOB_KNOWN = ["priority", "signal", "cost", "key", "maxWaitMs"];
 
@@ -129,7 +130,7 @@ export class AbortWatch {
   }
 }
 
-/** A job's options, checked: the parsed values, or every problem as one ConfigError. */
+/** A job's options, checked and with their defaults. */
 export type ParsedJob = {
   readonly priority: number;
   readonly cost: number;
@@ -146,6 +147,7 @@ const NO_OPTIONS: ParsedJob = {
   maxWaitMs: undefined,
 };
 
+/** Checks `schedule`'s arguments: the parsed options, or every problem as one ConfigError. */
 export function parseJob(
   fn: unknown,
   options: ScheduleOptions | undefined,
@@ -184,6 +186,7 @@ export function parseJob(
   return { priority, cost, signal, key, maxWaitMs };
 }
 
+/** A key the limiter accepts: a string of at most MAX_KEY_LENGTH code units. */
 export function isKey(key: unknown): key is string {
   return typeof key === "string" && key.length <= MAX_KEY_LENGTH;
 }
