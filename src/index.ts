@@ -58,18 +58,39 @@ export {
   parsePolicies,
 } from "./core/policy.js";
 export {
+  type BucketInput,
+  createLimiterRegistry,
+  type LimiterRegistry,
+  type LimiterRegistryOptions,
+  MAX_BUCKETS,
+  type RegistryThrottleOptions,
+  type RegistryWrapOptions,
+  type SyncLimiterRegistry,
+  type TokenThrottlerBucket,
+} from "./core/registry.js";
+export {
   createScheduler,
   type ScheduledFn,
   type ScheduleOptions,
   type Scheduler,
   type SchedulerOptions,
 } from "./core/scheduler.js";
-export type { Timers } from "./core/timers.js";
-export type { WaitOptions } from "./core/wait-for.js";
-export type { WrapOptions, Wrapped } from "./core/wrap.js";
 export type {
   ConcurrencyAnswer,
   ConcurrencyBinding,
   Store,
   StoreBinding,
 } from "./core/store.js";
+export { type ThrottleDecorator, type ThrottleOptions, throttle } from "./core/throttle.js";
+export type { Timers } from "./core/timers.js";
+export type { WaitOptions } from "./core/wait-for.js";
+export {
+  type AnyFunction,
+  DEFAULT_WRAP_KEY,
+  type Fallback,
+  type OnLimitedMode,
+  type Returning,
+  type SyncLimiter,
+  type WrapOptions,
+  type Wrapped,
+} from "./core/wrap.js";

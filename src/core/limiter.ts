@@ -2,12 +2,19 @@ import type { Decision } from "./decision.js";
 import { DURATION_FORM, type Duration, parseDuration } from "./duration.js";
 import { ConfigError, ProblemList } from "./errors/config-error.js";
 import { SyncUnsupportedError } from "./errors/sync-unsupported-error.js";
-import { memoryStore } from "./memory-store.js";
+import { type MemoryStore, memoryStore } from "./memory-store.js";
 import { MAX_POLICY_MS, type Policy, type PolicyInput, parsePolicies } from "./policy.js";
 import type { Store, StoreBinding } from "./store.js";
 import { realTimers, type Timers } from "./timers.js";
 import { WaitQueues, type WaitOptions } from "./wait-for.js";
-import { type WrapOptions, type Wrapped, wrapFunction } from "./wrap.js";
+import {
+  type AnyFunction,
+  type OnLimitedMode,
+  type SyncLimiter,
+  type WrapOptions,
+  type Wrapped,
+  wrapFunction,
+} from "./wrap.js";
 
 export type LimiterOptions = {
   /** One policy or several (all must pass; all are charged). "10/s", "1000 per hour", {...}. */
@@ -64,7 +71,10 @@ export interface Limiter {
    * Wraps `fn` so every call is limited first (docs/functions.md). A synchronous function on
    * the memory store stays synchronous; otherwise calls return a promise. `this` is preserved.
    */
-  wrap<F extends (...args: never[]) => unknown>(fn: F, options?: WrapOptions<F>): Wrapped<F>;
+  wrap<F extends AnyFunction, V = never, M extends OnLimitedMode = "throw">(
+    fn: F,
+    options?: WrapOptions<F, V, M>,
+  ): Wrapped<F, M, V, this["canConsumeSync"]>;
 }
 
 const LIMITER_KEYS = ["policies", "store", "prefix", "clock", "timers"];
@@ -87,7 +97,12 @@ const BLOCK_FORM = `a duration of at most 10 years (${MAX_POLICY_MS} ms): ${DURA
  * const limiter = createLimiter({ policies: ["10/s", "1000/h"] });
  * const d = await limiter.consume(`user:${id}`);
  * if (!d.allowed) return tooManyRequests(d.retryAfterMs);
+ *
+ * On the memory store (no `store`, or a MemoryStore) the limiter is typed `SyncLimiter`:
+ * consumeSync never throws SyncUnsupportedError, and wrap keeps a synchronous function's type.
  */
+export function createLimiter(options: LimiterOptions & { store?: MemoryStore }): SyncLimiter;
+export function createLimiter(options: LimiterOptions): Limiter;
 export function createLimiter(options: LimiterOptions): Limiter {
   const problems = new ProblemList();
   if (typeof options !== "object" || options === null) {
@@ -144,7 +159,10 @@ class RateLimiter implements Limiter {
     return this.waiters.waitFor(key, options);
   }
 
-  wrap<F extends (...args: never[]) => unknown>(fn: F, options?: WrapOptions<F>): Wrapped<F> {
+  wrap<F extends AnyFunction, V = never, M extends OnLimitedMode = "throw">(
+    fn: F,
+    options?: WrapOptions<F, V, M>,
+  ): Wrapped<F, M, V, this["canConsumeSync"]> {
     return wrapFunction(this, fn, options);
   }
 
