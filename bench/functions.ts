@@ -21,6 +21,7 @@ import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { RateLimiterMemory, RateLimiterQueue } from "rate-limiter-flexible";
 import { createLimiter } from "../src/index.js";
+import { benchScheduler } from "./functions-scheduler.js";
 import { median } from "./lib/measure.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
@@ -228,6 +229,9 @@ export async function benchFunctions(): Promise<FunctionsRow[]> {
     console.log(`  ${r.name}: ${r.value}${r.unit} (${r.note})`);
     rows.push(r);
   }
+
+  console.log("\nscheduler (bench/functions-scheduler.ts):");
+  rows.push(...(await benchScheduler()));
   return rows;
 }
 
