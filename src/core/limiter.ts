@@ -6,7 +6,7 @@ import { type MemoryStore, memoryStore } from "./memory-store.js";
 import { MAX_POLICY_MS, type Policy, type PolicyInput, parsePolicies } from "./policy.js";
 import type { Store, StoreBinding } from "./store.js";
 import { realTimers, type Timers } from "./timers.js";
-import { WaitQueues, type WaitOptions } from "./wait-for.js";
+import { type WaitOptions, WaitQueues } from "./wait-for.js";
 import {
   type AnyFunction,
   type OnLimitedMode,
@@ -130,7 +130,11 @@ export function createLimiter(options: LimiterOptions): Limiter {
     typeof timers.setTimeout !== "function" ||
     typeof timers.clearTimeout !== "function"
   ) {
-    problems.add("timers", options.timers, "an object { setTimeout(fn, ms), clearTimeout(handle) }");
+    problems.add(
+      "timers",
+      options.timers,
+      "an object { setTimeout(fn, ms), clearTimeout(handle) }",
+    );
   }
   problems.throwIfAny();
   return new RateLimiter(policies, store, prefix, options.clock, timers);

@@ -15,7 +15,7 @@ import {
 import type { Store, StoreBinding } from "./store.js";
 import { type ThrottleDecorator, type ThrottleOptions, throttle } from "./throttle.js";
 import { realTimers, type Timers } from "./timers.js";
-import { WaitQueues, type WaitOptions } from "./wait-for.js";
+import { type WaitOptions, WaitQueues } from "./wait-for.js";
 import {
   type AnyFunction,
   type OnLimitedMode,
