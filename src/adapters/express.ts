@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from "express";
 import {
+  afterNodeResponse,
   createHttpLimiter,
   type HttpLimiter,
   type HttpLimiterOptions,
@@ -120,7 +121,7 @@ function apply(o: HttpOutcome, res: Response, next: NextFunction): void {
   if (o.action === "continue") {
     const { headers, after } = o;
     if (headers !== undefined) for (const name in headers) res.setHeader(name, headers[name]!);
-    if (after !== undefined) afterResponse(res, after);
+    if (after !== undefined) afterNodeResponse(res, after);
     next();
     return;
   }
@@ -128,29 +129,4 @@ function apply(o: HttpOutcome, res: Response, next: NextFunction): void {
   // Content-Type guessed for a custom string body).
   res.writeHead(o.status, o.headers);
   res.end(o.body);
-}
-
-/** nginx's "client closed request": the status `after` gets when the client left first. */
-const CLIENT_CLOSED = 499;
-
-/**
- * Calls `after` exactly once: when the response is sent ("finish", with its status) or when the
- * connection closes before it was (the client aborted: 499), so a concurrency slot or the load
- * shedder's count is given back either way. Node emits "close" after "finish" too; the flag
- * keeps it to one call. A response already destroyed (the client left while the decision
- * awaited the store) is settled at once: no event would come.
- */
-function afterResponse(res: Response, after: (status: number) => void): void {
-  if (res.destroyed) {
-    after(CLIENT_CLOSED);
-    return;
-  }
-  let called = false;
-  const done = (): void => {
-    if (called) return;
-    called = true;
-    after(res.writableFinished ? res.statusCode : CLIENT_CLOSED);
-  };
-  res.once("finish", done);
-  res.once("close", done);
 }

@@ -1,4 +1,3 @@
-import type { ServerResponse } from "node:http";
 import type {
   FastifyInstance,
   FastifyReply,
@@ -7,6 +6,7 @@ import type {
   RouteOptions,
 } from "fastify";
 import {
+  afterNodeResponse,
   BoundedMemo,
   createHttpLimiter,
   type HttpLimiter,
@@ -360,34 +360,9 @@ function apply(o: HttpOutcome, reply: FastifyReply, done: (error?: Error) => voi
     if (headers !== undefined) {
       for (const name in headers) reply.header(lowerCased(name), headers[name]!);
     }
-    if (after !== undefined) afterResponse(reply.raw, after);
+    if (after !== undefined) afterNodeResponse(reply.raw, after);
     done();
     return;
   }
   reply.code(o.status).headers(o.headers).send(o.body);
-}
-
-/** nginx's "client closed request": the status `after` gets when the client left first. */
-const CLIENT_CLOSED = 499;
-
-/**
- * Calls `after` exactly once: when the response is sent ("finish", with its status) or when the
- * connection closes before it was (the client aborted: 499), so a concurrency slot or the load
- * shedder's count is given back either way. Node emits "close" after "finish" too; the flag
- * keeps it to one call. A response already destroyed (the client left while the decision
- * awaited the store) is settled at once: no event would come.
- */
-function afterResponse(res: ServerResponse, after: (status: number) => void): void {
-  if (res.destroyed) {
-    after(CLIENT_CLOSED);
-    return;
-  }
-  let called = false;
-  const done = (): void => {
-    if (called) return;
-    called = true;
-    after(res.writableFinished ? res.statusCode : CLIENT_CLOSED);
-  };
-  res.once("finish", done);
-  res.once("close", done);
 }

@@ -1,4 +1,3 @@
-import type { ServerResponse } from "node:http";
 import type { Context, MiddlewareHandler, Next } from "hono";
 import {
   createHttpLimiter,
@@ -6,6 +5,7 @@ import {
   type HttpLimiterOptions,
   type HttpOutcome,
   type HttpRequest,
+  holdUntilSent,
   isThenable,
   pathOf,
   runtimeAddress,
@@ -122,94 +122,4 @@ function apply(o: HttpOutcome, c: Context, next: Next): Promise<Response | undef
 /** Where runtimes hand Hono the peer address: in `c.env` (see runtimeAddress). */
 function envAddress(c: Context): string | undefined {
   return runtimeAddress(c.req.raw, c.env);
-}
-
-/** nginx's "client closed request": the status `after` gets when the client left first. */
-const CLIENT_CLOSED = 499;
-
-/** How a request holding capacity gives it back: once its response has really ended. */
-type Held = {
-  /** The handler's response, passed on (wrapped when its end must be watched). */
-  sent(response: Response): Response;
-  /** The handler threw: settle now with 500. */
-  failed(): void;
-};
-
-/**
- * Watches the end of a response whose `after` gives back a concurrency slot or the shedder's
- * count (`holds`), calling it exactly once. On @hono/node-server (the Node response is handed
- * beside the Request, as `outgoing`) it waits for the response's "finish", or a "close" before
- * it (the client left: 499), exactly as the Node adapters do. Elsewhere (Bun, Deno, Workers)
- * it waits for the body's end: a streamed body is passed through a stream that settles when it
- * is read to the end (the status), fails, or is cancelled (499), and an abort of the Request's
- * signal (the client left early) settles with 499.
- */
-function holdUntilSent(after: (status: number) => void, request: Request, context: unknown): Held {
-  let done = false;
-  const settle = (status: number): void => {
-    if (done) return;
-    done = true;
-    after(status);
-  };
-  const outgoing = nodeResponse(context);
-  if (outgoing !== undefined) {
-    if (outgoing.destroyed) settle(CLIENT_CLOSED);
-    else {
-      const ended = (): void =>
-        settle(outgoing.writableFinished ? outgoing.statusCode : CLIENT_CLOSED);
-      outgoing.once("finish", ended);
-      outgoing.once("close", ended);
-    }
-    return { sent: (response) => response, failed: () => settle(500) };
-  }
-  const signal = request.signal as AbortSignal | undefined;
-  if (signal?.aborted) settle(CLIENT_CLOSED);
-  else signal?.addEventListener("abort", () => settle(CLIENT_CLOSED), { once: true });
-  return { sent: (response) => settledAtEnd(response, settle), failed: () => settle(500) };
-}
-
-/** @hono/node-server passes `{ incoming, outgoing }` beside the Request: the Node response. */
-function nodeResponse(context: unknown): ServerResponse | undefined {
-  if (typeof context !== "object" || context === null) return undefined;
-  const out = (context as { outgoing?: unknown }).outgoing;
-  return typeof out === "object" &&
-    out !== null &&
-    typeof (out as ServerResponse).once === "function" &&
-    typeof (out as ServerResponse).writableFinished === "boolean"
-    ? (out as ServerResponse)
-    : undefined;
-}
-
-/** The response with a body that calls `settle` when read to its end, failed, or cancelled. */
-function settledAtEnd(response: Response, settle: (status: number) => void): Response {
-  const body = response.body;
-  const status = response.status;
-  if (body === null) {
-    settle(status);
-    return response;
-  }
-  const reader = body.getReader();
-  const watched = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const { done, value } = await reader.read();
-        if (done) {
-          controller.close();
-          settle(status);
-        } else controller.enqueue(value);
-      } catch (error) {
-        controller.error(error);
-        settle(500);
-      }
-    },
-    cancel(reason) {
-      settle(CLIENT_CLOSED);
-      return reader.cancel(reason);
-    },
-  });
-  return new Response(watched, {
-    status,
-    statusText: response.statusText,
-    headers: response.headers,
-  });
 }

@@ -1,6 +1,6 @@
-import type { ServerResponse } from "node:http";
 import type { Context, Next } from "koa";
 import {
+  afterNodeResponse,
   createHttpLimiter,
   type HttpLimiter,
   type HttpLimiterOptions,
@@ -117,7 +117,7 @@ function apply(o: HttpOutcome, ctx: Context, next: Next): Promise<unknown> | und
     if (headers !== undefined) for (const name in headers) ctx.set(name, headers[name]!);
     // On the response's end, not the status after next(): errors thrown downstream become a
     // status only when Koa's onerror writes the response.
-    if (after !== undefined) afterResponse(ctx.res, after);
+    if (after !== undefined) afterNodeResponse(ctx.res, after);
     return next();
   }
   if (o.body === undefined) {
@@ -132,29 +132,4 @@ function apply(o: HttpOutcome, ctx: Context, next: Next): Promise<unknown> | und
     ctx.body = o.body;
   }
   return undefined;
-}
-
-/** nginx's "client closed request": the status `after` gets when the client left first. */
-const CLIENT_CLOSED = 499;
-
-/**
- * Calls `after` exactly once: when the response is sent ("finish", with its status) or when the
- * connection closes before it was (the client aborted: 499), so a concurrency slot or the load
- * shedder's count is given back either way. Node emits "close" after "finish" too; the flag
- * keeps it to one call. A response already destroyed (the client left while the decision
- * awaited the store) is settled at once: no event would come.
- */
-function afterResponse(res: ServerResponse, after: (status: number) => void): void {
-  if (res.destroyed) {
-    after(CLIENT_CLOSED);
-    return;
-  }
-  let called = false;
-  const done = (): void => {
-    if (called) return;
-    called = true;
-    after(res.writableFinished ? res.statusCode : CLIENT_CLOSED);
-  };
-  res.once("finish", done);
-  res.once("close", done);
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import {
+  afterNodeResponse,
   createHttpLimiter,
   type HttpLimiter,
   type HttpLimiterOptions,
@@ -144,35 +145,10 @@ function apply(o: HttpOutcome, res: ServerResponse, proceed: () => void): void {
   if (o.action === "continue") {
     const { headers, after } = o;
     if (headers !== undefined) for (const name in headers) res.setHeader(name, headers[name]!);
-    if (after !== undefined) afterResponse(res, after);
+    if (after !== undefined) afterNodeResponse(res, after);
     proceed();
     return;
   }
   res.writeHead(o.status, o.headers);
   res.end(o.body);
-}
-
-/** nginx's "client closed request": the status `after` gets when the client left first. */
-const CLIENT_CLOSED = 499;
-
-/**
- * Calls `after` exactly once: when the response is sent ("finish", with its status) or when the
- * connection closes before it was (the client aborted: 499), so a concurrency slot or the load
- * shedder's count is given back either way. Node emits "close" after "finish" too; the flag
- * keeps it to one call. A response already destroyed (the client left while the decision
- * awaited the store) is settled at once: no event would come.
- */
-function afterResponse(res: ServerResponse, after: (status: number) => void): void {
-  if (res.destroyed) {
-    after(CLIENT_CLOSED);
-    return;
-  }
-  let called = false;
-  const done = (): void => {
-    if (called) return;
-    called = true;
-    after(res.writableFinished ? res.statusCode : CLIENT_CLOSED);
-  };
-  res.once("finish", done);
-  res.once("close", done);
 }

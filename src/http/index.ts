@@ -58,6 +58,14 @@ export {
 export { type HttpRequest, type HttpResponse, isThenable, type MaybePromise } from "./request.js";
 /** The path as the framework routes it: what an adapter puts in `HttpRequest.path`. */
 export { canonicalPercent, type RoutingPathOptions, routingPath } from "./request-path.js";
+/** When a response has really ended, for `after` hooks that give capacity back (adapters). */
+export {
+  afterNodeResponse,
+  CLIENT_CLOSED,
+  type HeldResponse,
+  holdUntilSent,
+  type NodeResponseLike,
+} from "./response-end.js";
 export type {
   GroupPolicies,
   HttpRule,
