@@ -5,7 +5,7 @@ import { SyncUnsupportedError } from "./errors/sync-unsupported-error.js";
 import { type MemoryStore, memoryStore } from "./memory-store.js";
 import { MAX_POLICY_MS, type Policy, type PolicyInput, parsePolicies } from "./policy.js";
 import type { Store, StoreBinding } from "./store.js";
-import { realTimers, type Timers } from "./timers.js";
+import { checkTimers, type Timers } from "./timers.js";
 import { type WaitOptions, WaitQueues } from "./wait-for.js";
 import {
   type AnyFunction,
@@ -123,19 +123,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
     for (const p of error.problems) problems.add(p.option, p.received, p.expected);
   }
   const { prefix, store } = checkPlacement(options, "tk", problems);
-  const timers = options.timers ?? realTimers;
-  if (
-    typeof timers !== "object" ||
-    timers === null ||
-    typeof timers.setTimeout !== "function" ||
-    typeof timers.clearTimeout !== "function"
-  ) {
-    problems.add(
-      "timers",
-      options.timers,
-      "an object { setTimeout(fn, ms), clearTimeout(handle) }",
-    );
-  }
+  const timers = checkTimers(options.timers, problems);
   problems.throwIfAny();
   return new RateLimiter(policies, store, prefix, options.clock, timers);
 }

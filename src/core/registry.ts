@@ -14,7 +14,7 @@ import {
 } from "./registry-buckets.js";
 import type { Store, StoreBinding } from "./store.js";
 import { type ThrottleDecorator, type ThrottleOptions, throttle } from "./throttle.js";
-import { realTimers, type Timers } from "./timers.js";
+import { checkTimers, type Timers } from "./timers.js";
 import { type WaitOptions, WaitQueues } from "./wait-for.js";
 import {
   type AnyFunction,
@@ -165,19 +165,7 @@ export function createLimiterRegistry(options: LimiterRegistryOptions = {}): Lim
   if (unknown !== "throw" && unknown !== "unlimited") {
     problems.add("unknown", options.unknown, '"throw" or "unlimited"');
   }
-  const timers = options.timers ?? realTimers;
-  if (
-    typeof timers !== "object" ||
-    timers === null ||
-    typeof timers.setTimeout !== "function" ||
-    typeof timers.clearTimeout !== "function"
-  ) {
-    problems.add(
-      "timers",
-      options.timers,
-      "an object { setTimeout(fn, ms), clearTimeout(handle) }",
-    );
-  }
+  const timers = checkTimers(options.timers, problems);
   const maxIds = options.maxIds ?? DEFAULT_MAX_IDS;
   if (!Number.isSafeInteger(maxIds) || maxIds < 1) {
     problems.add("maxIds", options.maxIds, "a whole number ≥ 1");

@@ -5,7 +5,7 @@ import { RateLimitedError } from "./errors/rate-limited-error.js";
 import type { Limiter } from "./limiter.js";
 import type { ScheduledFn, ScheduleOptions, Scheduler } from "./scheduler.js";
 import { AbortWatch, type Entry, Lane, LOCAL, parseJob, refusal } from "./scheduler-queue.js";
-import type { Timers } from "./timers.js";
+import { type Timers, timersNow } from "./timers.js";
 import type { WaitOptions } from "./wait-for.js";
 
 /**
@@ -44,14 +44,7 @@ export class JobScheduler implements Scheduler {
   ) {
     this.fleet = typeof concurrency === "object" ? concurrency : undefined;
     this.free = typeof concurrency === "number" ? concurrency : Number.POSITIVE_INFINITY;
-    const own = (timers as { now?: unknown }).now;
-    const perf = globalThis.performance;
-    this.now =
-      typeof own === "function"
-        ? () => (own as () => number).call(timers)
-        : typeof perf?.now === "function"
-          ? () => perf.now()
-          : Date.now;
+    this.now = timersNow(timers);
   }
 
   get size(): number {

@@ -4,7 +4,7 @@ import { ConfigError, ProblemList } from "./errors/config-error.js";
 import type { Limiter } from "./limiter.js";
 import { JobScheduler } from "./scheduler-engine.js";
 import { isKey, KEY_FORM } from "./scheduler-queue.js";
-import { realTimers, type Timers } from "./timers.js";
+import { checkTimers, type Timers } from "./timers.js";
 
 export type SchedulerOptions = {
   /** The rate every job is admitted by (`limiter.waitFor(key, { cost, signal })`). */
@@ -120,19 +120,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   if (typeof maxQueue !== "number" || !Number.isSafeInteger(maxQueue) || maxQueue < 1) {
     problems.add("maxQueue", options.maxQueue, "a whole number ≥ 1");
   }
-  const timers = options.timers ?? realTimers;
-  if (
-    typeof timers !== "object" ||
-    timers === null ||
-    typeof timers.setTimeout !== "function" ||
-    typeof timers.clearTimeout !== "function"
-  ) {
-    problems.add(
-      "timers",
-      options.timers,
-      "an object { setTimeout(fn, ms), clearTimeout(handle) }",
-    );
-  }
+  const timers = checkTimers(options.timers, problems);
   problems.throwIfAny();
   return new JobScheduler(limiter, concurrency, key, maxQueue, timers);
 }

@@ -23,3 +23,33 @@ export const realTimers: Timers = {
   clearTimeout: (handle) =>
     globalThis.clearTimeout(handle as Parameters<typeof globalThis.clearTimeout>[0]),
 };
+
+export const TIMERS_FORM = "an object { setTimeout(fn, ms), clearTimeout(handle), now?() }";
+
+/** The `timers` option of every factory that waits, checked one way: absent means the host's. */
+export function checkTimers(
+  given: unknown,
+  problems: { add(option: string, received: unknown, expected: string): void },
+): Timers {
+  const timers = given ?? realTimers;
+  if (
+    typeof timers !== "object" ||
+    timers === null ||
+    typeof (timers as Timers).setTimeout !== "function" ||
+    typeof (timers as Timers).clearTimeout !== "function"
+  ) {
+    problems.add("timers", given, TIMERS_FORM);
+  }
+  return timers as Timers;
+}
+
+/**
+ * The time deadlines are measured in: the timers' own `now` when they have one (the manual
+ * clock's do); else monotonic time, which a wall-clock step cannot bend.
+ */
+export function timersNow(timers: Timers): () => number {
+  const own = timers.now;
+  if (typeof own === "function") return () => own.call(timers);
+  const perf = globalThis.performance;
+  return typeof perf?.now === "function" ? () => perf.now() : Date.now;
+}

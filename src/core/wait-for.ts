@@ -2,7 +2,7 @@ import type { Decision } from "./decision.js";
 import { ConfigError } from "./errors/config-error.js";
 import { RateLimitedError } from "./errors/rate-limited-error.js";
 import type { ConsumeOptions, Limiter } from "./limiter.js";
-import type { Timers } from "./timers.js";
+import { type Timers, timersNow } from "./timers.js";
 import {
   DEFAULTS,
   deadlineOf,
@@ -58,16 +58,7 @@ export class WaitQueues {
     private readonly random: () => number = Math.random,
   ) {
     this.sync = limiter.canConsumeSync;
-    // Deadlines are measured in the timers' time: manualClock().timers carries its `now`;
-    // host timers count in monotonic time, which a wall-clock step cannot bend.
-    const own = (timers as { now?: unknown }).now;
-    const perf = globalThis.performance;
-    this.now =
-      typeof own === "function"
-        ? () => (own as () => number).call(timers)
-        : typeof perf?.now === "function"
-          ? () => perf.now()
-          : Date.now;
+    this.now = timersNow(timers);
   }
 
   waitFor(key: string, options?: WaitOptions): Promise<Decision> {
