@@ -4,6 +4,7 @@ import { parseTimerDuration, TIMER_DURATION_FORM } from "./duration.js";
 import { ConfigError, ProblemList } from "./errors/config-error.js";
 import { type Limiter, MAX_KEY_LENGTH } from "./limiter.js";
 import type { ScheduledFn, ScheduleOptions } from "./scheduler.js";
+import { isAbortSignal } from "./wait-options.js";
 
 /** The local slot: a job holding it counts against a numeric `concurrency`. */
 export const LOCAL = Symbol("local slot");
@@ -165,14 +166,7 @@ export function parseJob(
   if (!Number.isFinite(priority)) {
     problems.add("priority", priority, "a finite number (higher runs first)");
   }
-  if (
-    signal !== undefined &&
-    (typeof signal !== "object" ||
-      signal === null ||
-      typeof signal.aborted !== "boolean" ||
-      typeof signal.addEventListener !== "function" ||
-      typeof signal.removeEventListener !== "function")
-  ) {
+  if (signal !== undefined && !isAbortSignal(signal)) {
     problems.add("signal", signal, "an AbortSignal");
   }
   if (!Number.isSafeInteger(cost) || cost < 0) problems.add("cost", cost, "a whole number ≥ 0");

@@ -100,14 +100,7 @@ export function parseOptions(options: WaitOptions): Parsed | ConfigError {
     problems.add("waitFor.maxQueue", options.maxQueue, `a whole number from 1 to ${MAX_WAITERS}`);
   }
   const signal = options.signal;
-  if (
-    signal !== undefined &&
-    (typeof signal !== "object" ||
-      signal === null ||
-      typeof signal.aborted !== "boolean" ||
-      typeof signal.addEventListener !== "function" ||
-      typeof signal.removeEventListener !== "function")
-  ) {
+  if (signal !== undefined && !isAbortSignal(signal)) {
     problems.add("waitFor.signal", signal, "an AbortSignal");
   }
   if (problems.items.length > 0) return new ConfigError(problems.items);
@@ -117,4 +110,15 @@ export function parseOptions(options: WaitOptions): Parsed | ConfigError {
     maxQueue,
     signal,
   };
+}
+
+/** An AbortSignal, or anything shaped like one (a polyfill's, another realm's). */
+export function isAbortSignal(signal: unknown): signal is AbortSignal {
+  return (
+    typeof signal === "object" &&
+    signal !== null &&
+    typeof (signal as AbortSignal).aborted === "boolean" &&
+    typeof (signal as AbortSignal).addEventListener === "function" &&
+    typeof (signal as AbortSignal).removeEventListener === "function"
+  );
 }
