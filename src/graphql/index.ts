@@ -1,0 +1,20 @@
+/**
+ * throttlekit/graphql: price GraphQL operations before they run (cost, depth, aliases, root
+ * fields), charge per-identity points budgets and operation rates, settle after execution, and
+ * plug into GraphQL Yoga (envelop), Apollo Server and Mercurius (docs/graphql.md).
+ */
+export { actualCost } from "./actual-cost.js";
+export { analyze } from "./analyze.js";
+export type {
+  Analysis,
+  AnalyzeOptions,
+  CheckInput,
+  CheckResult,
+  CostOptions,
+  GraphQLLimiter,
+  GraphQLLimiterOptions,
+  OperationType,
+  RateLimitExtension,
+  Refusal,
+  RefusalCode,
+} from "./types.js";
