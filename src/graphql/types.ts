@@ -3,14 +3,9 @@
  * integrations (envelop/Yoga, Apollo, Mercurius, plain check) share. Written first so the parts
  * can be built side by side; each part owns its implementation file.
  */
-import type { Decision } from "../core/decision.js";
-import type { Duration } from "../core/duration.js";
-import type { Logger } from "../core/logger.js";
-import type { PolicyInput } from "../core/policy.js";
-import type { Store } from "../core/store.js";
-import type { ProxyHeader, TrustProxy } from "../http/client-address.js";
-import type { Identity } from "../http/identity/types.js";
-import type { HttpRequest } from "../http/request.js";
+
+import type { HttpRequest, Identity, ProxyHeader, TrustProxy } from "../http/index.js";
+import type { Decision, Duration, Logger, PolicyInput, Store } from "../index.js";
 
 /** "query" | "mutation" | "subscription". */
 export type OperationType = "query" | "mutation" | "subscription";
