@@ -36,7 +36,10 @@ function specifiers(code: string): string[] {
 
 const PUBLIC = [join(src, "index.ts"), join(src, "http", "index.ts")];
 
-/** Problems of one adapter file: relative imports other than the public entries and its folder. */
+/**
+ * Problems of one adapter or protocol integration file (src/adapters, src/graphql): relative
+ * imports other than the public entries and its own folder.
+ */
 function adapterProblems(file: string, code = readFileSync(file, "utf8")): string[] {
   const own = dirname(file);
   const nested = own !== join(src, "adapters");
@@ -98,9 +101,11 @@ describe("layering", () => {
     ]);
   });
 
-  const adapters = sources(join(src, "adapters"));
+  const adapters = [...sources(join(src, "adapters")), ...sources(join(src, "graphql"))];
   it("has adapters to check", () => {
-    expect(adapters.map((f) => relative(src, f))).toContain(join("adapters", "express.ts"));
+    const files = adapters.map((f) => relative(src, f));
+    expect(files).toContain(join("adapters", "express.ts"));
+    expect(files).toContain(join("graphql", "index.ts"));
   });
 
   for (const file of adapters) {
