@@ -115,8 +115,16 @@ export type RateLimitExtension = {
   readonly resetAt: number | undefined;
 };
 
-/** Why an operation was refused; the GraphQLError's `extensions.code`. */
-export type RefusalCode = "RATE_LIMITED" | "QUERY_TOO_COMPLEX" | "QUERY_TOO_DEEP";
+/**
+ * Why an operation was refused; the GraphQLError's `extensions.code`. "SERVICE_UNAVAILABLE" is
+ * a store outage refused under `onStoreError: "fail-closed"`: the client exceeded nothing, so it
+ * is never reported as RATE_LIMITED (DESIGN: outages are not quotas).
+ */
+export type RefusalCode =
+  | "RATE_LIMITED"
+  | "QUERY_TOO_COMPLEX"
+  | "QUERY_TOO_DEEP"
+  | "SERVICE_UNAVAILABLE";
 
 /** The data a refusal carries; integrations turn it into the server's GraphQLError. */
 export type Refusal = {
