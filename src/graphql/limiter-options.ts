@@ -1,0 +1,260 @@
+import { type Identity, ip } from "../http/index.js";
+import {
+  ConfigError,
+  createLimiter,
+  type Limiter,
+  type Logger,
+  type PolicyInput,
+  ProblemList,
+  parseDuration,
+  parsePolicies,
+} from "../index.js";
+import type { GraphQLLimiterOptions, OperationType } from "./types.js";
+
+/** The options that price a document (passed on to `analyze`). */
+export const COST_KEYS = [
+  "costs",
+  "objectCost",
+  "scalarCost",
+  "listSizeArguments",
+  "defaultListSize",
+  "listSizes",
+  "costDirective",
+  "introspectionCost",
+] as const;
+
+/** Every option createGraphQLLimiter knows (cost options included: they go to `analyze`). */
+const KNOWN = [
+  "maxCost",
+  "maxDepth",
+  "maxAliases",
+  "maxRootFields",
+  "points",
+  "queries",
+  "mutations",
+  "subscriptions",
+  "settle",
+  "identity",
+  "trustProxy",
+  "proxyHeader",
+  "ipv4Prefix",
+  "ipv6Prefix",
+  "store",
+  "prefix",
+  "clock",
+  "logger",
+  "settleTimeout",
+  ...COST_KEYS,
+];
+
+const MAX_FORM = "a whole number ≥ 0, or undefined for no limit";
+const COUNT_FORM = "a finite number ≥ 0";
+const WEIGHTS_FORM = 'an object of finite numbers ≥ 0 by "Type.field", "Type.*" or "*.field"';
+const SETTLE_TIMEOUT_MS = 30_000;
+
+/** Which option holds each operation type's rate, and the store prefix suffix it counts under. */
+export const RATE_OPTIONS: Readonly<Record<OperationType, { option: string; suffix: string }>> = {
+  query: { option: "queries", suffix: "q" },
+  mutation: { option: "mutations", suffix: "m" },
+  subscription: { option: "subscriptions", suffix: "s" },
+};
+
+/** The validated, resolved options the limiter runs on. */
+export type ResolvedOptions<Raw> = {
+  readonly maxCost: number;
+  readonly maxDepth: number;
+  readonly maxAliases: number;
+  readonly maxRootFields: number;
+  readonly points: Limiter | undefined;
+  /** The largest cost the points budget can ever admit (its smallest burst). */
+  readonly pointsCapacity: number;
+  readonly rates: Readonly<Record<OperationType, Limiter | undefined>>;
+  readonly settle: boolean;
+  readonly settleTimeoutMs: number;
+  readonly identity: Identity<Raw>;
+  readonly clock: () => number;
+  readonly logger: Logger | false | undefined;
+};
+
+/**
+ * Validates every option at once (one ConfigError naming each problem) and builds the points
+ * and rate limiters. `createLimiter`'s and `ip()`'s own problems are collected, not thrown one
+ * by one, so the user sees them all.
+ */
+export function resolveOptions<Raw>(options: GraphQLLimiterOptions<Raw>): ResolvedOptions<Raw> {
+  const problems = new ProblemList();
+  if (typeof options !== "object" || options === null) {
+    problems.add("options", options, "an object of GraphQL limiter options");
+    problems.throwIfAny();
+  }
+  problems.unknownKeys(options, KNOWN);
+  const max = (name: "maxCost" | "maxDepth" | "maxAliases" | "maxRootFields"): number => {
+    const v = options[name];
+    if (v === undefined) return Number.POSITIVE_INFINITY;
+    if (!(Number.isSafeInteger(v) && v >= 0)) problems.add(name, v, MAX_FORM);
+    return v;
+  };
+  const maxCost = max("maxCost");
+  const maxDepth = max("maxDepth");
+  const maxAliases = max("maxAliases");
+  const maxRootFields = max("maxRootFields");
+  costProblems(options as Record<string, unknown>, problems);
+  if (options.settle !== undefined && typeof options.settle !== "boolean") {
+    problems.add("settle", options.settle, "true or false");
+  }
+  let settleTimeoutMs = SETTLE_TIMEOUT_MS;
+  if (options.settleTimeout !== undefined) {
+    const ms = parseDuration(options.settleTimeout);
+    if (ms === undefined) problems.add("settleTimeout", options.settleTimeout, "a duration");
+    else settleTimeoutMs = ms;
+  }
+  if (options.clock !== undefined && typeof options.clock !== "function") {
+    problems.add("clock", options.clock, "a function returning epoch ms");
+  }
+  if (
+    options.prefix !== undefined &&
+    (typeof options.prefix !== "string" || options.prefix === "")
+  ) {
+    problems.add("prefix", options.prefix, "a non-empty string");
+  }
+  const identity = resolveIdentity(options, problems);
+  const prefix = typeof options.prefix === "string" ? options.prefix : "tkg";
+  const build = (option: string, suffix: string): Limiter | undefined => {
+    const input = (options as Record<string, unknown>)[option] as
+      | PolicyInput
+      | readonly PolicyInput[]
+      | undefined;
+    if (input === undefined) return undefined;
+    try {
+      parsePolicies(input);
+      return createLimiterCollecting(
+        input,
+        options as GraphQLLimiterOptions<never>,
+        `${prefix}:${suffix}`,
+        problems,
+      );
+    } catch (error) {
+      collect(error, option, problems);
+      return undefined;
+    }
+  };
+  const points = build("points", "points");
+  const rates = {
+    query: build(RATE_OPTIONS.query.option, RATE_OPTIONS.query.suffix),
+    mutation: build(RATE_OPTIONS.mutation.option, RATE_OPTIONS.mutation.suffix),
+    subscription: build(RATE_OPTIONS.subscription.option, RATE_OPTIONS.subscription.suffix),
+  };
+  problems.throwIfAny();
+  let pointsCapacity = Number.POSITIVE_INFINITY;
+  for (const p of points?.policies ?? []) pointsCapacity = Math.min(pointsCapacity, p.burst);
+  const clock = options.clock ?? Date.now;
+  return {
+    maxCost,
+    maxDepth,
+    maxAliases,
+    maxRootFields,
+    points,
+    pointsCapacity,
+    rates,
+    settle: options.settle === true,
+    settleTimeoutMs,
+    identity,
+    clock,
+    logger: options.logger,
+  };
+}
+
+// createLimiter's ConfigError (store, prefix) is collected with the others, once.
+function createLimiterCollecting(
+  policies: PolicyInput | readonly PolicyInput[],
+  options: GraphQLLimiterOptions<never>,
+  prefix: string,
+  problems: ProblemList,
+): Limiter | undefined {
+  try {
+    return createLimiter({
+      policies,
+      prefix,
+      ...(options.store === undefined ? {} : { store: options.store }),
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+    });
+  } catch (error) {
+    // store/prefix problems are the same for every limiter: report them once.
+    if (!(error instanceof ConfigError)) throw error;
+    for (const p of error.problems) {
+      if (!problems.items.some((q) => q.option === p.option)) {
+        problems.add(p.option, p.received, p.expected);
+      }
+    }
+    return undefined;
+  }
+}
+
+function collect(error: unknown, option: string, problems: ProblemList): void {
+  if (!(error instanceof ConfigError)) throw error;
+  for (const p of error.problems) {
+    const name = p.option === "policies" ? option : p.option.replace(/^policies/, option);
+    problems.add(name, p.received, p.expected);
+  }
+}
+
+function resolveIdentity<Raw>(
+  options: GraphQLLimiterOptions<Raw>,
+  problems: ProblemList,
+): Identity<Raw> {
+  if (options.identity !== undefined) {
+    if (typeof options.identity !== "function") {
+      problems.add("identity", options.identity, "a function (req, context) => key | UNLIMITED");
+    }
+    return options.identity;
+  }
+  const ipOptions = {
+    ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
+    ...(options.proxyHeader === undefined ? {} : { header: options.proxyHeader }),
+    ...(options.ipv4Prefix === undefined ? {} : { ipv4Prefix: options.ipv4Prefix }),
+    ...(options.ipv6Prefix === undefined ? {} : { ipv6Prefix: options.ipv6Prefix }),
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
+  };
+  try {
+    return ip(ipOptions) as Identity<Raw>;
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    for (const p of error.problems) {
+      // ip() names its options ip.header etc.; here they are top-level (header is proxyHeader).
+      const name = p.option.replace(/^ip\./, "").replace(/^header$/, "proxyHeader");
+      problems.add(name, p.received, p.expected);
+    }
+    return (() => "") as Identity<Raw>;
+  }
+}
+
+/** The cost options' shapes (analyze's own validator replaces this when it lands). */
+function costProblems(options: Record<string, unknown>, problems: ProblemList): void {
+  for (const name of ["objectCost", "scalarCost", "defaultListSize", "introspectionCost"]) {
+    const v = options[name];
+    if (v !== undefined && !(typeof v === "number" && Number.isFinite(v) && v >= 0)) {
+      problems.add(name, v, COUNT_FORM);
+    }
+  }
+  for (const name of ["costs", "listSizes"]) {
+    const v = options[name];
+    if (v === undefined) continue;
+    if (typeof v !== "object" || v === null || Array.isArray(v)) {
+      problems.add(name, v, WEIGHTS_FORM);
+      continue;
+    }
+    for (const [k, w] of Object.entries(v)) {
+      if (!(typeof w === "number" && Number.isFinite(w) && w >= 0)) {
+        problems.add(`${name}.${k}`, w, COUNT_FORM);
+      }
+    }
+  }
+  const args = options.listSizeArguments;
+  if (args !== undefined && !(Array.isArray(args) && args.every((a) => typeof a === "string"))) {
+    problems.add("listSizeArguments", args, "an array of argument names");
+  }
+  const directive = options.costDirective;
+  if (directive !== undefined && (typeof directive !== "string" || directive === "")) {
+    problems.add("costDirective", directive, "a directive name");
+  }
+}
