@@ -1,15 +1,425 @@
-// STUB (lead, issue 16): helper H1 replaces this file with the real analysis.
-import type { Analysis, AnalyzeOptions } from "./types.js";
+/**
+ * The static analysis (issue 16, item 1): one pass over the selected operation that prices it
+ * (cost), and measures its depth, aliases and root fields, before anything executes.
+ *
+ * Bounded whatever the document: the walk keeps its own stack (10,000 nested levels are 10,000
+ * array slots, not 10,000 native frames), each named fragment is walked once and its result
+ * reused at every spread (a fan-out of 2^30 spreads is 60 visits), a fragment cycle is cut,
+ * and after NODE_BUDGET visits the walk gives up (`aborted`). docs/graphql.md has the formula.
+ */
+import { ProblemList } from "../index.js";
+import type { FragmentNode, GqlSchema, SelectionNode } from "./analysis-ast.js";
+import { asSchema } from "./analysis-ast.js";
+import {
+  add,
+  COST_OPTION_KEYS,
+  type CostConfig,
+  costConfig,
+  defaultSizeOf,
+  MAX_COST,
+  mul,
+  weightOf,
+} from "./analysis-costs.js";
+import { selectOperation, type Values } from "./analysis-document.js";
+import {
+  type FieldInfo,
+  fieldInfo,
+  metaField,
+  narrow,
+  type TypeInfo,
+  typeByName,
+} from "./analysis-schema.js";
+import type { Analysis, AnalyzeOptions, OperationType } from "./types.js";
 
-/** Prices and measures one operation of a parsed document against a schema (docs/graphql.md). */
-export function analyze(_schema: unknown, _document: unknown, _options?: AnalyzeOptions): Analysis {
-  return {
-    operationType: "query",
-    operationName: undefined,
-    cost: 1,
-    depth: 1,
-    aliases: 0,
-    rootFields: 1,
-    aborted: false,
-  };
+/**
+ * Most selections (and fragment fan-out steps) one analysis visits before it stops with
+ * `aborted: true` and the cost MAX_COST: far above any real operation (the full introspection
+ * query is about 200), low enough that the walk stays within a few milliseconds.
+ */
+export const NODE_BUDGET = 100_000;
+
+const KNOWN = [...COST_OPTION_KEYS, "variables", "operationName", "stopAbove"];
+
+const FIELD = 0;
+const BRANCH = 1; // an inline fragment or a fragment's first walk
+const ROOT = 2;
+
+/** One selection set being walked: its running totals and how to fold them into its parent. */
+class Frame {
+  index = 0;
+  /** Cost of the selections that apply whatever the concrete type. */
+  cost = 0;
+  /** Abstract parent: cost of fragments that apply to some concrete types only, by type. */
+  perType: Map<TypeInfo, number> | undefined = undefined;
+  /** Deepest field below, relative (a field here is 1). */
+  depth = 0;
+  aliases = 0;
+  fields = 0;
+
+  constructor(
+    readonly selections: readonly SelectionNode[],
+    readonly type: TypeInfo | undefined,
+    readonly kind: number,
+    /** Product of the list multipliers above: cost here × scale is a lower bound of the total. */
+    readonly scale: number,
+    /** Depth of a field selected here. */
+    readonly level: number,
+    /** FIELD: the field's weight, list multiplier, fixed price (introspection) or -1. */
+    readonly weight: number,
+    readonly multiplier: number,
+    readonly fixed: number,
+    /** BRANCH: the concrete types it applies to (undefined: all). */
+    readonly targets: readonly TypeInfo[] | undefined,
+    /** BRANCH: the named fragment this walk memoises, if any. */
+    readonly fragment: string | undefined,
+  ) {}
+
+  total(): number {
+    let most = 0;
+    if (this.perType !== undefined) for (const v of this.perType.values()) if (v > most) most = v;
+    return add(this.cost, most);
+  }
+}
+
+type Memo = {
+  readonly cost: number;
+  readonly depth: number;
+  readonly aliases: number;
+  readonly fields: number;
+};
+const IN_PROGRESS: Memo = { cost: 0, depth: 0, aliases: 0, fields: 0 };
+
+/**
+ * Prices and measures one operation of a parsed document against a schema (graphql 16 or 17),
+ * without executing anything: no resolver runs, no variable value is walked.
+ *
+ * cost: each field costs its weight plus, for a field with a selection, its selection's cost
+ * multiplied by its list size for each list level of its type (`first`/`last`/`limit`, else
+ * `listSizes`, `@cost(defaultListSize:)`, `defaultListSize`); on an interface or union, the
+ * most expensive concrete type; fragments count once per use; introspection fields cost
+ * `introspectionCost`. The result is an upper bound on the weighted fields execution resolves
+ * when lists are no longer than their size (docs/graphql.md, "How cost is computed").
+ *
+ * Throws ConfigError for invalid options, TypeError for a schema or document of the wrong kind.
+ *
+ * @example
+ * const a = analyze(schema, parse("{ users(first: 10) { friends(first: 5) { name } } }"));
+ * // a.cost === 1 + 10 × (1 + 5 × 0) === 11, a.depth === 3
+ */
+export function analyze(
+  schema: unknown,
+  document: unknown,
+  options: AnalyzeOptions = {},
+): Analysis {
+  const s = asSchema(schema, "analyze");
+  const config = checkedOptions(options);
+  const selected = selectOperation(document, options.operationName, options.variables, "analyze");
+  const operation = selected.operation;
+  if (operation === undefined) {
+    // Execution refuses an operation it cannot select ("Must provide operation name", unknown
+    // name): nothing runs, so nothing is charged beyond the operation itself.
+    return {
+      operationType: "query",
+      operationName: options.operationName ?? undefined,
+      cost: 0,
+      depth: 0,
+      aliases: 0,
+      rootFields: 0,
+      aborted: false,
+    };
+  }
+  const operationType = operation.operation as OperationType;
+  const root = rootType(s, operationType);
+  const walk = new Walk(s, config, selected.fragments, selected.values, root, options.stopAbove);
+  const result = walk.run(operation.selectionSet.selections);
+  return { operationType, operationName: operation.name?.value, ...result };
+}
+
+function checkedOptions(options: AnalyzeOptions): CostConfig {
+  const problems = new ProblemList();
+  problems.unknownKeys(options, KNOWN);
+  const config = costConfig(options, problems);
+  const { variables, operationName, stopAbove } = options;
+  if (variables != null && (typeof variables !== "object" || Array.isArray(variables))) {
+    problems.add("variables", variables, "an object of variable values, or null");
+  }
+  if (operationName != null && typeof operationName !== "string") {
+    problems.add("operationName", operationName, "a string, or null");
+  }
+  if (stopAbove !== undefined) {
+    if (typeof stopAbove !== "object" || stopAbove === null) {
+      problems.add("stopAbove", stopAbove, "{ cost?: number, depth?: number }");
+    } else {
+      problems.unknownKeys(stopAbove, ["cost", "depth"], "stopAbove");
+      for (const k of ["cost", "depth"] as const) {
+        const v = stopAbove[k];
+        if (v !== undefined && !(typeof v === "number" && v >= 0)) {
+          problems.add(`stopAbove.${k}`, v, "a number >= 0");
+        }
+      }
+    }
+  }
+  problems.throwIfAny();
+  return config;
+}
+
+function rootType(s: GqlSchema, op: OperationType): TypeInfo | undefined {
+  const t =
+    op === "mutation"
+      ? s.getMutationType()
+      : op === "subscription"
+        ? s.getSubscriptionType()
+        : s.getQueryType();
+  return t == null || t.name === undefined ? undefined : typeByName(s, t.name);
+}
+
+class Walk {
+  private readonly stack: Frame[] = [];
+  private readonly memos = new Map<string, Memo>();
+  private readonly stopCost: number;
+  private readonly stopDepth: number;
+  private visits = 0;
+  /** Largest lower bound of the cost seen, and deepest field seen (the answer when aborted). */
+  private lower = 0;
+  private deepest = 0;
+  private aborted = false;
+  private readonly queryName: string | undefined;
+
+  constructor(
+    private readonly schema: GqlSchema,
+    private readonly c: CostConfig,
+    private readonly fragments: ReadonlyMap<string, FragmentNode>,
+    private readonly values: Values,
+    private readonly root: TypeInfo | undefined,
+    stopAbove: AnalyzeOptions["stopAbove"],
+  ) {
+    this.stopCost = stopAbove?.cost ?? Number.POSITIVE_INFINITY;
+    this.stopDepth = stopAbove?.depth ?? Number.POSITIVE_INFINITY;
+    this.queryName = schema.getQueryType()?.name;
+  }
+
+  run(selections: readonly SelectionNode[]): Omit<Analysis, "operationType" | "operationName"> {
+    const top = new Frame(selections, this.root, ROOT, 1, 1, 0, 1, -1, undefined, undefined);
+    const stack = this.stack;
+    stack.push(top);
+    while (stack.length > 0 && !this.aborted) {
+      const f = stack[stack.length - 1] as Frame;
+      const sel = f.selections[f.index++];
+      if (sel === undefined) {
+        stack.pop();
+        const parent = stack[stack.length - 1];
+        if (parent !== undefined) this.fold(f, parent);
+        continue;
+      }
+      if (++this.visits > NODE_BUDGET) {
+        this.lower = MAX_COST;
+        this.aborted = true;
+        break;
+      }
+      if (!this.values.included(sel)) continue;
+      if (sel.kind === "Field") this.field(f, sel);
+      else if (sel.kind === "InlineFragment") this.inline(f, sel);
+      else if (sel.kind === "FragmentSpread") this.spread(f, sel);
+    }
+    if (this.aborted) {
+      return {
+        cost: this.lower,
+        depth: Math.max(this.deepest, top.depth),
+        aliases: top.aliases,
+        rootFields: top.fields,
+        aborted: true,
+      };
+    }
+    return {
+      cost: top.total(),
+      depth: top.depth,
+      aliases: top.aliases,
+      rootFields: top.fields,
+      aborted: false,
+    };
+  }
+
+  private field(f: Frame, sel: SelectionNode): void {
+    f.fields++;
+    if (sel.alias !== undefined) f.aliases++;
+    const level = f.level;
+    if (level > this.deepest) this.deepest = level;
+    if (level > this.stopDepth) {
+      this.aborted = true;
+      return;
+    }
+    if (f.depth < 1) f.depth = 1;
+    const name = sel.name?.value ?? "";
+    if (name === "__typename") return;
+    const parent = f.type;
+    let info: FieldInfo | undefined;
+    let fixed = -1;
+    // graphql-js resolves __schema and __type on the query type only (wherever it is selected).
+    if (
+      (name === "__schema" || name === "__type") &&
+      parent !== undefined &&
+      parent.name === this.queryName
+    ) {
+      info = metaField(this.schema, parent, name);
+      fixed = this.c.introspectionCost;
+    } else if (parent !== undefined) {
+      info = fieldInfo(this.schema, parent, name);
+    }
+    const children = sel.selectionSet?.selections;
+    // A field the schema does not know makes the document invalid (it never executes); it is
+    // still walked, priced by its shape, so depth and aliases stay honest.
+    const weight =
+      fixed >= 0
+        ? 0
+        : info !== undefined
+          ? weightOf(info, this.c)
+          : children !== undefined
+            ? this.c.objectCost
+            : this.c.scalarCost;
+    if (children === undefined || children.length === 0) {
+      this.addTo(f, undefined, fixed >= 0 ? fixed : weight);
+      return;
+    }
+    let multiplier = 1;
+    if (info !== undefined && info.listDepth > 0) {
+      const size =
+        this.values.size(sel.arguments, this.c.listSizeArguments, info.argDefaults) ??
+        defaultSizeOf(info, this.c);
+      for (let i = 0; i < info.listDepth; i++) multiplier = mul(multiplier, size);
+    }
+    // Under an introspection field nothing adds to the cost (its price is fixed): scale 0.
+    const scale = fixed >= 0 ? 0 : mul(f.scale, multiplier);
+    this.stack.push(
+      new Frame(
+        children,
+        info?.named,
+        FIELD,
+        scale,
+        level + 1,
+        weight,
+        multiplier,
+        fixed,
+        undefined,
+        undefined,
+      ),
+    );
+  }
+
+  private inline(f: Frame, sel: SelectionNode): void {
+    const children = sel.selectionSet?.selections;
+    if (children === undefined) return;
+    const condition = sel.typeCondition?.name.value;
+    let type = f.type;
+    let targets: readonly TypeInfo[] | undefined;
+    if (condition !== undefined) {
+      const t = typeByName(this.schema, condition);
+      if (t === undefined) return; // an unknown type condition never matches
+      const n = narrow(this.schema, f.type, t);
+      if (n === null) return;
+      type = t;
+      targets = n;
+    }
+    this.stack.push(
+      new Frame(children, type, BRANCH, f.scale, f.level, 0, 1, -1, targets, undefined),
+    );
+  }
+
+  private spread(f: Frame, sel: SelectionNode): void {
+    const name = sel.name?.value ?? "";
+    const def = this.fragments.get(name);
+    if (def === undefined) return;
+    const type = typeByName(this.schema, def.typeCondition.name.value);
+    if (type === undefined) return;
+    const targets = narrow(this.schema, f.type, type);
+    if (targets === null) return;
+    const memo = this.memos.get(name);
+    if (memo === IN_PROGRESS) return; // a cycle: an invalid document, never executed
+    if (memo !== undefined) {
+      const deepest = f.level - 1 + memo.depth;
+      if (deepest > this.deepest) this.deepest = deepest;
+      if (deepest > this.stopDepth) {
+        this.aborted = true;
+        return;
+      }
+      this.merge(f, memo.depth, memo.aliases, memo.fields);
+      this.addTo(f, targets, memo.cost);
+      return;
+    }
+    this.memos.set(name, IN_PROGRESS);
+    this.stack.push(
+      new Frame(
+        def.selectionSet.selections,
+        type,
+        BRANCH,
+        f.scale,
+        f.level,
+        0,
+        1,
+        -1,
+        targets,
+        name,
+      ),
+    );
+  }
+
+  private fold(f: Frame, parent: Frame): void {
+    const total = f.total();
+    if (f.kind === FIELD) {
+      if (f.depth + 1 > parent.depth) parent.depth = f.depth + 1;
+      parent.aliases = add(parent.aliases, f.aliases);
+      this.addTo(
+        parent,
+        undefined,
+        f.fixed >= 0 ? f.fixed : add(f.weight, mul(f.multiplier, total)),
+      );
+      return;
+    }
+    if (f.fragment !== undefined) {
+      this.memos.set(f.fragment, {
+        cost: total,
+        depth: f.depth,
+        aliases: f.aliases,
+        fields: f.fields,
+      });
+    }
+    this.merge(parent, f.depth, f.aliases, f.fields);
+    this.addTo(parent, f.targets, total);
+  }
+
+  private merge(parent: Frame, depth: number, aliases: number, fields: number): void {
+    if (depth > parent.depth) parent.depth = depth;
+    parent.aliases = add(parent.aliases, aliases);
+    parent.fields = add(parent.fields, fields);
+  }
+
+  /** Adds `cost` to `f` (for `targets` only, or all), then stops if the total must pass stopAbove. */
+  private addTo(f: Frame, targets: readonly TypeInfo[] | undefined, cost: number): void {
+    if (cost === 0) return;
+    let value: number;
+    if (targets === undefined || f.type === undefined || f.type.kind !== "abstract") {
+      f.cost = add(f.cost, cost);
+      value = f.cost;
+    } else {
+      // On one object only one concrete type applies: each type sums its own fragments and the
+      // selection costs the most expensive type (plus what applies to all).
+      this.visits += targets.length;
+      let per = f.perType;
+      if (per === undefined) {
+        per = new Map();
+        f.perType = per;
+      }
+      value = 0;
+      for (const t of targets) {
+        const v = add(per.get(t) ?? 0, cost);
+        per.set(t, v);
+        if (v > value) value = v;
+      }
+      value = add(f.cost, value);
+    }
+    const bound = mul(value, f.scale);
+    if (bound > this.lower) {
+      this.lower = bound;
+      if (bound > this.stopCost) this.aborted = true;
+    }
+  }
 }

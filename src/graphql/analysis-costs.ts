@@ -1,0 +1,207 @@
+/**
+ * The pricing options (CostOptions) checked into one ConfigError, and the two lookups the walks
+ * make per field: its weight and the size of its lists when no argument gives one.
+ */
+import { ConfigError, ProblemList } from "../index.js";
+import type { FieldInfo } from "./analysis-schema.js";
+import { readDirective } from "./analysis-schema.js";
+import type { CostOptions } from "./types.js";
+
+/** Every CostOptions key (the limiter passes these on to `analyze`). */
+export const COST_OPTION_KEYS = [
+  "costs",
+  "objectCost",
+  "scalarCost",
+  "listSizeArguments",
+  "defaultListSize",
+  "listSizes",
+  "costDirective",
+  "introspectionCost",
+] as const;
+
+/** The largest cost the analysis reports: sums and products saturate here, never Infinity. */
+export const MAX_COST = Number.MAX_SAFE_INTEGER;
+
+/** The options, validated, with their defaults. */
+export type CostConfig = {
+  /** Null-prototype copy of `costs`, or undefined when empty (the common case: no lookups). */
+  readonly costs: Readonly<Record<string, number>> | undefined;
+  readonly listSizes: Readonly<Record<string, number>> | undefined;
+  readonly objectCost: number;
+  readonly scalarCost: number;
+  readonly listSizeArguments: readonly string[];
+  readonly defaultListSize: number;
+  readonly costDirective: string;
+  readonly introspectionCost: number;
+};
+
+const DEFAULT_ARGUMENTS: readonly string[] = Object.freeze(["first", "last", "limit"]);
+const NAME = /^[_A-Za-z][_0-9A-Za-z]*$/;
+const WEIGHT_FORM = "a finite number >= 0";
+const MAP_FORM = 'an object of "Type.field" | "Type.*" | "*.field" → number';
+const KEY_FORM = '"Type.field", "Type.*" or "*.field" (GraphQL names)';
+
+// Maps are checked and copied once per object: the limiter passes the same `costs` on every call.
+const checkedMaps = new WeakMap<object, Readonly<Record<string, number>> | undefined>();
+
+/** Adds every problem of the CostOptions in `options` (other keys are the caller's to check). */
+export function costOptionProblems(
+  options: Readonly<Record<string, unknown>>,
+  problems: ProblemList,
+): void {
+  for (const name of ["objectCost", "scalarCost", "introspectionCost"] as const) {
+    const v = options[name];
+    if (v !== undefined && !isWeight(v)) problems.add(name, v, WEIGHT_FORM);
+  }
+  const size = options.defaultListSize;
+  if (size !== undefined && !isSize(size)) problems.add("defaultListSize", size, "an integer >= 0");
+  mapProblems("costs", options.costs, isWeight, WEIGHT_FORM, problems);
+  mapProblems("listSizes", options.listSizes, isSize, "an integer >= 0", problems);
+  const args = options.listSizeArguments;
+  if (
+    args !== undefined &&
+    !(Array.isArray(args) && args.every((a) => typeof a === "string" && NAME.test(a)))
+  ) {
+    problems.add("listSizeArguments", args, "an array of argument names");
+  }
+  const directive = options.costDirective;
+  if (directive !== undefined && !(typeof directive === "string" && NAME.test(directive))) {
+    problems.add("costDirective", directive, "a directive name (without @)");
+  }
+}
+
+function mapProblems(
+  option: string,
+  value: unknown,
+  valid: (v: unknown) => boolean,
+  form: string,
+  problems: ProblemList,
+): void {
+  if (value === undefined) return;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    problems.add(option, value, MAP_FORM);
+    return;
+  }
+  if (checkedMaps.has(value)) return;
+  let bad = false;
+  for (const [key, v] of Object.entries(value)) {
+    const [type, field, extra] = key.split(".");
+    const keyOk =
+      extra === undefined &&
+      type !== undefined &&
+      field !== undefined &&
+      (type === "*" || NAME.test(type)) &&
+      (field === "*" || NAME.test(field)) &&
+      !(type === "*" && field === "*");
+    if (!keyOk) {
+      problems.add(`${option}["${key}"]`, key, KEY_FORM);
+      bad = true;
+    }
+    if (!valid(v)) {
+      problems.add(`${option}["${key}"]`, v, form);
+      bad = true;
+    }
+  }
+  if (!bad) checkedMaps.set(value, copyOf(value as Record<string, number>));
+}
+
+function copyOf(
+  map: Readonly<Record<string, number>>,
+): Readonly<Record<string, number>> | undefined {
+  const keys = Object.keys(map);
+  if (keys.length === 0) return undefined;
+  // Null prototype: a key like "constructor.x" never reads Object.prototype.
+  const copy: Record<string, number> = Object.create(null);
+  for (const k of keys) copy[k] = map[k] as number;
+  return copy;
+}
+
+function isWeight(v: unknown): v is number {
+  return typeof v === "number" && Number.isFinite(v) && v >= 0;
+}
+
+function isSize(v: unknown): v is number {
+  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+}
+
+/** The validated config; `problems` must be thrown by the caller when not empty. */
+export function costConfig(options: CostOptions, problems: ProblemList): CostConfig {
+  costOptionProblems(options as Readonly<Record<string, unknown>>, problems);
+  const map = (v: object | undefined) => (v === undefined ? undefined : checkedMaps.get(v));
+  return {
+    costs: map(options.costs),
+    listSizes: map(options.listSizes),
+    objectCost: options.objectCost ?? 1,
+    scalarCost: options.scalarCost ?? 0,
+    listSizeArguments: options.listSizeArguments ?? DEFAULT_ARGUMENTS,
+    defaultListSize: options.defaultListSize ?? 10,
+    costDirective: options.costDirective ?? "cost",
+    introspectionCost: options.introspectionCost ?? 100,
+  };
+}
+
+/** The validated config of `options`, or a thrown ConfigError naming every problem. */
+export function checkedCostConfig(options: CostOptions, known: readonly string[]): CostConfig {
+  const problems = new ProblemList();
+  problems.unknownKeys(options, known);
+  const config = costConfig(options, problems);
+  problems.throwIfAny();
+  return config;
+}
+
+/**
+ * A field's weight: costs["Type.field"] > costs["Type.*"] > costs["*.field"] > the schema's
+ * `@cost(weight:)` (or `extensions.cost`) > objectCost / scalarCost by the field's type.
+ */
+export function weightOf(f: FieldInfo, c: CostConfig): number {
+  const costs = c.costs;
+  if (costs !== undefined) {
+    const w = costs[f.key] ?? costs[f.typeKey] ?? costs[f.anyKey];
+    if (w !== undefined) return w;
+  }
+  readDirective(f, c.costDirective);
+  const d = f.directiveWeight ?? f.extensionWeight;
+  if (d !== undefined) return checkedSchemaValue(d, f, c, "weight");
+  return f.named === undefined || f.named.kind === "leaf" ? c.scalarCost : c.objectCost;
+}
+
+/**
+ * The size of a list field no argument bounds: listSizes["Type.field" | "Type.*" | "*.field"] >
+ * `@cost(defaultListSize:)` (or `extensions.cost.defaultListSize`) > defaultListSize.
+ */
+export function defaultSizeOf(f: FieldInfo, c: CostConfig): number {
+  const sizes = c.listSizes;
+  if (sizes !== undefined) {
+    const s = sizes[f.key] ?? sizes[f.typeKey] ?? sizes[f.anyKey];
+    if (s !== undefined) return s;
+  }
+  readDirective(f, c.costDirective);
+  const d = f.directiveListSize ?? f.extensionListSize;
+  if (d !== undefined)
+    return Math.min(Math.ceil(checkedSchemaValue(d, f, c, "defaultListSize")), MAX_COST);
+  return c.defaultListSize;
+}
+
+// A schema's weights are configuration too: a negative or non-finite one is refused loudly (on
+// the first operation that meets it) rather than silently replaced by a default.
+function checkedSchemaValue(v: number, f: FieldInfo, c: CostConfig, arg: string): number {
+  if (Number.isFinite(v) && v >= 0) return v;
+  throw new ConfigError([
+    {
+      option: `@${c.costDirective}(${arg}:) or extensions.cost on ${f.key}`,
+      received: v,
+      expected: WEIGHT_FORM,
+    },
+  ]);
+}
+
+/** a + b, saturating at MAX_COST. */
+export function add(a: number, b: number): number {
+  return Math.min(a + b, MAX_COST);
+}
+
+/** a × b, saturating at MAX_COST (0 × anything is 0, even MAX_COST). */
+export function mul(a: number, b: number): number {
+  if (a === 0 || b === 0) return 0;
+  return Math.min(a * b, MAX_COST);
+}
