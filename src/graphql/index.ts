@@ -5,6 +5,13 @@
  */
 export { actualCost } from "./actual-cost.js";
 export { analyze } from "./analyze.js";
+export { createGraphQLLimiter } from "./limiter.js";
+export {
+  type GraphQLErrorConstructor,
+  type RefusalExtensions,
+  refusalExtensions,
+  toGraphQLError,
+} from "./refusal.js";
 export type {
   Analysis,
   AnalyzeOptions,
