@@ -39,7 +39,27 @@ import type {
 export function createGraphQLLimiter<Raw = unknown>(
   options: GraphQLLimiterOptions<Raw> = {},
 ): GraphQLLimiter<Raw> {
-  return new GraphQLRateLimiter(resolveOptions(options), costOptionsOf(options));
+  const resolved = resolveOptions(options);
+  const costOptions = costOptionsOf(options);
+  const limiter = new GraphQLRateLimiter(resolved, costOptions);
+  PRICING.set(limiter, { settle: resolved.settle, costOptions });
+  return limiter;
+}
+
+/** How a limiter prices: what an integration needs to measure the actual cost for `settle`. */
+export type LimiterPricing = { readonly settle: boolean; readonly costOptions: CostOptions };
+
+// Kept beside the limiter rather than on it: the GraphQLLimiter contract stays check/close,
+// and a limiter someone else implements simply has no pricing (its integrations never settle).
+const PRICING = new WeakMap<object, LimiterPricing>();
+
+/**
+ * The `settle` switch and cost options of a limiter built by createGraphQLLimiter, for
+ * integrations given a built limiter: they measure `actualCost` with the same options.
+ * Undefined for any other GraphQLLimiter.
+ */
+export function limiterPricing(limiter: GraphQLLimiter<never>): LimiterPricing | undefined {
+  return PRICING.get(limiter);
 }
 
 const PLURAL = { query: "queries", mutation: "mutations", subscription: "subscriptions" } as const;

@@ -18,8 +18,20 @@ export type RefusalExtensions = {
    * Read by GraphQL Yoga and Apollo Server to set the response's status and headers: 429 with
    * Retry-After for RATE_LIMITED, 503 for SERVICE_UNAVAILABLE, 400 for the static limits.
    */
-  readonly http: { readonly status: number; readonly headers: Readonly<Record<string, string>> };
+  readonly http: {
+    readonly status: number;
+    readonly headers: Readonly<Record<string, string>>;
+    /**
+     * True for the static limits: like a validation error, the status follows GraphQL over
+     * HTTP (400 for `application/graphql-response+json`, 200 for legacy `application/json`
+     * clients). Yoga reads this flag for its own validation errors.
+     */
+    readonly spec?: true;
+  };
 };
+
+// The refusals a document earns by its shape alone, before any store is asked.
+const STATIC_CODES: ReadonlySet<string> = new Set(["QUERY_TOO_COMPLEX", "QUERY_TOO_DEEP"]);
 
 /** The extensions a refusal's GraphQLError carries (integrations that build their own error). */
 export function refusalExtensions(refusal: Refusal): RefusalExtensions {
@@ -28,7 +40,9 @@ export function refusalExtensions(refusal: Refusal): RefusalExtensions {
     cost: refusal.cost,
     limit: refusal.limit,
     retryAfterMs: Number.isFinite(refusal.retryAfterMs) ? refusal.retryAfterMs : null,
-    http: { status: refusal.status, headers: refusal.headers },
+    http: STATIC_CODES.has(refusal.code)
+      ? { status: refusal.status, headers: refusal.headers, spec: true }
+      : { status: refusal.status, headers: refusal.headers },
   };
 }
 
