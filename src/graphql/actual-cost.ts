@@ -18,7 +18,8 @@ import {
   weightOf,
 } from "./analysis-costs.js";
 import { selectOperation, type Values } from "./analysis-document.js";
-import { fieldInfo, metaField, narrow, type TypeInfo, typeByName } from "./analysis-schema.js";
+import { fieldInfo, narrow, type TypeInfo, typeByName } from "./analysis-schema.js";
+import { addBranch, totalOf } from "./analysis-sums.js";
 import { analyze } from "./analyze.js";
 import type { CostOptions, OperationType } from "./types.js";
 
@@ -56,11 +57,13 @@ class Frame {
   ) {}
 
   total(): number {
-    let most = 0;
-    if (this.perType !== undefined) for (const v of this.perType.values()) if (v > most) most = v;
-    return add(this.cost, most);
+    return totalOf(this.cost, this.perType);
   }
 }
+
+/** A fragment's sums on one object; IN_PROGRESS while it is being walked (a cycle is cut). */
+type Memo = { readonly cost: number; readonly perType: ReadonlyMap<TypeInfo, number> | undefined };
+const IN_PROGRESS: Memo = { cost: 0, perType: undefined };
 
 /**
  * The cost an executed operation really had: the static formula applied to the result's data,
@@ -112,7 +115,7 @@ export function actualCost(
 class DataWalk {
   private readonly stack: Frame[] = [];
   /** Each fragment's cost on each object it was spread on (a repeated spread is walked once). */
-  private readonly memos = new Map<string, Map<Data, number>>();
+  private readonly memos = new Map<string, Map<Data, Memo>>();
   private readonly queryName: string | undefined;
   private visits = 0;
 
@@ -176,7 +179,7 @@ class DataWalk {
       parent !== undefined &&
       parent.name === this.queryName
     ) {
-      this.addTo(f, undefined, this.c.introspectionCost);
+      this.addCommon(f, this.c.introspectionCost);
       return;
     }
     const info = parent === undefined ? undefined : fieldInfo(this.schema, parent, name);
@@ -191,7 +194,7 @@ class DataWalk {
     if (children !== undefined && children.length > 0) collect(value, info?.listDepth ?? 0, items);
     const first = items[0];
     if (first === undefined || children === undefined) {
-      this.addTo(f, undefined, weight);
+      this.addCommon(f, weight);
       return;
     }
     this.stack.push(
@@ -230,12 +233,12 @@ class DataWalk {
       this.memos.set(name, memo);
     }
     const known = memo.get(f.data);
-    if (known === -1) return; // a cycle: an invalid document, never executed
+    if (known === IN_PROGRESS) return; // a cycle: an invalid document, never executed
     if (known !== undefined) {
-      this.addTo(f, targets, known);
+      this.addBranch(f, targets, known.cost, known.perType);
       return;
     }
-    memo.set(f.data, -1);
+    memo.set(f.data, IN_PROGRESS);
     this.stack.push(
       new Frame(def.selectionSet.selections, type, f.data, BRANCH, 0, undefined, targets, name),
     );
@@ -243,27 +246,28 @@ class DataWalk {
 
   private fold(f: Frame, parent: Frame): void {
     if (f.kind === FIELD) {
-      this.addTo(parent, undefined, add(f.weight, f.sum));
+      this.addCommon(parent, add(f.weight, f.sum));
       return;
     }
-    const total = f.total();
-    if (f.fragment !== undefined) this.memos.get(f.fragment)?.set(f.data, total);
-    this.addTo(parent, f.targets, total);
+    if (f.fragment !== undefined) {
+      this.memos.get(f.fragment)?.set(f.data, { cost: f.cost, perType: f.perType });
+    }
+    this.addBranch(parent, f.targets, f.cost, f.perType);
   }
 
-  private addTo(f: Frame, targets: readonly TypeInfo[] | undefined, cost: number): void {
-    if (cost === 0) return;
-    if (targets === undefined || f.type === undefined || f.type.kind !== "abstract") {
-      f.cost = add(f.cost, cost);
-      return;
-    }
-    this.visits += targets.length;
-    let per = f.perType;
-    if (per === undefined) {
-      per = new Map();
-      f.perType = per;
-    }
-    for (const t of targets) per.set(t, add(per.get(t) ?? 0, cost));
+  private addCommon(f: Frame, cost: number): void {
+    f.cost = add(f.cost, cost);
+  }
+
+  private addBranch(
+    f: Frame,
+    targets: readonly TypeInfo[] | undefined,
+    cost: number,
+    perType: ReadonlyMap<TypeInfo, number> | undefined,
+  ): void {
+    if (cost === 0 && (perType === undefined || perType.size === 0)) return;
+    this.visits += (targets?.length ?? perType?.size ?? 0) + (f.perType?.size ?? 0);
+    addBranch(this.schema, f, targets, cost, perType);
   }
 }
 

@@ -18,6 +18,7 @@ export type TypeInfo = {
   readonly fields: Map<string, FieldInfo | null>;
   /** Abstract types: the concrete types an operation can meet, read on first need. */
   possible: readonly TypeInfo[] | undefined;
+  possibleSet: ReadonlySet<TypeInfo> | undefined;
   /**
    * Abstract types: for a fragment's type condition, the concrete types it narrows this type to
    * (undefined: all of them, so the fragment applies whatever the object; null: none).
@@ -74,6 +75,7 @@ export function typeInfo(schema: GqlSchema, type: GqlType): TypeInfo {
       type,
       fields: new Map(),
       possible: undefined,
+      possibleSet: undefined,
       narrowed: new Map(),
     };
     info.byType.set(type, t);
@@ -217,6 +219,13 @@ export function possibleTypes(schema: GqlSchema, abstract: TypeInfo): readonly T
     abstract.possible = schema.getPossibleTypes(abstract.type).map((t) => typeInfo(schema, t));
   }
   return abstract.possible;
+}
+
+/** Whether `t` is one of the abstract type's concrete types (cached). */
+export function isPossible(schema: GqlSchema, abstract: TypeInfo, t: TypeInfo): boolean {
+  if (abstract.possibleSet === undefined)
+    abstract.possibleSet = new Set(possibleTypes(schema, abstract));
+  return abstract.possibleSet.has(t);
 }
 
 /**

@@ -21,6 +21,7 @@ import {
   weightOf,
 } from "./analysis-costs.js";
 import { selectOperation, type Values } from "./analysis-document.js";
+import { addBranch, totalOf } from "./analysis-sums.js";
 import {
   type FieldInfo,
   fieldInfo,
@@ -75,19 +76,19 @@ class Frame {
   ) {}
 
   total(): number {
-    let most = 0;
-    if (this.perType !== undefined) for (const v of this.perType.values()) if (v > most) most = v;
-    return add(this.cost, most);
+    return totalOf(this.cost, this.perType);
   }
 }
 
+/** A named fragment's walk, reused at each spread (its sums are read, never changed). */
 type Memo = {
   readonly cost: number;
+  readonly perType: ReadonlyMap<TypeInfo, number> | undefined;
   readonly depth: number;
   readonly aliases: number;
   readonly fields: number;
 };
-const IN_PROGRESS: Memo = { cost: 0, depth: 0, aliases: 0, fields: 0 };
+const IN_PROGRESS: Memo = { cost: 0, perType: undefined, depth: 0, aliases: 0, fields: 0 };
 
 /**
  * Prices and measures one operation of a parsed document against a schema (graphql 16 or 17),
@@ -277,7 +278,7 @@ class Walk {
             ? this.c.objectCost
             : this.c.scalarCost;
     if (children === undefined || children.length === 0) {
-      this.addTo(f, undefined, fixed >= 0 ? fixed : weight);
+      this.addCommon(f, fixed >= 0 ? fixed : weight);
       return;
     }
     let multiplier = 1;
@@ -342,7 +343,7 @@ class Walk {
         return;
       }
       this.merge(f, memo.depth, memo.aliases, memo.fields);
-      this.addTo(f, targets, memo.cost);
+      this.addBranch(f, targets, memo.cost, memo.perType);
       return;
     }
     this.memos.set(name, IN_PROGRESS);
@@ -363,27 +364,24 @@ class Walk {
   }
 
   private fold(f: Frame, parent: Frame): void {
-    const total = f.total();
     if (f.kind === FIELD) {
       if (f.depth + 1 > parent.depth) parent.depth = f.depth + 1;
       parent.aliases = add(parent.aliases, f.aliases);
-      this.addTo(
-        parent,
-        undefined,
-        f.fixed >= 0 ? f.fixed : add(f.weight, mul(f.multiplier, total)),
-      );
+      const cost = f.fixed >= 0 ? f.fixed : add(f.weight, mul(f.multiplier, f.total()));
+      this.addCommon(parent, cost);
       return;
     }
     if (f.fragment !== undefined) {
       this.memos.set(f.fragment, {
-        cost: total,
+        cost: f.cost,
+        perType: f.perType,
         depth: f.depth,
         aliases: f.aliases,
         fields: f.fields,
       });
     }
     this.merge(parent, f.depth, f.aliases, f.fields);
-    this.addTo(parent, f.targets, total);
+    this.addBranch(parent, f.targets, f.cost, f.perType);
   }
 
   private merge(parent: Frame, depth: number, aliases: number, fields: number): void {
@@ -392,30 +390,27 @@ class Walk {
     parent.fields = add(parent.fields, fields);
   }
 
-  /** Adds `cost` to `f` (for `targets` only, or all), then stops if the total must pass stopAbove. */
-  private addTo(f: Frame, targets: readonly TypeInfo[] | undefined, cost: number): void {
+  /** Adds a field's cost to the selection it is in (it applies whatever the concrete type). */
+  private addCommon(f: Frame, cost: number): void {
     if (cost === 0) return;
-    let value: number;
-    if (targets === undefined || f.type === undefined || f.type.kind !== "abstract") {
-      f.cost = add(f.cost, cost);
-      value = f.cost;
-    } else {
-      // On one object only one concrete type applies: each type sums its own fragments and the
-      // selection costs the most expensive type (plus what applies to all).
-      this.visits += targets.length;
-      let per = f.perType;
-      if (per === undefined) {
-        per = new Map();
-        f.perType = per;
-      }
-      value = 0;
-      for (const t of targets) {
-        const v = add(per.get(t) ?? 0, cost);
-        per.set(t, v);
-        if (v > value) value = v;
-      }
-      value = add(f.cost, value);
-    }
+    f.cost = add(f.cost, cost);
+    this.check(f, f.perType === undefined ? f.cost : f.total());
+  }
+
+  private addBranch(
+    f: Frame,
+    targets: readonly TypeInfo[] | undefined,
+    cost: number,
+    perType: ReadonlyMap<TypeInfo, number> | undefined,
+  ): void {
+    if (cost === 0 && (perType === undefined || perType.size === 0)) return;
+    // Per-type sums are work proportional to the types touched: the budget counts it.
+    this.visits += (targets?.length ?? perType?.size ?? 0) + (f.perType?.size ?? 0);
+    this.check(f, addBranch(this.schema, f, targets, cost, perType));
+  }
+
+  /** The total must be at least value × scale: stop when that passes stopAbove.cost. */
+  private check(f: Frame, value: number): void {
     const bound = mul(value, f.scale);
     if (bound > this.lower) {
       this.lower = bound;
