@@ -1,0 +1,414 @@
+/**
+ * `npm run bench:graphql` (issue 16), two parts in one run:
+ *
+ * 1. Analysis against execution, in this process: throttlekit/graphql's `analyze` on a
+ *    500-field dashboard query built from fragments (bench/graphql/schema.ts: 142 fields as
+ *    written, 500 with fragments expanded), against graphql's `execute` of the same parsed,
+ *    validated document with trivial resolvers, and against graphql-query-complexity's
+ *    `getComplexity` (the peer). Execution runs twice: with realistic pages ($n = 5, $m = 3:
+ *    ~1,900 fields resolved) and with every list one item long (~460 fields resolved, about one
+ *    per field of the document: the strictest comparison). `validate` is timed too, for scale.
+ *    Each contender is calibrated to ROUND_MS per round; ANALYSIS_ROUNDS rounds run every
+ *    contender once, the starting one rotating; medians (and best rounds: other work on the
+ *    machine only ever slows a round) are reported. Target: analysis ≤ 10% of execution.
+ * 2. GraphQL Yoga 5 `{ hello }` over HTTP on 127.0.0.1 (bench/graphql/servers.ts, each variant
+ *    its own process): bare; with throttlekit's `useRateLimit` (memory store, points budget and
+ *    query rate that never bind); with graphql-query-complexity + a hand-rolled per-IP counter.
+ *    autocannon here (CONNECTIONS keep-alive connections, one request in flight each); every
+ *    response is checked (status 200, data.hello, and extensions.rateLimit for throttlekit) and
+ *    summed into a checksum. After a warm-up, ROUNDS rounds run every variant for DURATION s,
+ *    the starting variant rotating; median req/s and the server's CPU µs per request (/proc,
+ *    steadier than req/s on a shared machine). Target: throttlekit ≥ 85% of bare.
+ *
+ * Env: BENCH_ROUNDS (5), BENCH_DURATION (4 s), BENCH_CONNECTIONS (32), BENCH_ANALYSIS_ROUNDS
+ * (21), BENCH_ROUND_MS (50), BENCH_ONLY (analysis | http). About 90 s by default.
+ * Writes bench/results/graphql.json (unless BENCH_* is set).
+ */
+import { type ChildProcess, execSync, fork } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import os from "node:os";
+import { fileURLToPath } from "node:url";
+import autocannon from "autocannon";
+import {
+  buildSchema,
+  type DocumentNode,
+  type ExecutionResult,
+  execute,
+  type GraphQLSchema,
+  parse,
+  validate,
+} from "graphql";
+import { getComplexity, simpleEstimator } from "graphql-query-complexity";
+import { analyze, type CostOptions } from "../src/graphql/index.js";
+import { fieldCounts, ONE_EACH, PAGES, QUERY, ROOT, SDL } from "./graphql/schema.js";
+import { HELLO, VARIANTS, type Variant } from "./graphql/servers.js";
+import { cpuTime, envInt, median } from "./http/harness.js";
+
+const ROUNDS = envInt("BENCH_ROUNDS", 5);
+const DURATION = envInt("BENCH_DURATION", 4);
+const CONNECTIONS = envInt("BENCH_CONNECTIONS", 32);
+const ANALYSIS_ROUNDS = envInt("BENCH_ANALYSIS_ROUNDS", 21);
+const ROUND_MS = envInt("BENCH_ROUND_MS", 50);
+const ONLY = process.env.BENCH_ONLY;
+const WARMUP = 2;
+const CUSTOM = Object.keys(process.env).some((k) => k.startsWith("BENCH_"));
+const TARGETS = { analysisShareOfExecution: 0.1, yogaPluginOfBare: 0.85 };
+
+/** The analysis's pricing: the schema's @cost directive plus a map, as a user would set it. */
+const COSTS: CostOptions = { costs: { "Repository.issues": 2, "Issue.comments": 2 } };
+
+let checksum = 0;
+
+type Contender = { id: string; run: () => number };
+
+/** Every contender's median ns per call over interleaved, rotating rounds. */
+function timeInterleaved(contenders: readonly Contender[]): Map<string, number[]> {
+  const sizes = new Map<string, number>();
+  for (const c of contenders) {
+    // Calibrate: double the batch until it takes ≥ 50 ms, then size a round to ROUND_MS.
+    let n = 8;
+    for (;;) {
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < n; i++) checksum = (checksum + c.run()) | 0;
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (ms >= 50) {
+        sizes.set(c.id, Math.max(10, Math.round((n * ROUND_MS) / ms)));
+        break;
+      }
+      n *= 2;
+    }
+  }
+  const ns = new Map<string, number[]>(contenders.map((c) => [c.id, []]));
+  for (let round = 0; round < ANALYSIS_ROUNDS; round++) {
+    for (let k = 0; k < contenders.length; k++) {
+      const c = contenders[(round + k) % contenders.length]!;
+      const n = sizes.get(c.id)!;
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < n; i++) checksum = (checksum + c.run()) | 0;
+      ns.get(c.id)!.push(Number(process.hrtime.bigint() - t0) / n);
+    }
+  }
+  return ns;
+}
+
+/** Fields in an execution result (object keys, list items' included): what was resolved. */
+function resolvedFields(x: unknown): number {
+  if (Array.isArray(x)) return x.reduce((a: number, y) => a + resolvedFields(y), 0);
+  if (x === null || typeof x !== "object") return 0;
+  let n = 0;
+  for (const v of Object.values(x)) n += 1 + resolvedFields(v);
+  return n;
+}
+
+function executeChecked(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  vars: Readonly<Record<string, unknown>>,
+): number {
+  const r = execute({ schema, document, rootValue: ROOT, variableValues: vars }) as ExecutionResult;
+  if (r.errors !== undefined || r.data === null || r.data === undefined) {
+    throw new Error(`execution failed: ${r.errors?.[0]?.message ?? "no data"}`);
+  }
+  return Object.keys(r.data).length;
+}
+
+function analysisPart() {
+  const schema = buildSchema(SDL);
+  const document = parse(QUERY);
+  const errors = validate(schema, document);
+  if (errors.length > 0) throw new Error(`bench query invalid: ${errors[0]!.message}`);
+  const fields = fieldCounts(document);
+  const sets = { pages: PAGES, oneEach: ONE_EACH } as const;
+  const analyses = Object.fromEntries(
+    Object.entries(sets).map(([k, v]) => [
+      k,
+      analyze(schema, document, { ...COSTS, variables: v }),
+    ]),
+  );
+  const resolved = Object.fromEntries(
+    Object.entries(sets).map(([k, v]) => [
+      k,
+      resolvedFields(
+        (execute({ schema, document, rootValue: ROOT, variableValues: v }) as ExecutionResult).data,
+      ),
+    ]),
+  );
+  const estimators = [simpleEstimator({ defaultComplexity: 1 })];
+  const contenders: Contender[] = [
+    {
+      id: "analyze (pages)",
+      run: () => analyze(schema, document, { ...COSTS, variables: PAGES }).cost,
+    },
+    {
+      id: "analyze (one each)",
+      run: () => analyze(schema, document, { ...COSTS, variables: ONE_EACH }).cost,
+    },
+    {
+      id: "getComplexity (peer)",
+      run: () => getComplexity({ schema, query: document, variables: PAGES, estimators }),
+    },
+    { id: "validate", run: () => validate(schema, document).length + 1 },
+    { id: "execute (pages)", run: () => executeChecked(schema, document, PAGES) },
+    { id: "execute (one each)", run: () => executeChecked(schema, document, ONE_EACH) },
+  ];
+  console.log(
+    `analysis: ${fields.written} fields as written, ${fields.expanded} with fragments expanded; ` +
+      `resolved when executed: ${resolved.pages} (pages), ${resolved.oneEach} (one each); ` +
+      `${ANALYSIS_ROUNDS} rounds × ~${ROUND_MS} ms per contender`,
+  );
+  const ns = timeInterleaved(contenders);
+  const us = (id: string) => Math.round(median(ns.get(id)!) / 10) / 100;
+  const best = (id: string) => Math.round(Math.min(...ns.get(id)!) / 10) / 100;
+  const figures = Object.fromEntries(contenders.map((c) => [c.id, us(c.id)]));
+  const bests = Object.fromEntries(contenders.map((c) => [c.id, best(c.id)]));
+  const share = {
+    pages: us("analyze (pages)") / us("execute (pages)"),
+    oneEach: us("analyze (one each)") / us("execute (one each)"),
+  };
+  const bestShare = {
+    pages: best("analyze (pages)") / best("execute (pages)"),
+    oneEach: best("analyze (one each)") / best("execute (one each)"),
+  };
+  console.log("\ncontender               µs (median)   µs (best)   rounds (µs)");
+  for (const c of contenders) {
+    const rounds = ns.get(c.id)!.map((x) => (x / 1000).toFixed(1));
+    console.log(
+      `${c.id.padEnd(22)} ${figures[c.id]!.toFixed(2).padStart(11)} ${bests[c.id]!.toFixed(2).padStart(11)}   ${rounds.join(" ")}`,
+    );
+  }
+  const met = (x: number) => (x <= TARGETS.analysisShareOfExecution ? "met" : "MISSED");
+  console.log(
+    `analysis ÷ execution: ${(share.pages * 100).toFixed(1)}% with pages (${met(share.pages)}), ` +
+      `${(share.oneEach * 100).toFixed(1)}% with one item per list (${met(share.oneEach)}); target ≤ 10%`,
+  );
+  return {
+    fields,
+    resolvedFields: resolved,
+    analysis: analyses,
+    costOptions: COSTS,
+    peerEstimators: "simpleEstimator({ defaultComplexity: 1 })",
+    microsPerCall: figures,
+    bestRoundMicrosPerCall: bests,
+    roundsMicros: Object.fromEntries(
+      contenders.map((c) => [c.id, ns.get(c.id)!.map((x) => Math.round(x / 10) / 100)]),
+    ),
+    analysisShareOfExecution: {
+      pages: Number(share.pages.toFixed(4)),
+      oneEach: Number(share.oneEach.toFixed(4)),
+    },
+    analysisShareOfExecutionBestRounds: {
+      pages: Number(bestShare.pages.toFixed(4)),
+      oneEach: Number(bestShare.oneEach.toFixed(4)),
+    },
+    met: {
+      pages: share.pages <= TARGETS.analysisShareOfExecution,
+      oneEach: share.oneEach <= TARGETS.analysisShareOfExecution,
+    },
+  };
+}
+
+type Run = { rps: number; ok: number; bad: number; errors: number; cpuUs: number | undefined };
+
+const BODY = JSON.stringify({ query: HELLO.query });
+
+/** CONNECTIONS keep-alive connections for `seconds`; every response checked and summed. */
+async function load(port: number, variant: Variant, seconds: number, pid?: number): Promise<Run> {
+  let ok = 0;
+  let bad = 0;
+  let firstBad: string | undefined;
+  const onResponse = (status: number, body: string) => {
+    let good = status === 200;
+    if (good) {
+      const r = JSON.parse(body) as {
+        data?: { hello?: unknown };
+        extensions?: { rateLimit?: { cost?: unknown } };
+      };
+      good =
+        r.data?.hello === HELLO.answer &&
+        (variant !== "throttlekit" || typeof r.extensions?.rateLimit?.cost === "number");
+    }
+    if (good) {
+      ok++;
+      checksum = (checksum + body.length) | 0;
+    } else {
+      bad++;
+      firstBad ??= `${status} ${body.slice(0, 200)}`;
+    }
+  };
+  const cpu0 = cpuTime(pid);
+  const r = await autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections: CONNECTIONS,
+    duration: seconds,
+    requests: [
+      {
+        method: "POST",
+        path: "/graphql",
+        headers: { "content-type": "application/json" },
+        body: BODY,
+        onResponse,
+      },
+    ],
+  });
+  const cpu1 = cpuTime(pid);
+  if (bad > 0) throw new Error(`${variant}: ${bad} bad responses, first: ${firstBad}`);
+  const errors = r.errors + r.timeouts;
+  if (errors > 0) throw new Error(`${variant}: ${errors} socket errors or timeouts`);
+  return {
+    rps: ok / seconds,
+    ok,
+    bad,
+    errors,
+    cpuUs: cpu0 === undefined || cpu1 === undefined || ok === 0 ? undefined : (cpu1 - cpu0) / ok,
+  };
+}
+
+function ask<T>(child: ChildProcess, message: unknown): Promise<T> {
+  return new Promise((resolve, reject) => {
+    child.once("message", (m) => resolve(m as T));
+    child.once("exit", (code) => reject(new Error(`bench server exited (${code})`)));
+    if (message !== undefined) child.send(message as string);
+  });
+}
+
+async function httpPart() {
+  const children = new Map<Variant, ChildProcess>();
+  try {
+    const ports = new Map<Variant, number>();
+    for (const v of VARIANTS) {
+      const child = fork(fileURLToPath(new URL("./graphql/servers.ts", import.meta.url)), [v], {
+        execArgv: ["--import", "tsx"],
+        stdio: ["ignore", "inherit", "inherit", "ipc"],
+      });
+      children.set(v, child);
+      ports.set(v, (await ask<{ port: number }>(child, undefined)).port);
+    }
+    console.log(
+      `\nYoga { hello }: ${CONNECTIONS} keep-alive connections, warm-up ${WARMUP} s, ` +
+        `${ROUNDS} rounds × ${DURATION} s per variant`,
+    );
+    for (const v of VARIANTS) await load(ports.get(v)!, v, WARMUP);
+    const runs = new Map<Variant, Run[]>(VARIANTS.map((v) => [v, []]));
+    let served = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      for (let k = 0; k < VARIANTS.length; k++) {
+        const v = VARIANTS[(round + k) % VARIANTS.length]!;
+        const r = await load(ports.get(v)!, v, DURATION, children.get(v)!.pid);
+        runs.get(v)!.push(r);
+        if (v === "peer") served += r.ok;
+      }
+      console.log(
+        `round ${round + 1}: ${VARIANTS.map((v) => {
+          const r = runs.get(v)!.at(-1)!;
+          return `${v} ${Math.round(r.rps)}/s ${r.cpuUs?.toFixed(1) ?? "?"} µs`;
+        }).join(", ")}`,
+      );
+    }
+    // The peer's plugin counted every operation it checked: at least every answer we counted.
+    const { checked } = await ask<{ checked: number }>(children.get("peer")!, "checked");
+    if (checked < served) throw new Error(`peer checked ${checked} operations of ${served}`);
+    const rps = (v: Variant) => median(runs.get(v)!.map((r) => r.rps));
+    const cpu = (v: Variant) => {
+      const xs = runs.get(v)!.flatMap((r) => (r.cpuUs === undefined ? [] : [r.cpuUs]));
+      return xs.length === 0 ? undefined : median(xs);
+    };
+    const bareCpu = cpu("bare");
+    const results = VARIANTS.map((v) => {
+      const c = cpu(v);
+      return {
+        variant: v,
+        rps: Math.round(rps(v)),
+        vsBare: Number((rps(v) / rps("bare")).toFixed(3)),
+        cpuMicrosPerRequest: c === undefined ? undefined : Number(c.toFixed(1)),
+        // Capacity kept: bare's CPU per request over this variant's (higher is better).
+        cpuVsBare:
+          c === undefined || bareCpu === undefined ? undefined : Number((bareCpu / c).toFixed(3)),
+        rounds: runs.get(v)!.map((r) => Math.round(r.rps)),
+        cpuRounds: runs
+          .get(v)!
+          .map((r) => (r.cpuUs === undefined ? null : Number(r.cpuUs.toFixed(1)))),
+      };
+    });
+    const tk = results.find((r) => r.variant === "throttlekit")!;
+    const peer = results.find((r) => r.variant === "peer")!;
+    console.log("\nvariant       req/s   vs bare   CPU µs/req   CPU vs bare");
+    for (const r of results) {
+      console.log(
+        `${r.variant.padEnd(11)} ${String(r.rps).padStart(7)}   ${(r.vsBare * 100).toFixed(1).padStart(6)}%   ${
+          r.cpuMicrosPerRequest?.toFixed(1).padStart(10) ?? "         ?"
+        }   ${r.cpuVsBare === undefined ? "" : `${(r.cpuVsBare * 100).toFixed(1)}%`}`,
+      );
+    }
+    const metRps = tk.vsBare >= TARGETS.yogaPluginOfBare;
+    const metCpu = tk.cpuVsBare !== undefined && tk.cpuVsBare >= TARGETS.yogaPluginOfBare;
+    console.log(
+      `throttlekit ÷ bare: ${(tk.vsBare * 100).toFixed(1)}% req/s (${metRps ? "met" : "MISSED"}), ` +
+        `${tk.cpuVsBare === undefined ? "?" : (tk.cpuVsBare * 100).toFixed(1)}% by CPU (${metCpu ? "met" : "MISSED"}); target ≥ 85%. ` +
+        `throttlekit ÷ peer: ${((tk.rps / peer.rps) * 100).toFixed(1)}% req/s`,
+    );
+    return {
+      connections: CONNECTIONS,
+      results,
+      vsPeer: Number((tk.rps / peer.rps).toFixed(3)),
+      cpuVsPeer:
+        tk.cpuMicrosPerRequest === undefined || peer.cpuMicrosPerRequest === undefined
+          ? undefined
+          : Number((peer.cpuMicrosPerRequest / tk.cpuMicrosPerRequest).toFixed(3)),
+      met: { rps: metRps, cpu: metCpu },
+      peerChecked: checked,
+    };
+  } finally {
+    for (const c of children.values()) c.kill("SIGKILL");
+  }
+}
+
+async function main(): Promise<void> {
+  const loadBefore = os.loadavg();
+  console.log(`load average ${loadBefore.map((x) => x.toFixed(2)).join(" ")}`);
+  const analysis = ONLY === "http" ? undefined : analysisPart();
+  const http = ONLY === "analysis" ? undefined : await httpPart();
+  const loadAfter = os.loadavg();
+  console.log(
+    `load average ${loadAfter.map((x) => x.toFixed(2)).join(" ")} (checksum ${checksum})`,
+  );
+  if (CUSTOM) {
+    console.log("(BENCH_* set: bench/results/graphql.json not written)");
+    return;
+  }
+  const cpus = os.cpus();
+  const out = {
+    bench: "graphql",
+    date: new Date().toISOString(),
+    node: process.version,
+    v8: process.versions.v8,
+    machine: { cpus: cpus.length, model: cpus[0]?.model, platform: os.platform() },
+    loadavg: { before: loadBefore, after: loadAfter },
+    commit: execSync("git rev-parse HEAD", { encoding: "utf8" }).trim(),
+    localChanges: execSync("git status --porcelain -- src/graphql bench", { encoding: "utf8" })
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => l.slice(3)),
+    settings: {
+      analysisRounds: ANALYSIS_ROUNDS,
+      roundMs: ROUND_MS,
+      rounds: ROUNDS,
+      durationS: DURATION,
+      warmupS: WARMUP,
+      connections: CONNECTIONS,
+    },
+    targets: TARGETS,
+    analysis,
+    http,
+    checksum,
+  };
+  writeFileSync(
+    new URL("./results/graphql.json", import.meta.url),
+    `${JSON.stringify(out, null, 2)}\n`,
+  );
+  console.log("wrote bench/results/graphql.json");
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
