@@ -156,6 +156,11 @@ function analysisPart() {
       `resolved when executed: ${resolved.pages} (pages), ${resolved.oneEach} (one each); ` +
       `${ANALYSIS_ROUNDS} rounds × ~${ROUND_MS} ms per contender`,
   );
+  const a = analyses.pages!;
+  console.log(
+    `analyze: cost ${a.cost} (pages), ${analyses.oneEach!.cost} (one each); depth ${a.depth}, ` +
+      `${a.aliases} aliases, ${a.rootFields} root fields; getComplexity ${getComplexity({ schema, query: document, variables: PAGES, estimators })}`,
+  );
   const ns = timeInterleaved(contenders);
   const us = (id: string) => Math.round(median(ns.get(id)!) / 10) / 100;
   const best = (id: string) => Math.round(Math.min(...ns.get(id)!) / 10) / 100;
