@@ -9,19 +9,11 @@ import {
   parseDuration,
   parsePolicies,
 } from "../index.js";
+import { COST_OPTION_KEYS, costOptionProblems } from "./analysis-costs.js";
 import type { GraphQLLimiterOptions, OperationType } from "./types.js";
 
 /** The options that price a document (passed on to `analyze`). */
-export const COST_KEYS = [
-  "costs",
-  "objectCost",
-  "scalarCost",
-  "listSizeArguments",
-  "defaultListSize",
-  "listSizes",
-  "costDirective",
-  "introspectionCost",
-] as const;
+export const COST_KEYS = COST_OPTION_KEYS;
 
 /** Every option createGraphQLLimiter knows (cost options included: they go to `analyze`). */
 const KNOWN = [
@@ -48,8 +40,6 @@ const KNOWN = [
 ];
 
 const MAX_FORM = "a whole number ≥ 0, or undefined for no limit";
-const COUNT_FORM = "a finite number ≥ 0";
-const WEIGHTS_FORM = 'an object of finite numbers ≥ 0 by "Type.field", "Type.*" or "*.field"';
 const SETTLE_TIMEOUT_MS = 30_000;
 
 /** Which option holds each operation type's rate, and the store prefix suffix it counts under. */
@@ -98,7 +88,7 @@ export function resolveOptions<Raw>(options: GraphQLLimiterOptions<Raw>): Resolv
   const maxDepth = max("maxDepth");
   const maxAliases = max("maxAliases");
   const maxRootFields = max("maxRootFields");
-  costProblems(options as Record<string, unknown>, problems);
+  costOptionProblems(options as Record<string, unknown>, problems);
   if (options.settle !== undefined && typeof options.settle !== "boolean") {
     problems.add("settle", options.settle, "true or false");
   }
@@ -225,36 +215,5 @@ function resolveIdentity<Raw>(
       problems.add(name, p.received, p.expected);
     }
     return (() => "") as Identity<Raw>;
-  }
-}
-
-/** The cost options' shapes (analyze's own validator replaces this when it lands). */
-function costProblems(options: Record<string, unknown>, problems: ProblemList): void {
-  for (const name of ["objectCost", "scalarCost", "defaultListSize", "introspectionCost"]) {
-    const v = options[name];
-    if (v !== undefined && !(typeof v === "number" && Number.isFinite(v) && v >= 0)) {
-      problems.add(name, v, COUNT_FORM);
-    }
-  }
-  for (const name of ["costs", "listSizes"]) {
-    const v = options[name];
-    if (v === undefined) continue;
-    if (typeof v !== "object" || v === null || Array.isArray(v)) {
-      problems.add(name, v, WEIGHTS_FORM);
-      continue;
-    }
-    for (const [k, w] of Object.entries(v)) {
-      if (!(typeof w === "number" && Number.isFinite(w) && w >= 0)) {
-        problems.add(`${name}.${k}`, w, COUNT_FORM);
-      }
-    }
-  }
-  const args = options.listSizeArguments;
-  if (args !== undefined && !(Array.isArray(args) && args.every((a) => typeof a === "string"))) {
-    problems.add("listSizeArguments", args, "an array of argument names");
-  }
-  const directive = options.costDirective;
-  if (directive !== undefined && (typeof directive !== "string" || directive === "")) {
-    problems.add("costDirective", directive, "a directive name");
   }
 }

@@ -66,7 +66,7 @@ describe("createGraphQLLimiter options", () => {
       "points",
       "queries",
       "objectCost",
-      "costs.Query.x",
+      "costs",
       "trustProxy",
       "settle",
       "colour",

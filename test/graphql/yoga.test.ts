@@ -16,6 +16,7 @@ import { analyze } from "../../src/graphql/analyze.js";
 import { useRateLimit, type YogaRaw } from "../../src/graphql/envelop.js";
 import { createGraphQLLimiter } from "../../src/graphql/limiter.js";
 import type { GraphQLLimiterOptions } from "../../src/graphql/types.js";
+import { apiKey } from "../../src/http/index.js";
 import { memoryStore, type Store } from "../../src/index.js";
 import { redisStore } from "../../src/stores/redis/index.js";
 import { manualClock } from "../../src/testing/index.js";
@@ -279,6 +280,17 @@ describe.each(STORES)("useRateLimit on GraphQL Yoga 5, $name store", (storeCase)
     expect((await post(url2, HELLO, { headers: { "x-user": "a" } })).status).toBe(200);
     expect((await post(url2, HELLO, { headers: { "x-user": "a" } })).status).toBe(429);
     expect((await post(url2, HELLO, { headers: { "x-user": "b" } })).status).toBe(200);
+  });
+
+  it("answers 401 UNAUTHENTICATED, not a 500, when the identity refuses the request", async () => {
+    const { options } = await limiterOptions({ points: "10/h", identity: apiKey("x-api-key") });
+    const url = await serve(useRateLimit(options, { GraphQLError }));
+    const anonymous = await post(url, HELLO);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.body.errors?.[0]?.extensions.code).toBe("UNAUTHENTICATED");
+    const keyed = await post(url, HELLO, { headers: { "x-api-key": "k1" } });
+    expect(keyed.status).toBe(200);
+    expect(keyed.body.extensions?.rateLimit).toMatchObject({ remaining: 9 });
   });
 
   it("limits subscriptions when they subscribe (over server-sent events)", async () => {
