@@ -154,9 +154,20 @@ describe("points and operation rates", () => {
   it("spends nothing on a refused operation: a points refusal gives the rate's unit back", async () => {
     const { limiter: l } = limiter({ queries: "2/min", points: "4/min" });
     expect((await l.check({ schema, document: HELLO, key: "k" })).allowed).toBe(true); // 1 point left
-    expect(refusal(await l.check({ schema, document: HELLO, key: "k" })).code).toBe("RATE_LIMITED");
+    const refused = await l.check({ schema, document: HELLO, key: "k" });
+    expect(refusal(refused).code).toBe("RATE_LIMITED");
+    expect(refused.extension).toMatchObject({ cost: 3, limit: 4, remaining: 1 });
     // Had the refused query counted, this second admitted one would be the rate's third.
     expect((await l.check({ schema, document: PING, key: "k" })).allowed).toBe(true);
+    // Refused by the rate, the points budget was not consulted: the extension has only the cost.
+    const byRate = await l.check({ schema, document: PING, key: "k" });
+    expect(refusal(byRate).limit).toBe(2);
+    expect(byRate.extension).toEqual({
+      cost: 1,
+      remaining: undefined,
+      limit: undefined,
+      resetAt: undefined,
+    });
   });
 
   it("keeps identities apart and lets UNLIMITED past the budgets but not the static limits", async () => {

@@ -230,7 +230,12 @@ class GraphQLRateLimiter<Raw> implements GraphQLLimiter<Raw> {
     d: Decision,
     which: "rate" | "points",
   ): CheckResult & { allowed: false } {
-    const extension = extensionOf(analysis.cost, d, this.o.clock);
+    // The extension reports the points budget whenever there is one (a rate's refusal did not
+    // consult it: then only the cost), so `limit` and `remaining` keep one meaning per server.
+    const extension =
+      which === "rate" && this.o.points !== undefined
+        ? extensionOf(analysis.cost)
+        : extensionOf(analysis.cost, d, this.o.clock);
     return { allowed: false, analysis, extension, refusal: decisionRefusal(analysis, d, which) };
   }
 
