@@ -171,7 +171,7 @@ class GraphQLRateLimiter<Raw> implements GraphQLLimiter<Raw> {
     if (a.depth > o.maxDepth) {
       return staticRefusal(
         "QUERY_TOO_DEEP",
-        `The operation is nested ${a.depth} levels deep; at most ${o.maxDepth} are allowed.`,
+        `The operation is nested ${atLeast(a)}${a.depth} levels deep; at most ${o.maxDepth} are allowed.`,
         a.depth,
         o.maxDepth,
       );
@@ -179,7 +179,7 @@ class GraphQLRateLimiter<Raw> implements GraphQLLimiter<Raw> {
     if (a.cost > o.maxCost) {
       return staticRefusal(
         "QUERY_TOO_COMPLEX",
-        `The operation costs ${a.cost}; at most ${o.maxCost} is allowed.`,
+        `The operation costs ${atLeast(a)}${a.cost}; at most ${o.maxCost} is allowed.`,
         a.cost,
         o.maxCost,
       );
@@ -262,6 +262,11 @@ class GraphQLRateLimiter<Raw> implements GraphQLLimiter<Raw> {
 }
 
 function ignore(): void {}
+
+// A stopped analysis knows only that the figure passed the limit (Analysis.aborted).
+function atLeast(a: Analysis): string {
+  return a.aborted ? "at least " : "";
+}
 
 function extensionOf(cost: number, d?: Decision, clock?: () => number): RateLimitExtension {
   if (d === undefined || clock === undefined || d.reason === "degraded") {
