@@ -19,7 +19,7 @@ import {
 } from "./analysis-costs.js";
 import { selectOperation, type Values } from "./analysis-document.js";
 import { fieldInfo, narrow, type TypeInfo, typeByName } from "./analysis-schema.js";
-import { addBranch, totalOf } from "./analysis-sums.js";
+import { addBranch } from "./analysis-sums.js";
 import { analyze } from "./analyze.js";
 import type { CostOptions, OperationType } from "./types.js";
 
@@ -56,8 +56,10 @@ class Frame {
     readonly fragment: string | undefined,
   ) {}
 
+  most = 0;
+
   total(): number {
-    return totalOf(this.cost, this.perType);
+    return add(this.cost, this.most);
   }
 }
 
@@ -150,6 +152,7 @@ class DataWalk {
             f.index = 0;
             f.cost = 0;
             f.perType = undefined;
+            f.most = 0;
             continue;
           }
         }
@@ -266,7 +269,7 @@ class DataWalk {
     perType: ReadonlyMap<TypeInfo, number> | undefined,
   ): void {
     if (cost === 0 && (perType === undefined || perType.size === 0)) return;
-    this.visits += (targets?.length ?? perType?.size ?? 0) + (f.perType?.size ?? 0);
+    this.visits += targets?.length ?? perType?.size ?? 0;
     addBranch(this.schema, f, targets, cost, perType);
   }
 }

@@ -14,6 +14,8 @@ export type Sums = {
   readonly type: TypeInfo | undefined;
   cost: number;
   perType: Map<TypeInfo, number> | undefined;
+  /** The largest value in perType (they only grow: kept here, the total is O(1)). */
+  most: number;
 };
 
 /** cost + the largest per-type share. */
@@ -38,32 +40,27 @@ export function addBranch(
   const parent = into.type;
   if (parent === undefined) {
     into.cost = add(into.cost, totalOf(cost, perType));
-    return totalOf(into.cost, into.perType);
-  }
-  if (parent.kind !== "abstract") {
+  } else if (parent.kind !== "abstract") {
     // On a concrete type only that type's share of the fragment applies.
     into.cost = add(into.cost, add(cost, perType?.get(parent) ?? 0));
-    return totalOf(into.cost, into.perType);
-  }
-  if (targets === undefined) {
+  } else if (targets === undefined) {
     into.cost = add(into.cost, cost);
-    if (perType === undefined || perType.size === 0) return totalOf(into.cost, into.perType);
-    const per = perTypeOf(into);
-    for (const [t, v] of perType) {
-      if (isPossible(schema, parent, t)) per.set(t, add(per.get(t) ?? 0, v));
+    if (perType !== undefined) {
+      for (const [t, v] of perType) if (isPossible(schema, parent, t)) addFor(into, t, v);
     }
-    return totalOf(into.cost, per);
+  } else {
+    for (const t of targets) addFor(into, t, add(cost, perType?.get(t) ?? 0));
   }
-  const per = perTypeOf(into);
-  for (const t of targets) per.set(t, add(per.get(t) ?? 0, add(cost, perType?.get(t) ?? 0)));
-  return totalOf(into.cost, per);
+  return add(into.cost, into.most);
 }
 
-function perTypeOf(into: Sums): Map<TypeInfo, number> {
+function addFor(into: Sums, t: TypeInfo, cost: number): void {
   let per = into.perType;
   if (per === undefined) {
     per = new Map();
     into.perType = per;
   }
-  return per;
+  const v = add(per.get(t) ?? 0, cost);
+  per.set(t, v);
+  if (v > into.most) into.most = v;
 }

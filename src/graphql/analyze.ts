@@ -21,7 +21,7 @@ import {
   weightOf,
 } from "./analysis-costs.js";
 import { selectOperation, type Values } from "./analysis-document.js";
-import { addBranch, totalOf } from "./analysis-sums.js";
+import { addBranch } from "./analysis-sums.js";
 import {
   type FieldInfo,
   fieldInfo,
@@ -75,8 +75,10 @@ class Frame {
     readonly fragment: string | undefined,
   ) {}
 
+  most = 0;
+
   total(): number {
-    return totalOf(this.cost, this.perType);
+    return add(this.cost, this.most);
   }
 }
 
@@ -394,7 +396,7 @@ class Walk {
   private addCommon(f: Frame, cost: number): void {
     if (cost === 0) return;
     f.cost = add(f.cost, cost);
-    this.check(f, f.perType === undefined ? f.cost : f.total());
+    this.check(f, f.total());
   }
 
   private addBranch(
@@ -405,7 +407,7 @@ class Walk {
   ): void {
     if (cost === 0 && (perType === undefined || perType.size === 0)) return;
     // Per-type sums are work proportional to the types touched: the budget counts it.
-    this.visits += (targets?.length ?? perType?.size ?? 0) + (f.perType?.size ?? 0);
+    this.visits += targets?.length ?? perType?.size ?? 0;
     this.check(f, addBranch(this.schema, f, targets, cost, perType));
   }
 
