@@ -1,12 +1,16 @@
 import { GraphQLError } from "graphql";
 import { type HttpRequest, pathOf, runtimeAddress } from "../http/index.js";
-import { isThrottlekitError } from "../index.js";
-import { actualCost } from "./actual-cost.js";
-import { createGraphQLLimiter, type LimiterPricing, limiterPricing } from "./limiter.js";
-import { type GraphQLErrorConstructor, toGraphQLError } from "./refusal.js";
+import { createGraphQLLimiter } from "./limiter.js";
+import {
+  isGraphQLLimiter,
+  type OperationPricer,
+  operationPricer,
+  type PricedOperation,
+  type ServerRefusal,
+} from "./operation.js";
+import type { GraphQLErrorConstructor } from "./refusal.js";
 import type {
   CheckInput,
-  CheckResult,
   GraphQLLimiter,
   GraphQLLimiterOptions,
   RateLimitExtension,
@@ -60,6 +64,7 @@ type Args = {
 type SetResult = (result: ExecutionResult) => void;
 type Results = ExecutionResult | AsyncIterable<ExecutionResult>;
 type OnNext = { onNext(payload: { result: ExecutionResult; setResult: SetResult }): void };
+type DonePayload = { result: Results; setResult(result: Results): void };
 
 /** The plugin `useRateLimit` returns; put it in Yoga's (or envelop's) `plugins`. */
 export type RateLimitPlugin = {
@@ -69,19 +74,13 @@ export type RateLimitPlugin = {
   }): Promise<
     | undefined
     | {
-        onExecuteDone(payload: {
-          result: Results;
-          setResult(result: Results): void;
-        }): undefined | OnNext;
+        onExecuteDone(payload: DonePayload): Promise<undefined | OnNext>;
       }
   >;
   onSubscribe(payload: { args: Args; setResultAndStopExecution(result: Results): void }): Promise<
     | undefined
     | {
-        onSubscribeResult(payload: {
-          result: Results;
-          setResult(result: Results): void;
-        }): undefined | OnNext;
+        onSubscribeResult(payload: DonePayload): undefined | OnNext;
       }
   >;
 };
@@ -105,12 +104,8 @@ export function useRateLimit(
   limiter: GraphQLLimiter<YogaRaw> | GraphQLLimiterOptions<YogaRaw>,
   integration: EnvelopIntegrationOptions = {},
 ): RateLimitPlugin {
-  const built = isLimiter(limiter) ? limiter : createGraphQLLimiter(limiter);
-  return new YogaRateLimit(built, limiterPricing(built), integration);
-}
-
-function isLimiter(v: unknown): v is GraphQLLimiter<YogaRaw> {
-  return typeof v === "object" && v !== null && typeof (v as GraphQLLimiter).check === "function";
+  const built = isGraphQLLimiter<YogaRaw>(limiter) ? limiter : createGraphQLLimiter(limiter);
+  return new YogaRateLimit(operationPricer(built), integration);
 }
 
 /** The canonical request over Yoga's Fetch Request; the path is built only if asked for. */
@@ -146,57 +141,51 @@ function defaultAddress(
   return socket !== undefined ? socket.remoteAddress : runtimeAddress(request, context);
 }
 
-const UNAUTHENTICATED = "The request lacks valid credentials, so the operation was not run.";
+// Refused by the document's shape alone: Yoga answers these as it does validation errors.
+const STATIC_CODES: ReadonlySet<unknown> = new Set(["QUERY_TOO_COMPLEX", "QUERY_TOO_DEEP"]);
 
 class YogaRateLimit implements RateLimitPlugin {
   private readonly address: NonNullable<EnvelopIntegrationOptions["remoteAddress"]>;
-  private readonly ErrorClass: GraphQLErrorConstructor | undefined;
+  private readonly ErrorClass: GraphQLErrorConstructor;
 
   constructor(
-    private readonly limiter: GraphQLLimiter<YogaRaw>,
-    private readonly pricing: LimiterPricing | undefined,
+    private readonly price: OperationPricer<YogaRaw>,
     integration: EnvelopIntegrationOptions,
   ) {
     this.address = integration.remoteAddress ?? defaultAddress;
-    this.ErrorClass = integration.GraphQLError;
+    this.ErrorClass = integration.GraphQLError ?? (GraphQLError as GraphQLErrorConstructor);
     // envelop calls hooks detached from the plugin object.
     this.onExecute = this.onExecute.bind(this);
     this.onSubscribe = this.onSubscribe.bind(this);
   }
 
   async onExecute(payload: Parameters<RateLimitPlugin["onExecute"]>[0]) {
-    const input = this.inputOf(payload.args);
-    const checked = await this.check(input);
-    if (!checked.allowed) {
-      payload.setResultAndStopExecution(checked.result);
-      return;
+    const op = await this.price(this.inputOf(payload.args));
+    if (op.refusal !== undefined) {
+      payload.setResultAndStopExecution(await this.refused(op.refusal, op));
+      return undefined;
     }
-    const { result: admitted } = checked;
     return {
-      onExecuteDone: ({ result, setResult }: { result: Results; setResult(r: Results): void }) => {
-        if (isAsyncIterable(result)) return withExtension(admitted.extension);
-        this.settle(input, admitted, result.data);
-        setResult(extended(result, admitted.extension));
+      onExecuteDone: async ({ result, setResult }: DonePayload): Promise<OnNext | undefined> => {
+        // Incremental delivery: the data is never all in one result, so the reservation stands.
+        if (isAsyncIterable(result)) return withExtension(await op.finish(undefined));
+        // Settles (when on) before answering, so the client's next operation sees the refund.
+        setResult(extended(result, await op.finish(result.data)));
         return undefined;
       },
     };
   }
 
   async onSubscribe(payload: Parameters<RateLimitPlugin["onSubscribe"]>[0]) {
-    const checked = await this.check(this.inputOf(payload.args));
-    if (!checked.allowed) {
-      payload.setResultAndStopExecution(checked.result);
-      return;
+    const op = await this.price(this.inputOf(payload.args));
+    if (op.refusal !== undefined) {
+      payload.setResultAndStopExecution(await this.refused(op.refusal, op));
+      return undefined;
     }
-    const { extension } = checked.result;
+    // A subscription's events never settle: its reservation stands.
+    const extension = await op.finish(undefined);
     return {
-      onSubscribeResult: ({
-        result,
-        setResult,
-      }: {
-        result: Results;
-        setResult(r: Results): void;
-      }) => {
+      onSubscribeResult: ({ result, setResult }: DonePayload): OnNext | undefined => {
         if (isAsyncIterable(result)) return withExtension(extension);
         // Not a stream: subscribe answered with errors (e.g. the source failed).
         setResult(extended(result, extension));
@@ -217,63 +206,30 @@ class YogaRateLimit implements RateLimitPlugin {
     };
   }
 
-  private async check(
-    input: CheckInput<YogaRaw>,
-  ): Promise<
-    | { allowed: true; result: CheckResult & { allowed: true } }
-    | { allowed: false; result: ExecutionResult }
-  > {
-    let r: CheckResult;
-    try {
-      r = await this.limiter.check(input);
-    } catch (error) {
-      // An identity that refuses the request (no address, a bad token) is the client's 401,
-      // never a 500 (DESIGN §3); anything else is a fault Yoga reports as its own.
-      if (!(isThrottlekitError(error) && error.code === "ERR_TK_IDENTITY")) throw error;
-      const challenge = (error as { challenge?: unknown }).challenge;
-      const headers = typeof challenge === "string" ? { "WWW-Authenticate": challenge } : {};
-      const Ctor = (this.ErrorClass ?? GraphQLError) as GraphQLErrorConstructor;
-      const e = new Ctor(UNAUTHENTICATED, {
-        extensions: { code: "UNAUTHENTICATED", http: { status: 401, headers } },
-      });
-      return { allowed: false, result: { errors: [e] } };
-    }
-    if (r.allowed) return { allowed: true, result: r };
-    const error = toGraphQLError(r.refusal, this.ErrorClass);
-    const result: ExecutionResult =
-      r.extension === undefined
-        ? { errors: [error] }
-        : { errors: [error], extensions: { rateLimit: r.extension } };
-    return { allowed: false, result };
-  }
-
-  /** Refunds the unused reservation (without delaying the response: settle never rejects). */
-  private settle(
-    input: CheckInput<YogaRaw>,
-    admitted: CheckResult & { allowed: true },
-    data: unknown,
-  ): void {
-    // Without data nothing says what ran: the reservation (an upper bound) stands.
-    if (this.pricing?.settle !== true || data === undefined || data === null) return;
-    let actual: number;
-    try {
-      actual = actualCost(input.schema, input.document, data, {
-        ...this.pricing.costOptions,
-        variables: input.variables ?? null,
-        operationName: input.operationName ?? null,
-      });
-    } catch {
-      return;
-    }
-    void admitted.settle(actual);
+  /** The refused operation's only result: its GraphQLError, whose extensions.http Yoga applies. */
+  private async refused(refusal: ServerRefusal, op: PricedOperation): Promise<ExecutionResult> {
+    const { message, extensions, status, headers } = refusal;
+    const http = STATIC_CODES.has(extensions.code)
+      ? { status, headers, spec: true }
+      : { status, headers };
+    const error = new this.ErrorClass(message, { extensions: { ...extensions, http } });
+    const rateLimit = await op.finish(undefined);
+    return rateLimit === undefined
+      ? { errors: [error] }
+      : { errors: [error], extensions: { rateLimit } };
   }
 }
 
-function extended(result: ExecutionResult, rateLimit: RateLimitExtension): ExecutionResult {
+function extended(
+  result: ExecutionResult,
+  rateLimit: RateLimitExtension | undefined,
+): ExecutionResult {
+  if (rateLimit === undefined) return result;
   return { ...result, extensions: { ...result.extensions, rateLimit } };
 }
 
-function withExtension(rateLimit: RateLimitExtension): OnNext {
+function withExtension(rateLimit: RateLimitExtension | undefined): OnNext | undefined {
+  if (rateLimit === undefined) return undefined;
   return {
     onNext: ({ result, setResult }) => setResult(extended(result, rateLimit)),
   };
