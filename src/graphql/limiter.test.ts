@@ -201,6 +201,17 @@ describe("points and operation rates", () => {
     );
   });
 
+  it("asks no identity when nothing counts the operation (static limits only)", async () => {
+    const { limiter: l } = limiter({ maxDepth: 3, mutations: "1/min" });
+    const anonymous: HttpRequest = { ...request("x"), remoteAddress: undefined };
+    // ip() cannot identify a request without an address; a query here needs no identity at all.
+    expect((await l.check({ schema, document: HELLO, request: anonymous })).allowed).toBe(true);
+    expect((await l.check({ schema, document: HELLO })).allowed).toBe(true);
+    await expect(l.check({ schema, document: LIKE, request: anonymous })).rejects.toMatchObject({
+      code: "ERR_TK_IDENTITY",
+    });
+  });
+
   it("identifies by the peer address by default and needs a request or a key", async () => {
     const { limiter: l } = limiter({ points: "3/min" });
     await l.check({ schema, document: HELLO, request: request("192.0.2.1") });

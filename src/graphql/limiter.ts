@@ -94,18 +94,20 @@ class GraphQLRateLimiter<Raw> implements GraphQLLimiter<Raw> {
     if (refusal !== undefined) {
       return { allowed: false, analysis, extension: extensionOf(analysis.cost), refusal };
     }
-    const key = await this.keyOf(input);
-    const cost = Math.ceil(analysis.cost);
+    const rate = this.o.rates[analysis.operationType];
+    const points = this.o.points;
+    // Nothing to count (static limits only, or no rate for this type): no identity is needed,
+    // so none can fail (ip() without an address would refuse a request nothing limits).
+    const key = rate === undefined && points === undefined ? UNLIMITED : await this.keyOf(input);
     if (key === UNLIMITED) {
       return { allowed: true, analysis, extension: extensionOf(analysis.cost), settle: NO_SETTLE };
     }
-    const rate = this.o.rates[analysis.operationType];
+    const cost = Math.ceil(analysis.cost);
     let rateDecision: Decision | undefined;
     if (rate !== undefined) {
       rateDecision = await rate.consume(key);
       if (!rateDecision.allowed) return this.refused(analysis, rateDecision, "rate");
     }
-    const points = this.o.points;
     if (points === undefined) {
       const extension = extensionOf(analysis.cost, rateDecision, this.o.clock);
       return { allowed: true, analysis, extension, settle: NO_SETTLE };
