@@ -14,6 +14,7 @@ import { ConfigError, type Store } from "../../src/index.js";
 import { manualClock } from "../../src/testing/manual-clock.js";
 import {
   actualCostOf,
+  deadRedisStore,
   costOf,
   DEEP,
   post,
@@ -250,5 +251,20 @@ describe("apolloRateLimit: who the client is", () => {
     expect(anonymous.status).toBe(401);
     expect(anonymous.body.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
     expect(anonymous.body.data).toBeUndefined();
+  });
+});
+
+describe("apolloRateLimit: a store outage", () => {
+  it("answers 503 SERVICE_UNAVAILABLE under fail-closed, never RATE_LIMITED: the client exceeded nothing", async () => {
+    const dead = await deadRedisStore();
+    try {
+      const url = await serve({ store: dead.store, points: "100/h" });
+      const refused = await post(url, SMALL);
+      expect(refused.status).toBe(503);
+      expect(refused.body.errors?.[0]?.extensions?.code).toBe("SERVICE_UNAVAILABLE");
+      expect(refused.body.data ?? null).toBeNull();
+    } finally {
+      await dead.close();
+    }
   });
 });

@@ -13,6 +13,7 @@ import type { Store } from "../../src/index.js";
 import { manualClock } from "../../src/testing/manual-clock.js";
 import {
   actualCostOf,
+  deadRedisStore,
   costOf,
   DEEP,
   post,
@@ -204,5 +205,20 @@ describe("mercuriusRateLimit: identities, batches, a shared limiter", () => {
     const two = await serve(limiter);
     expect((await post(one, SMALL)).status).toBe(200);
     expect((await post(two, SMALL)).status).toBe(429);
+  });
+});
+
+describe("mercuriusRateLimit: a store outage", () => {
+  it("answers 503 SERVICE_UNAVAILABLE under fail-closed, never RATE_LIMITED: the client exceeded nothing", async () => {
+    const dead = await deadRedisStore();
+    try {
+      const url = await serve({ store: dead.store, points: "100/h" });
+      const refused = await post(url, SMALL);
+      expect(refused.status).toBe(503);
+      expect(refused.body.errors?.[0]?.extensions?.code).toBe("SERVICE_UNAVAILABLE");
+      expect(refused.body.data ?? null).toBeNull();
+    } finally {
+      await dead.close();
+    }
   });
 });

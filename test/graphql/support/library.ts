@@ -4,6 +4,7 @@
  * resolves (what `settle` refunds). Costs and actual costs come from the analysis itself, so
  * the tests check the integrations' arithmetic, not the pricing (test/graphql has its own).
  */
+import { once } from "node:events";
 import { buildSchema, type DocumentNode, parse } from "graphql";
 import { Redis } from "ioredis";
 import { actualCost } from "../../../src/graphql/actual-cost.js";
@@ -97,6 +98,33 @@ export async function stopStores(): Promise<void> {
   redis = undefined;
   client.disconnect();
   await node.stop();
+}
+
+/**
+ * A fail-closed Redis store whose server has been killed: every decision is "degraded", which
+ * the integrations must answer 503 SERVICE_UNAVAILABLE, never RATE_LIMITED. The client fails
+ * fast (no offline queue), as docs/redis.md advises. Call `close()` when done.
+ */
+export async function deadRedisStore(): Promise<{ store: Store; close(): Promise<void> }> {
+  const node = await startRedis();
+  const client = new Redis({
+    host: "127.0.0.1",
+    port: node.port,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    retryStrategy: () => 100,
+  });
+  client.on("error", () => {});
+  await once(client, "ready");
+  const store = redisStore({ client, timeout: 200, onStoreError: "fail-closed", logger: false });
+  await node.kill();
+  return {
+    store,
+    async close() {
+      client.disconnect();
+      await node.stop();
+    },
+  };
 }
 
 let n = 0;
