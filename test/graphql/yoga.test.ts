@@ -318,6 +318,7 @@ describe("useRateLimit while Redis is out", () => {
   it.each([
     ["fail-closed", 503],
     ["fail-open", 200],
+    ["fallback", 200],
   ] as const)(
     "answers per onStoreError %s (%i), never as a quota exceeded",
     async (mode, status) => {
