@@ -18,10 +18,14 @@
  *    response is checked (status 200, data.hello, and extensions.rateLimit for throttlekit) and
  *    summed into a checksum. After a warm-up, ROUNDS rounds run every variant for DURATION s,
  *    the starting variant rotating; median req/s and the server's CPU µs per request (/proc,
- *    steadier than req/s on a shared machine). Target: throttlekit ≥ 85% of bare.
+ *    steadier than req/s on a shared machine). Then MARGINAL_ROUNDS rounds switch throttlekit's
+ *    plugin on and off within its one process (MARGINAL_S s each, order alternating): the
+ *    share of req/s and of CPU capacity kept, free of process-to-process differences.
+ *    Target: throttlekit ≥ 85% of bare.
  *
  * Env: BENCH_ROUNDS (5), BENCH_DURATION (4 s), BENCH_CONNECTIONS (32), BENCH_ANALYSIS_ROUNDS
- * (21), BENCH_ROUND_MS (50), BENCH_ONLY (analysis | http). About 90 s by default.
+ * (21), BENCH_ROUND_MS (50), BENCH_MARGINAL_ROUNDS (4), BENCH_MARGINAL_DURATION (3 s),
+ * BENCH_ONLY (analysis | http). About 110 s by default.
  * Writes bench/results/graphql.json (unless BENCH_* is set).
  */
 import { type ChildProcess, execSync, fork } from "node:child_process";
@@ -50,6 +54,8 @@ const CONNECTIONS = envInt("BENCH_CONNECTIONS", 32);
 const ANALYSIS_ROUNDS = envInt("BENCH_ANALYSIS_ROUNDS", 21);
 const ROUND_MS = envInt("BENCH_ROUND_MS", 50);
 const ONLY = process.env.BENCH_ONLY;
+const MARGINAL_ROUNDS = envInt("BENCH_MARGINAL_ROUNDS", 4);
+const MARGINAL_S = envInt("BENCH_MARGINAL_DURATION", 3);
 const WARMUP = 2;
 const CUSTOM = Object.keys(process.env).some((k) => k.startsWith("BENCH_"));
 const TARGETS = { analysisShareOfExecution: 0.1, yogaPluginOfBare: 0.85 };
@@ -216,8 +222,17 @@ type Run = { rps: number; ok: number; bad: number; errors: number; cpuUs: number
 
 const BODY = JSON.stringify({ query: HELLO.query });
 
-/** CONNECTIONS keep-alive connections for `seconds`; every response checked and summed. */
-async function load(port: number, variant: Variant, seconds: number, pid?: number): Promise<Run> {
+/**
+ * CONNECTIONS keep-alive connections for `seconds`; every response checked (with throttlekit's
+ * plugin on, extensions.rateLimit too; otherwise its absence) and summed.
+ */
+async function load(
+  port: number,
+  variant: string,
+  seconds: number,
+  pid?: number,
+  withPlugin = variant === "throttlekit",
+): Promise<Run> {
   let ok = 0;
   let bad = 0;
   let firstBad: string | undefined;
@@ -230,7 +245,7 @@ async function load(port: number, variant: Variant, seconds: number, pid?: numbe
       };
       good =
         r.data?.hello === HELLO.answer &&
-        (variant !== "throttlekit" || typeof r.extensions?.rateLimit?.cost === "number");
+        (typeof r.extensions?.rateLimit?.cost === "number") === withPlugin;
     }
     if (good) {
       ok++;
@@ -268,10 +283,62 @@ async function load(port: number, variant: Variant, seconds: number, pid?: numbe
   };
 }
 
+/**
+ * throttlekit's plugin on and off in the same server process, MARGINAL_ROUNDS rounds of both
+ * (order alternating): separate processes differ by several percent on their own (see
+ * docs/benchmarks.md, bench:http), one process against itself does not.
+ */
+async function marginalPhase(port: number, child: ChildProcess) {
+  const on: Run[] = [];
+  const off: Run[] = [];
+  for (let round = 0; round < MARGINAL_ROUNDS; round++) {
+    for (const plugin of round % 2 === 0 ? [true, false] : [false, true]) {
+      await ask(child, { plugin });
+      const r = await load(
+        port,
+        `throttlekit ${plugin ? "on" : "off"}`,
+        MARGINAL_S,
+        child.pid,
+        plugin,
+      );
+      (plugin ? on : off).push(r);
+    }
+  }
+  await ask(child, { plugin: true });
+  const rpsKept = on.map((r, i) => r.rps / off[i]!.rps);
+  const cpuKept = on.flatMap((r, i) => {
+    const o = off[i]!.cpuUs;
+    return r.cpuUs === undefined || o === undefined ? [] : [o / r.cpuUs];
+  });
+  const out = {
+    rounds: MARGINAL_ROUNDS,
+    secondsPerPhase: MARGINAL_S,
+    rpsKept: Number(median(rpsKept).toFixed(3)),
+    cpuKept: cpuKept.length === 0 ? undefined : Number(median(cpuKept).toFixed(3)),
+    rpsKeptRounds: rpsKept.map((x) => Number(x.toFixed(3))),
+    cpuKeptRounds: cpuKept.map((x) => Number(x.toFixed(3))),
+    cpuMicrosPerRequest: {
+      on: Number(median(on.flatMap((r) => (r.cpuUs === undefined ? [] : [r.cpuUs]))).toFixed(1)),
+      off: Number(median(off.flatMap((r) => (r.cpuUs === undefined ? [] : [r.cpuUs]))).toFixed(1)),
+    },
+  };
+  const pct = (x: number | undefined) => (x === undefined ? "?" : `${(x * 100).toFixed(1)}%`);
+  console.log(
+    `same process, plugin on vs off (${MARGINAL_ROUNDS} rounds × ${MARGINAL_S} s each): ` +
+      `${pct(out.rpsKept)} of req/s kept, ${pct(out.cpuKept)} by CPU ` +
+      `(${out.cpuMicrosPerRequest.on} vs ${out.cpuMicrosPerRequest.off} µs/req); rounds ${out.rpsKeptRounds.join(" ")}`,
+  );
+  return out;
+}
+
 function ask<T>(child: ChildProcess, message: unknown): Promise<T> {
   return new Promise((resolve, reject) => {
-    child.once("message", (m) => resolve(m as T));
-    child.once("exit", (code) => reject(new Error(`bench server exited (${code})`)));
+    const exited = (code: number | null) => reject(new Error(`bench server exited (${code})`));
+    child.once("exit", exited);
+    child.once("message", (m) => {
+      child.off("exit", exited);
+      resolve(m as T);
+    });
     if (message !== undefined) child.send(message as string);
   });
 }
@@ -309,6 +376,7 @@ async function httpPart() {
         }).join(", ")}`,
       );
     }
+    const marginal = await marginalPhase(ports.get("throttlekit")!, children.get("throttlekit")!);
     // The peer's plugin counted every operation it checked: at least every answer we counted.
     const { checked } = await ask<{ checked: number }>(children.get("peer")!, "checked");
     if (checked < served) throw new Error(`peer checked ${checked} operations of ${served}`);
@@ -360,6 +428,7 @@ async function httpPart() {
           ? undefined
           : Number((peer.cpuMicrosPerRequest / tk.cpuMicrosPerRequest).toFixed(3)),
       met: { rps: metRps, cpu: metCpu },
+      marginal,
       peerChecked: checked,
     };
   } finally {
@@ -400,6 +469,8 @@ async function main(): Promise<void> {
       durationS: DURATION,
       warmupS: WARMUP,
       connections: CONNECTIONS,
+      marginalRounds: MARGINAL_ROUNDS,
+      marginalS: MARGINAL_S,
     },
     targets: TARGETS,
     analysis,
