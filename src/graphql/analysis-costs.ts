@@ -154,6 +154,15 @@ export function checkedCostConfig(options: CostOptions, known: readonly string[]
  * `@cost(weight:)` (or `extensions.cost`) > objectCost / scalarCost by the field's type.
  */
 export function weightOf(f: FieldInfo, c: CostConfig): number {
+  let w = ownWeight(f, c);
+  // Selected through an interface: the most any implementation weighs (see FieldInfo).
+  if (f.implementations !== undefined) {
+    for (const impl of f.implementations) w = Math.max(w, ownWeight(impl, c));
+  }
+  return w;
+}
+
+function ownWeight(f: FieldInfo, c: CostConfig): number {
   const costs = c.costs;
   if (costs !== undefined) {
     const w = costs[f.key] ?? costs[f.typeKey] ?? costs[f.anyKey];
@@ -170,6 +179,14 @@ export function weightOf(f: FieldInfo, c: CostConfig): number {
  * `@cost(defaultListSize:)` (or `extensions.cost.defaultListSize`) > defaultListSize.
  */
 export function defaultSizeOf(f: FieldInfo, c: CostConfig): number {
+  let size = ownSize(f, c);
+  if (f.implementations !== undefined) {
+    for (const impl of f.implementations) size = Math.max(size, ownSize(impl, c));
+  }
+  return size;
+}
+
+function ownSize(f: FieldInfo, c: CostConfig): number {
   const sizes = c.listSizes;
   if (sizes !== undefined) {
     const s = sizes[f.key] ?? sizes[f.typeKey] ?? sizes[f.anyKey];

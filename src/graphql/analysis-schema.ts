@@ -46,6 +46,12 @@ export type FieldInfo = {
   directiveWeight: number | undefined;
   directiveListSize: number | undefined;
   readonly field: GqlField;
+  /**
+   * A field of an interface: the same field on each type that implements it. Execution resolves
+   * it on the concrete type, whose weight, list size and argument defaults may be larger, so the
+   * analysis takes the most of them (the cost stays an upper bound).
+   */
+  readonly implementations: readonly FieldInfo[] | undefined;
 };
 
 type SchemaInfo = {
@@ -126,6 +132,14 @@ export function fieldInfo(
   if (f === undefined) {
     const def = parent.kind === "other" ? undefined : parent.type.getFields?.()[name];
     f = def === undefined ? null : buildField(schema, parent.name, def);
+    if (f !== null && parent.kind === "abstract") {
+      const impls: FieldInfo[] = [];
+      for (const t of possibleTypes(schema, parent)) {
+        const impl = fieldInfo(schema, t, name);
+        if (impl !== undefined) impls.push(impl);
+      }
+      f = { ...f, implementations: impls, argDefaults: mostOf(f.argDefaults, impls) };
+    }
     parent.fields.set(name, f);
   }
   return f ?? undefined;
@@ -171,7 +185,23 @@ function buildField(schema: GqlSchema, parentName: string, def: GqlField): Field
     directiveWeight: undefined,
     directiveListSize: undefined,
     field: def,
+    implementations: undefined,
   };
+}
+
+/** Per argument, the largest default among the interface's field and its implementations. */
+function mostOf(
+  own: ReadonlyMap<string, number> | undefined,
+  impls: readonly FieldInfo[],
+): ReadonlyMap<string, number> | undefined {
+  let out = own === undefined ? undefined : new Map(own);
+  for (const impl of impls) {
+    for (const [name, v] of impl.argDefaults ?? []) {
+      if (out === undefined) out = new Map();
+      if (v > (out.get(name) ?? Number.NEGATIVE_INFINITY)) out.set(name, v);
+    }
+  }
+  return out;
 }
 
 function numberOr(v: unknown): number | undefined {

@@ -193,6 +193,13 @@ const TABLE: readonly Row[] = [
     depth: 5,
   },
   {
+    name: "a field selected through an interface weighs the most its implementations weigh", // 1 + 2 × 2
+    query: "{ nodes(first: 2) { id } }",
+    options: { costs: { "User.*": 2 } },
+    cost: 5,
+    depth: 2,
+  },
+  {
     name: "first and last both given: the larger bounds the list", // 1 + (1 + 5 × 1)
     query: "{ me { friends(first: 2, last: 5) { best { id } } } }",
     cost: 7,
