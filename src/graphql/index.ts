@@ -5,7 +5,26 @@
  */
 export { actualCost } from "./actual-cost.js";
 export { analyze } from "./analyze.js";
+export {
+  type ApolloIntegrationOptions,
+  type ApolloRateLimitPlugin,
+  type ApolloRaw,
+  type ApolloRequestContext,
+  apolloRateLimit,
+} from "./apollo.js";
+export {
+  type EnvelopIntegrationOptions,
+  type RateLimitPlugin,
+  useRateLimit,
+  type YogaRaw,
+} from "./envelop.js";
 export { createGraphQLLimiter } from "./limiter.js";
+export {
+  type MercuriusRateLimitOptions,
+  type MercuriusRateLimitPlugin,
+  type MercuriusRaw,
+  mercuriusRateLimit,
+} from "./mercurius.js";
 export {
   type GraphQLErrorConstructor,
   type RefusalExtensions,
