@@ -17,6 +17,7 @@ export const entries = {
   ws: "src/adapters/ws/index.ts",
   "socket-io": "src/adapters/socket-io/index.ts",
   grpc: "src/adapters/grpc.ts",
+  graphql: "src/graphql/index.ts",
 };
 
 export default defineConfig({
