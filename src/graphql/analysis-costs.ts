@@ -127,18 +127,45 @@ function isSize(v: unknown): v is number {
 /** The validated config; `problems` must be thrown by the caller when not empty. */
 export function costConfig(options: CostOptions, problems: ProblemList): CostConfig {
   costOptionProblems(options as Readonly<Record<string, unknown>>, problems);
-  const map = (v: object | undefined) => (v === undefined ? undefined : checkedMaps.get(v));
-  return {
-    costs: map(options.costs),
-    listSizes: map(options.listSizes),
-    objectCost: options.objectCost ?? 1,
-    scalarCost: options.scalarCost ?? 0,
-    listSizeArguments: options.listSizeArguments ?? DEFAULT_ARGUMENTS,
-    defaultListSize: options.defaultListSize ?? 10,
-    costDirective: options.costDirective ?? "cost",
-    introspectionCost: options.introspectionCost ?? 100,
+  const costs = options.costs === undefined ? undefined : checkedMaps.get(options.costs);
+  const listSizes =
+    options.listSizes === undefined ? undefined : checkedMaps.get(options.listSizes);
+  const objectCost = options.objectCost ?? 1;
+  const scalarCost = options.scalarCost ?? 0;
+  const listSizeArguments = options.listSizeArguments ?? DEFAULT_ARGUMENTS;
+  const defaultListSize = options.defaultListSize ?? 10;
+  const costDirective = options.costDirective ?? "cost";
+  const introspectionCost = options.introspectionCost ?? 100;
+  // A server prices every operation with the same options (in a new object each time, with its
+  // variables): the same config comes back, so the weights cached on each field keep serving.
+  const l = last;
+  if (
+    l !== undefined &&
+    l.costs === costs &&
+    l.listSizes === listSizes &&
+    l.objectCost === objectCost &&
+    l.scalarCost === scalarCost &&
+    l.listSizeArguments === listSizeArguments &&
+    l.defaultListSize === defaultListSize &&
+    l.costDirective === costDirective &&
+    l.introspectionCost === introspectionCost
+  ) {
+    return l;
+  }
+  last = {
+    costs,
+    listSizes,
+    objectCost,
+    scalarCost,
+    listSizeArguments,
+    defaultListSize,
+    costDirective,
+    introspectionCost,
   };
+  return last;
 }
+
+let last: CostConfig | undefined;
 
 /** The validated config of `options`, or a thrown ConfigError naming every problem. */
 export function checkedCostConfig(options: CostOptions, known: readonly string[]): CostConfig {
@@ -154,11 +181,14 @@ export function checkedCostConfig(options: CostOptions, known: readonly string[]
  * `@cost(weight:)` (or `extensions.cost`) > objectCost / scalarCost by the field's type.
  */
 export function weightOf(f: FieldInfo, c: CostConfig): number {
+  if (f.weightFor === c) return f.weight;
   let w = ownWeight(f, c);
   // Selected through an interface: the most any implementation weighs (see FieldInfo).
   if (f.implementations !== undefined) {
     for (const impl of f.implementations) w = Math.max(w, ownWeight(impl, c));
   }
+  f.weightFor = c;
+  f.weight = w;
   return w;
 }
 

@@ -52,6 +52,9 @@ export type FieldInfo = {
    * analysis takes the most of them (the cost stays an upper bound).
    */
   readonly implementations: readonly FieldInfo[] | undefined;
+  /** The weight under the config it was computed for (a server keeps one config). */
+  weightFor: object | undefined;
+  weight: number;
 };
 
 type SchemaInfo = {
@@ -186,6 +189,8 @@ function buildField(schema: GqlSchema, parentName: string, def: GqlField): Field
     directiveListSize: undefined,
     field: def,
     implementations: undefined,
+    weightFor: undefined,
+    weight: 0,
   };
 }
 
