@@ -54,6 +54,9 @@ class Frame {
     readonly items: readonly Data[] | undefined,
     readonly targets: readonly TypeInfo[] | undefined,
     readonly fragment: string | undefined,
+    /** How variables read here; a fragment with variables of its own is `scoped` (see analyze). */
+    readonly values: Values,
+    readonly scoped: boolean,
   ) {}
 
   most = 0;
@@ -136,7 +139,18 @@ class DataWalk {
     root: TypeInfo | undefined,
     data: Data,
   ): number | undefined {
-    const top = new Frame(selections, root, data, ROOT, 0, undefined, undefined, undefined);
+    const top = new Frame(
+      selections,
+      root,
+      data,
+      ROOT,
+      0,
+      undefined,
+      undefined,
+      undefined,
+      this.values,
+      false,
+    );
     const stack = this.stack;
     stack.push(top);
     while (stack.length > 0) {
@@ -162,7 +176,7 @@ class DataWalk {
         continue;
       }
       if (++this.visits > ACTUAL_BUDGET) return undefined;
-      if (!this.values.included(sel)) continue;
+      if (!f.values.included(sel)) continue;
       if (sel.kind === "Field") this.field(f, sel);
       else if (sel.kind === "InlineFragment") this.inline(f, sel);
       else if (sel.kind === "FragmentSpread") this.spread(f, sel);
@@ -201,7 +215,18 @@ class DataWalk {
       return;
     }
     this.stack.push(
-      new Frame(children, info?.named, first, FIELD, weight, items, undefined, undefined),
+      new Frame(
+        children,
+        info?.named,
+        first,
+        FIELD,
+        weight,
+        items,
+        undefined,
+        undefined,
+        f.values,
+        false,
+      ),
     );
   }
 
@@ -219,7 +244,9 @@ class DataWalk {
       type = t;
       targets = n;
     }
-    this.stack.push(new Frame(children, type, f.data, BRANCH, 0, undefined, targets, undefined));
+    this.stack.push(
+      new Frame(children, type, f.data, BRANCH, 0, undefined, targets, undefined, f.values, false),
+    );
   }
 
   private spread(f: Frame, sel: SelectionNode): void {
@@ -242,8 +269,21 @@ class DataWalk {
       return;
     }
     memo.set(f.data, IN_PROGRESS);
+    const scoped = (def.variableDefinitions?.length ?? 0) > 0;
+    const values = scoped ? f.values.scoped(def, sel) : this.values;
     this.stack.push(
-      new Frame(def.selectionSet.selections, type, f.data, BRANCH, 0, undefined, targets, name),
+      new Frame(
+        def.selectionSet.selections,
+        type,
+        f.data,
+        BRANCH,
+        0,
+        undefined,
+        targets,
+        name,
+        values,
+        scoped,
+      ),
     );
   }
 
@@ -252,7 +292,8 @@ class DataWalk {
       this.addCommon(parent, add(f.weight, f.sum));
       return;
     }
-    if (f.fragment !== undefined) {
+    if (f.fragment !== undefined && f.scoped) this.memos.get(f.fragment)?.delete(f.data);
+    else if (f.fragment !== undefined) {
       this.memos.get(f.fragment)?.set(f.data, { cost: f.cost, perType: f.perType });
     }
     this.addBranch(parent, f.targets, f.cost, f.perType);

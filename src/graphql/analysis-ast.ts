@@ -49,6 +49,8 @@ export type OperationNode = {
 export type FragmentNode = {
   readonly kind: "FragmentDefinition";
   readonly name: NameNode;
+  /** graphql 17's fragment arguments (`fragment F($n: Int = 2) on T`), when enabled. */
+  readonly variableDefinitions?: readonly VariableDefinitionNode[] | undefined;
   readonly typeCondition: { readonly name: NameNode };
   readonly selectionSet: SelectionSetNode;
 };

@@ -90,17 +90,38 @@ export function selectOperation(
   };
 }
 
-/** Reads argument values, variables resolved (given value, else the operation's default). */
+/**
+ * Reads argument values, variables resolved (given value, else the operation's default).
+ * Inside a fragment that declares its own variables (graphql 17's fragment arguments,
+ * `...F(n: 3)`), those names resolve to the spread's arguments, else the fragment's defaults;
+ * other names, and every name in a fragment without variables, to the operation's.
+ */
 export class Values {
   constructor(
     private readonly variables: Readonly<Record<string, unknown>> | undefined,
     private readonly defaults: ReadonlyMap<string, ValueNode> | undefined,
+    /** A fragment's own variables, already resolved (undefined: absent). */
+    private readonly local?: ReadonlyMap<string, unknown>,
   ) {}
+
+  /** The values inside `fragment`, spread by `spread` here (its arguments read in this scope). */
+  scoped(fragment: FragmentNode, spread: SelectionNode): Values {
+    const local = new Map<string, unknown>();
+    for (const v of fragment.variableDefinitions ?? []) {
+      const name = v.variable.name.value;
+      const arg = spread.arguments?.find((a) => a.name.value === name);
+      let value = arg === undefined ? undefined : this.valueOf(arg.value);
+      if (value === undefined && v.defaultValue !== undefined) value = this.valueOf(v.defaultValue);
+      local.set(name, value);
+    }
+    return new Values(this.variables, this.defaults, local);
+  }
 
   /** A literal's or variable's value, as far as numbers, booleans and null go. */
   private valueOf(node: ValueNode): unknown {
     if (node.kind === "Variable") {
       const name = node.name?.value ?? "";
+      if (this.local?.has(name)) return this.local.get(name);
       const vars = this.variables;
       if (vars !== undefined && Object.hasOwn(vars, name) && vars[name] !== undefined)
         return vars[name];

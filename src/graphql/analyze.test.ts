@@ -3,9 +3,11 @@
  * docs/graphql.md), on graphql 16 and 17; options validation; nothing ever executes.
  */
 import * as graphql16 from "graphql";
+import * as graphql17 from "graphql17";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../index.js";
-import { MAJORS, SDL } from "./analysis-fixture.js";
+import { actualCost } from "./actual-cost.js";
+import { executeCounting, MAJORS, SDL, validationErrors } from "./analysis-fixture.js";
 import { analyze } from "./analyze.js";
 import type { AnalyzeOptions } from "./types.js";
 
@@ -397,5 +399,26 @@ describe("options", () => {
     const a = graphql16.parse("{ a }");
     expect(analyze(s, a).cost).toBe(0);
     expect(analyze(s, a, { costDirective: "price" }).cost).toBe(4);
+  });
+});
+
+describe("graphql 17's fragment arguments", () => {
+  const schema = graphql17.buildSchema(SDL);
+  const parse = (text: string) => graphql17.parse(text, { experimentalFragmentArguments: true });
+
+  it("reads a fragment's own variables from each spread, then its defaults", async () => {
+    const doc = parse(`
+      query($n: Int = 3) { users(first: 1) { ...F(n: 4) } me { ...F } user(id: "1") { ...F(n: $n) } }
+      fragment F($n: Int = 2) on User { friends(first: $n) { best { id } } }
+    `);
+    expect(validationErrors(graphql17, schema, doc)).toEqual([]);
+    // users 1 + 1 × (1 + 4 × 1); me 1 + (1 + 2 × 1); user 1 + (1 + 3 × 1)
+    const a = analyze(schema, doc);
+    expect(a.cost).toBe(6 + 4 + 5);
+    const pricing = { defaultListSize: 10 };
+    const run = await executeCounting(graphql17, schema, doc, {}, pricing);
+    expect(run.errors).toBeUndefined();
+    expect(run.count).toBe(a.cost);
+    expect(actualCost(schema, doc, run.data)).toBe(a.cost);
   });
 });

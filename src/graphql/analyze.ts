@@ -71,8 +71,12 @@ class Frame {
     readonly fixed: number,
     /** BRANCH: the concrete types it applies to (undefined: all). */
     readonly targets: readonly TypeInfo[] | undefined,
-    /** BRANCH: the named fragment this walk memoises, if any. */
+    /** BRANCH: the named fragment being walked, if any. */
     readonly fragment: string | undefined,
+    /** How variables read here (a fragment with variables of its own has its own scope). */
+    readonly values: Values,
+    /** BRANCH: a fragment with variables of its own, walked per spread (not memoised). */
+    readonly scoped: boolean,
   ) {}
 
   most = 0;
@@ -202,7 +206,20 @@ class Walk {
   }
 
   run(selections: readonly SelectionNode[]): Omit<Analysis, "operationType" | "operationName"> {
-    const top = new Frame(selections, this.root, ROOT, 1, 1, 0, 1, -1, undefined, undefined);
+    const top = new Frame(
+      selections,
+      this.root,
+      ROOT,
+      1,
+      1,
+      0,
+      1,
+      -1,
+      undefined,
+      undefined,
+      this.values,
+      false,
+    );
     const stack = this.stack;
     stack.push(top);
     while (stack.length > 0 && !this.aborted) {
@@ -219,7 +236,7 @@ class Walk {
         this.aborted = true;
         break;
       }
-      if (!this.values.included(sel)) continue;
+      if (!f.values.included(sel)) continue;
       if (sel.kind === "Field") this.field(f, sel);
       else if (sel.kind === "InlineFragment") this.inline(f, sel);
       else if (sel.kind === "FragmentSpread") this.spread(f, sel);
@@ -286,7 +303,7 @@ class Walk {
     let multiplier = 1;
     if (info !== undefined && info.listDepth > 0) {
       const size =
-        this.values.size(sel.arguments, this.c.listSizeArguments, info.argDefaults) ??
+        f.values.size(sel.arguments, this.c.listSizeArguments, info.argDefaults) ??
         defaultSizeOf(info, this.c);
       for (let i = 0; i < info.listDepth; i++) multiplier = mul(multiplier, size);
     }
@@ -304,6 +321,8 @@ class Walk {
         fixed,
         undefined,
         undefined,
+        f.values,
+        false,
       ),
     );
   }
@@ -323,7 +342,20 @@ class Walk {
       targets = n;
     }
     this.stack.push(
-      new Frame(children, type, BRANCH, f.scale, f.level, 0, 1, -1, targets, undefined),
+      new Frame(
+        children,
+        type,
+        BRANCH,
+        f.scale,
+        f.level,
+        0,
+        1,
+        -1,
+        targets,
+        undefined,
+        f.values,
+        false,
+      ),
     );
   }
 
@@ -349,6 +381,11 @@ class Walk {
       return;
     }
     this.memos.set(name, IN_PROGRESS);
+    // As in graphql-js, a fragment reads the operation's variables, or its own when it declares
+    // some; those depend on the spread's arguments, so such a fragment is walked per spread
+    // (the node budget still bounds it).
+    const scoped = (def.variableDefinitions?.length ?? 0) > 0;
+    const values = scoped ? f.values.scoped(def, sel) : this.values;
     this.stack.push(
       new Frame(
         def.selectionSet.selections,
@@ -361,6 +398,8 @@ class Walk {
         -1,
         targets,
         name,
+        values,
+        scoped,
       ),
     );
   }
@@ -373,7 +412,9 @@ class Walk {
       this.addCommon(parent, cost);
       return;
     }
-    if (f.fragment !== undefined) {
+    if (f.fragment !== undefined && f.scoped) {
+      this.memos.delete(f.fragment);
+    } else if (f.fragment !== undefined) {
       this.memos.set(f.fragment, {
         cost: f.cost,
         perType: f.perType,
