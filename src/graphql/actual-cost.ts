@@ -18,10 +18,10 @@ import {
   weightOf,
 } from "./analysis-costs.js";
 import { selectOperation, type Values } from "./analysis-document.js";
-import { fieldInfo, narrow, type TypeInfo, typeByName } from "./analysis-schema.js";
+import { fieldInfo, narrow, rootTypeOf, type TypeInfo, typeByName } from "./analysis-schema.js";
 import { addBranch } from "./analysis-sums.js";
 import { analyze } from "./analyze.js";
-import type { CostOptions, OperationType } from "./types.js";
+import type { CostOptions } from "./types.js";
 
 /**
  * Most selection visits (one per selection per data object) before the walk gives up and the
@@ -104,14 +104,7 @@ export function actualCost(
   if (operation === undefined) return 0;
   const staticCost = () => analyze(schema, document, options).cost;
   if (typeof data !== "object" || data === null || Array.isArray(data)) return staticCost();
-  const op = operation.operation as OperationType;
-  const rootType =
-    op === "mutation"
-      ? s.getMutationType()
-      : op === "subscription"
-        ? s.getSubscriptionType()
-        : s.getQueryType();
-  const root = rootType?.name === undefined ? undefined : typeByName(s, rootType.name);
+  const root = rootTypeOf(s, operation.operation);
   const walk = new DataWalk(s, config, selected.fragments, selected.values);
   const cost = walk.run(operation.selectionSet.selections, root, data as Data);
   return cost ?? staticCost();

@@ -293,3 +293,14 @@ export function narrow(
   parent.narrowed.set(condition, hit);
   return hit;
 }
+
+/** The root type of an operation ("query", "mutation", "subscription"), if the schema has it. */
+export function rootTypeOf(schema: GqlSchema, operation: string): TypeInfo | undefined {
+  const t =
+    operation === "mutation"
+      ? schema.getMutationType()
+      : operation === "subscription"
+        ? schema.getSubscriptionType()
+        : schema.getQueryType();
+  return t == null || t.name === undefined ? undefined : typeByName(schema, t.name);
+}

@@ -7,26 +7,18 @@
  * reused at every spread (a fan-out of 2^30 spreads is 60 visits), a fragment cycle is cut,
  * and after NODE_BUDGET visits the walk gives up (`aborted`). docs/graphql.md has the formula.
  */
-import { ProblemList } from "../index.js";
 import type { FragmentNode, GqlSchema, SelectionNode } from "./analysis-ast.js";
 import { asSchema } from "./analysis-ast.js";
-import {
-  add,
-  COST_OPTION_KEYS,
-  type CostConfig,
-  costConfig,
-  defaultSizeOf,
-  MAX_COST,
-  mul,
-  weightOf,
-} from "./analysis-costs.js";
+import { add, type CostConfig, defaultSizeOf, MAX_COST, mul, weightOf } from "./analysis-costs.js";
 import { selectOperation, type Values } from "./analysis-document.js";
+import { checkedAnalyzeOptions } from "./analysis-options.js";
 import { addBranch } from "./analysis-sums.js";
 import {
   type FieldInfo,
   fieldInfo,
   metaField,
   narrow,
+  rootTypeOf,
   type TypeInfo,
   typeByName,
 } from "./analysis-schema.js";
@@ -38,8 +30,6 @@ import type { Analysis, AnalyzeOptions, OperationType } from "./types.js";
  * query is about 200), low enough that the walk stays within a few milliseconds.
  */
 export const NODE_BUDGET = 100_000;
-
-const KNOWN = [...COST_OPTION_KEYS, "variables", "operationName", "stopAbove"];
 
 const FIELD = 0;
 const BRANCH = 1; // an inline fragment or a fragment's first walk
@@ -119,7 +109,7 @@ export function analyze(
   options: AnalyzeOptions = {},
 ): Analysis {
   const s = asSchema(schema, "analyze");
-  const config = checkedOptions(options);
+  const config = checkedAnalyzeOptions(options);
   const selected = selectOperation(document, options.operationName, options.variables, "analyze");
   const operation = selected.operation;
   if (operation === undefined) {
@@ -136,48 +126,10 @@ export function analyze(
     };
   }
   const operationType = operation.operation as OperationType;
-  const root = rootType(s, operationType);
+  const root = rootTypeOf(s, operationType);
   const walk = new Walk(s, config, selected.fragments, selected.values, root, options.stopAbove);
   const result = walk.run(operation.selectionSet.selections);
   return { operationType, operationName: operation.name?.value, ...result };
-}
-
-function checkedOptions(options: AnalyzeOptions): CostConfig {
-  const problems = new ProblemList();
-  problems.unknownKeys(options, KNOWN);
-  const config = costConfig(options, problems);
-  const { variables, operationName, stopAbove } = options;
-  if (variables != null && (typeof variables !== "object" || Array.isArray(variables))) {
-    problems.add("variables", variables, "an object of variable values, or null");
-  }
-  if (operationName != null && typeof operationName !== "string") {
-    problems.add("operationName", operationName, "a string, or null");
-  }
-  if (stopAbove !== undefined) {
-    if (typeof stopAbove !== "object" || stopAbove === null) {
-      problems.add("stopAbove", stopAbove, "{ cost?: number, depth?: number }");
-    } else {
-      problems.unknownKeys(stopAbove, ["cost", "depth"], "stopAbove");
-      for (const k of ["cost", "depth"] as const) {
-        const v = stopAbove[k];
-        if (v !== undefined && !(typeof v === "number" && v >= 0)) {
-          problems.add(`stopAbove.${k}`, v, "a number >= 0");
-        }
-      }
-    }
-  }
-  problems.throwIfAny();
-  return config;
-}
-
-function rootType(s: GqlSchema, op: OperationType): TypeInfo | undefined {
-  const t =
-    op === "mutation"
-      ? s.getMutationType()
-      : op === "subscription"
-        ? s.getSubscriptionType()
-        : s.getQueryType();
-  return t == null || t.name === undefined ? undefined : typeByName(s, t.name);
 }
 
 class Walk {
