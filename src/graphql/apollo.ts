@@ -192,9 +192,7 @@ export function apolloRateLimit(
           if (body === undefined) return;
           const result = body.kind === "single" ? body.singleResult : body.initialResult;
           // Incremental delivery: the data is not all here yet, so the reservation stands.
-          const rateLimit = await operation.finish(
-            body.kind === "single" ? result.data : undefined,
-          );
+          const rateLimit = await operation.finish(body.kind === "single" ? result : undefined);
           if (rateLimit !== undefined) result.extensions = { ...result.extensions, rateLimit };
         },
       };

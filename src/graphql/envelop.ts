@@ -170,7 +170,7 @@ class YogaRateLimit implements RateLimitPlugin {
         // Incremental delivery: the data is never all in one result, so the reservation stands.
         if (isAsyncIterable(result)) return withExtension(await op.finish(undefined));
         // Settles (when on) before answering, so the client's next operation sees the refund.
-        setResult(extended(result, await op.finish(result.data)));
+        setResult(extended(result, await op.finish(result)));
         return undefined;
       },
     };

@@ -126,7 +126,7 @@ export function mercuriusRateLimit(
       const operation = operations.get(context);
       if (operation === undefined) return;
       operations.delete(context);
-      const rateLimit = await operation.finish(execution.data);
+      const rateLimit = await operation.finish(execution);
       if (rateLimit !== undefined) {
         (execution as { extensions?: Record<string, unknown> }).extensions = {
           ...execution.extensions,

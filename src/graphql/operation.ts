@@ -20,12 +20,20 @@ export type PricedOperation = {
   /** Why the operation may not run, or undefined when it was admitted. */
   readonly refusal: ServerRefusal | undefined;
   /**
-   * Call once with the result's data when execution has ended (undefined when the data is not
-   * all known, e.g. incremental delivery: the reservation then stands). Settles when `settle`
-   * is on and answers the response's `extensions.rateLimit` (undefined when there is none).
-   * Never throws: a failed measurement keeps the reservation, the safe side.
+   * Call once with the result when execution has ended (undefined when the data is not all
+   * known, e.g. incremental delivery: the reservation then stands). Settles when `settle` is on
+   * and answers the response's `extensions.rateLimit` (undefined when there is none). A result
+   * with errors keeps the reservation too: an error nulls out data whose resolvers already ran,
+   * so measuring what is left would refund work that was done. Never throws: a failed
+   * measurement keeps the reservation, the safe side.
    */
-  finish(data: unknown): Promise<RateLimitExtension | undefined>;
+  finish(result: ExecutionOutcome | undefined): Promise<RateLimitExtension | undefined>;
+};
+
+/** What finish reads of an execution result (every server's result has this shape). */
+export type ExecutionOutcome = {
+  readonly data?: unknown;
+  readonly errors?: readonly unknown[] | null | undefined;
 };
 
 /** A limiter not built by createGraphQLLimiter: its pricing is unknown, so nothing is settled. */
@@ -85,8 +93,11 @@ async function priceOperation<Raw>(
   let finished = false;
   return {
     refusal: undefined,
-    async finish(data) {
-      if (finished || !info.settle || data === undefined || data === null) {
+    async finish(outcome) {
+      const data = outcome?.data;
+      const failed =
+        outcome?.errors !== undefined && outcome.errors !== null && outcome.errors.length > 0;
+      if (finished || !info.settle || data === undefined || data === null || failed) {
         return admitted.extension;
       }
       finished = true;

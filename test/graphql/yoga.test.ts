@@ -30,13 +30,18 @@ const USERS = [
 const schema = createSchema({
   typeDefs: /* GraphQL */ `
     type Query { hello: String, users(first: Int!): [User!]!, user: User }
-    type User { id: ID!, name: String, friend: User }
+    type User { id: ID!, name: String, friend: User, secret: String }
     type Mutation { like: Boolean }
     type Subscription { tick: Int }
   `,
   resolvers: {
     Query: { hello: () => "world", users: () => USERS, user: () => USERS[0] },
-    User: { friend: () => USERS[1] },
+    User: {
+      friend: () => USERS[1],
+      secret: () => {
+        throw new Error("no access");
+      },
+    },
     Mutation: { like: () => true },
     Subscription: {
       tick: {
@@ -224,6 +229,20 @@ describe.each(STORES)("useRateLimit on GraphQL Yoga 5, $name store", (storeCase)
     });
     const next = await post(url, HELLO);
     expect(next.body.extensions?.rateLimit?.remaining).toBe(limit - Math.ceil(actual) - 1);
+  });
+
+  it("with settle, keeps the reservation when the result has errors (they null out work that ran)", async () => {
+    const n = 50;
+    const query = "query ($n: Int!) { users(first: $n) { id name secret } }";
+    const reserved = analyze(schema, parse(query), { costs, variables: { n } }).cost;
+    const limit = 10 * reserved;
+    const { options } = await limiterOptions({ points: `${limit}/h`, settle: true });
+    const url = await serve(useRateLimit(options, { GraphQLError }));
+    const first = await post(url, query, { variables: { n } });
+    expect(first.body.errors).toHaveLength(2); // one per user (Yoga masks the message)
+    expect(first.body.data).toBeTruthy();
+    const next = await post(url, HELLO);
+    expect(next.body.extensions?.rateLimit?.remaining).toBe(limit - reserved - 1);
   });
 
   it("keeps the reservation without settle", async () => {
