@@ -13,9 +13,10 @@
  *   q '{ books(first: 1) { author { books(first: 1) { author { name } } } } }'
  *       400 with "code":"QUERY_TOO_DEEP" (5 levels, 4 allowed)
  */
+
+import type { IncomingMessage } from "node:http";
 import { ApolloServer } from "@apollo/server";
 import { startStandaloneServer } from "@apollo/server/standalone";
-import type { IncomingMessage } from "node:http";
 import { apolloRateLimit } from "throttlekit/graphql";
 
 const typeDefs = /* GraphQL */ `

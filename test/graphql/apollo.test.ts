@@ -3,9 +3,10 @@
  * memory store and on Redis: what a client sees (status, Retry-After, error codes,
  * extensions.rateLimit) while a points budget, operation rates, settle and static limits act.
  */
+
+import type { IncomingMessage } from "node:http";
 import { ApolloServer } from "@apollo/server";
 import { startStandaloneServer } from "@apollo/server/standalone";
-import type { IncomingMessage } from "node:http";
 import type { Logger } from "@apollo/utils.logger";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { apolloRateLimit } from "../../src/graphql/apollo.js";
@@ -14,9 +15,9 @@ import { ConfigError, type Store } from "../../src/index.js";
 import { manualClock } from "../../src/testing/manual-clock.js";
 import {
   actualCostOf,
-  deadRedisStore,
   costOf,
   DEEP,
+  deadRedisStore,
   post,
   resolvers,
   SMALL,

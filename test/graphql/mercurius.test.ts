@@ -13,9 +13,9 @@ import type { Store } from "../../src/index.js";
 import { manualClock } from "../../src/testing/manual-clock.js";
 import {
   actualCostOf,
-  deadRedisStore,
   costOf,
   DEEP,
+  deadRedisStore,
   post,
   resolvers,
   SMALL,
