@@ -13,6 +13,7 @@ export const COST_OPTION_KEYS = [
   "objectCost",
   "scalarCost",
   "listSizeArguments",
+  "sizedFields",
   "defaultListSize",
   "listSizes",
   "costDirective",
@@ -30,12 +31,15 @@ export type CostConfig = {
   readonly objectCost: number;
   readonly scalarCost: number;
   readonly listSizeArguments: readonly string[];
+  /** Child fields a size argument on a non-list field sizes (a connection's edges and nodes). */
+  readonly sizedFields: readonly string[];
   readonly defaultListSize: number;
   readonly costDirective: string;
   readonly introspectionCost: number;
 };
 
 const DEFAULT_ARGUMENTS: readonly string[] = Object.freeze(["first", "last", "limit"]);
+const DEFAULT_SIZED: readonly string[] = Object.freeze(["edges", "nodes"]);
 const NAME = /^[_A-Za-z][_0-9A-Za-z]*$/;
 const WEIGHT_FORM = "a finite number >= 0";
 const MAP_FORM = 'an object of "Type.field" | "Type.*" | "*.field" → number';
@@ -57,12 +61,17 @@ export function costOptionProblems(
   if (size !== undefined && !isSize(size)) problems.add("defaultListSize", size, "an integer >= 0");
   mapProblems("costs", options.costs, isWeight, WEIGHT_FORM, problems);
   mapProblems("listSizes", options.listSizes, isSize, "an integer >= 0", problems);
-  const args = options.listSizeArguments;
-  if (
-    args !== undefined &&
-    !(Array.isArray(args) && args.every((a) => typeof a === "string" && NAME.test(a)))
-  ) {
-    problems.add("listSizeArguments", args, "an array of argument names");
+  for (const [name, form] of [
+    ["listSizeArguments", "an array of argument names"],
+    ["sizedFields", "an array of field names"],
+  ] as const) {
+    const names = options[name];
+    if (
+      names !== undefined &&
+      !(Array.isArray(names) && names.every((a) => typeof a === "string" && NAME.test(a)))
+    ) {
+      problems.add(name, names, form);
+    }
   }
   const directive = options.costDirective;
   if (directive !== undefined && !(typeof directive === "string" && NAME.test(directive))) {
@@ -133,6 +142,7 @@ export function costConfig(options: CostOptions, problems: ProblemList): CostCon
   const objectCost = options.objectCost ?? 1;
   const scalarCost = options.scalarCost ?? 0;
   const listSizeArguments = options.listSizeArguments ?? DEFAULT_ARGUMENTS;
+  const sizedFields = options.sizedFields ?? DEFAULT_SIZED;
   const defaultListSize = options.defaultListSize ?? 10;
   const costDirective = options.costDirective ?? "cost";
   const introspectionCost = options.introspectionCost ?? 100;
@@ -146,6 +156,7 @@ export function costConfig(options: CostOptions, problems: ProblemList): CostCon
     l.objectCost === objectCost &&
     l.scalarCost === scalarCost &&
     l.listSizeArguments === listSizeArguments &&
+    l.sizedFields === sizedFields &&
     l.defaultListSize === defaultListSize &&
     l.costDirective === costDirective &&
     l.introspectionCost === introspectionCost
@@ -158,6 +169,7 @@ export function costConfig(options: CostOptions, problems: ProblemList): CostCon
     objectCost,
     scalarCost,
     listSizeArguments,
+    sizedFields,
     defaultListSize,
     costDirective,
     introspectionCost,

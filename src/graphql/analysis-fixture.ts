@@ -19,6 +19,16 @@ export const SDL = /* GraphQL */ `
     best: Post
     matrix(first: Int): [[Int]]
     grid(first: Int): [[User]]
+    followers(first: Int, last: Int): UserConnection!
+  }
+  type UserConnection {
+    totalCount: Int!
+    nodes: [User!]!
+    edges: [UserEdge!]!
+  }
+  type UserEdge {
+    cursor: String!
+    node: User!
   }
   type Post implements Node {
     id: ID!
@@ -41,6 +51,7 @@ export const SDL = /* GraphQL */ `
     node(id: ID!): Node
     nodes(first: Int): [Node!]!
     expensive: Int @cost(weight: 50)
+    members(first: Int = 4): UserConnection
   }
   type Mutation {
     like(id: ID!): Post
@@ -79,6 +90,10 @@ const DIRECTIVE_WEIGHT: Readonly<Record<string, number>> = {
 };
 const DIRECTIVE_SIZE: Readonly<Record<string, number>> = { "Post.comments": 3 };
 const SIZE_ARGS = ["first", "last", "limit"];
+/** A connection's list children, sized by its `first`/`last` (the analysis's sizedFields). */
+const SIZED = ["edges", "nodes"];
+/** On an object a non-list field returned: its size arguments' page, for its sized fields. */
+const PAGE = Symbol("page");
 const MAX_LEVEL = 4;
 
 /** A field's weight as docs/graphql.md defines it, computed independently of the analysis. */
@@ -244,9 +259,18 @@ export async function executeCounting(
         g.isLeafType(g.getNamedType(info.returnType)),
       );
       const sizes = SIZE_ARGS.map((a) => args[a]).filter((v): v is number => typeof v === "number");
+      const own = sizes.length > 0 ? Math.max(...sizes) : undefined;
+      // A connection's page: its `first` (or the schema's default) sizes its nodes and edges.
+      const slice = (_source as { [PAGE]?: number } | null)?.[PAGE];
       const page =
-        sizes.length > 0 ? Math.max(...sizes) : (DIRECTIVE_SIZE[key] ?? pricing.defaultListSize);
-      return value(info.returnType, page, true);
+        slice !== undefined && SIZED.includes(info.fieldName)
+          ? Math.max(slice, own ?? 0)
+          : (own ?? DIRECTIVE_SIZE[key] ?? pricing.defaultListSize);
+      const out = value(info.returnType, page, true);
+      if (own !== undefined && typeof out === "object" && out !== null && !Array.isArray(out)) {
+        (out as { [PAGE]?: number })[PAGE] = own;
+      }
+      return out;
     },
   });
   return { count, data: result.data, errors: result.errors };

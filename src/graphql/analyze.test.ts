@@ -242,6 +242,85 @@ const TABLE: readonly Row[] = [
     cost: 11,
     depth: 3,
   },
+  // Relay connections: `first`/`last` sits on the connection (an object), the list is its
+  // `nodes`/`edges` (sizedFields), which take that size instead of defaultListSize (issue 16).
+  {
+    name: "a connection's first sizes its nodes", // 1 + (1 + (1 + 20 × (1 + 0)))
+    query: "{ me { followers(first: 20) { nodes { followers(first: 20) { totalCount } } } } }",
+    cost: 23,
+    depth: 5,
+  },
+  {
+    name: "a connection's first sizes its edges, each edge's node counted", // 1 + (1 + (1 + 5 × (1 + 1)))
+    query: "{ me { followers(first: 5) { edges { cursor node { best { id } } } } } }",
+    cost: 13,
+    depth: 6,
+  },
+  {
+    name: "nested connections multiply", // 1 + (1 + (1 + 3 × (1 + (1 + 4 × 1))))
+    query:
+      "{ me { followers(first: 3) { totalCount nodes { followers(first: 4) { nodes { best { id } } } } } } }",
+    cost: 21,
+    depth: 7,
+  },
+  {
+    name: "a connection's first from a variable", // 1 + (1 + (1 + 15 × 1))
+    query: "query($n: Int) { me { followers(first: $n) { nodes { best { id } } } } }",
+    options: { variables: { n: 15 } },
+    cost: 18,
+    depth: 5,
+  },
+  {
+    name: "a connection's first from a variable with no value: defaultListSize", // 1 + (1 + (1 + 10 × 1))
+    query: "query($n: Int) { me { followers(first: $n) { nodes { best { id } } } } }",
+    cost: 13,
+    depth: 5,
+  },
+  {
+    name: "a connection without first: its nodes take defaultListSize", // 1 + (1 + (1 + 10 × 1))
+    query: "{ me { followers { nodes { best { id } } } } }",
+    cost: 13,
+    depth: 5,
+  },
+  {
+    name: "a connection's last sizes its edges", // 1 + (1 + (1 + 12 × 1))
+    query: "{ me { followers(last: 12) { edges { node { id } } } } }",
+    cost: 15,
+    depth: 5,
+  },
+  {
+    name: "a connection's first from the schema's default (members(first: Int = 4))", // 1 + (1 + 4 × 1)
+    query: "{ members { nodes { best { id } } } }",
+    cost: 6,
+    depth: 4,
+  },
+  {
+    name: "a fragment on a connection is priced per page size it is spread under", // 1 + (1 + (1 + 2)) + (1 + (1 + 6))
+    query:
+      "{ me { a: followers(first: 2) { ...C } b: followers(first: 6) { ...C } } } fragment C on UserConnection { nodes { best { id } } }",
+    cost: 13,
+    depth: 5,
+    aliases: 2,
+  },
+  {
+    name: "an inline fragment on a connection", // 1 + (1 + (1 + 7 × 1))
+    query: "{ me { followers(first: 7) { ... on UserConnection { nodes { best { id } } } } } }",
+    cost: 10,
+    depth: 5,
+  },
+  {
+    name: "only a connection's direct children are sized", // 1 + (1 + (1 + 2 × (1 + 10 × 0)))
+    query: "{ me { followers(first: 2) { nodes { friends { id } } } } }",
+    cost: 5,
+    depth: 5,
+  },
+  {
+    name: "sizedFields names the children a connection's first sizes", // nodes: 1 + (1 + (1 + 10 × 1))
+    query: "{ me { followers(first: 20) { nodes { best { id } } } } }",
+    options: { sizedFields: ["edges"] },
+    cost: 13,
+    depth: 5,
+  },
   { name: "a mutation", query: 'mutation { like(id: "1") { author { id } } }', cost: 2, depth: 3 },
   {
     name: "operationName picks the operation",
@@ -295,6 +374,21 @@ describe.each(MAJORS)("analyze on %s", (_major, graphql) => {
   });
 });
 
+describe.each(MAJORS)("connections executed on %s", (_major, graphql) => {
+  const schema = graphql.buildSchema(SDL);
+
+  it("static cost = fields resolved = actual cost when every page is full", async () => {
+    // The issue's report: this was priced 13 (nodes sized 10) while execution resolved 23.
+    const doc = graphql.parse(
+      "{ me { followers(first: 20) { nodes { followers(first: 20) { totalCount } } } } }",
+    );
+    const a = analyze(schema, doc);
+    const run = await executeCounting(graphql, schema, doc, {}, { defaultListSize: 10 });
+    expect(run.errors).toBeUndefined();
+    expect([a.cost, run.count, actualCost(schema, doc, run.data)]).toEqual([23, 23, 23]);
+  });
+});
+
 describe("weights of a code-first schema", () => {
   const { GraphQLInt, GraphQLList, GraphQLObjectType, GraphQLSchema, GraphQLString, parse } =
     graphql16;
@@ -344,6 +438,7 @@ describe("options", () => {
       defaultListSize: 2.5,
       introspectionCost: "100",
       listSizeArguments: "first",
+      sizedFields: ["nodes", "edges { node }"],
       costDirective: "@cost",
       variables: [1],
       operationName: 3,
@@ -367,6 +462,7 @@ describe("options", () => {
         "defaultListSize",
         "introspectionCost",
         "listSizeArguments",
+        "sizedFields",
         "maxCost",
         "objectCost",
         "operationName",

@@ -67,6 +67,13 @@ class Frame {
     readonly values: Values,
     /** BRANCH: a fragment with variables of its own, walked per spread (not memoised). */
     readonly scoped: boolean,
+    /** BRANCH: the key its walk is memoised under (the fragment's name and `slice`). */
+    readonly memoKey: string | undefined,
+    /**
+     * The size the selection's sized fields take (`sizedFields` of a list type), from a size
+     * argument on the non-list field that owns it (a connection's `first`), or -1: none.
+     */
+    readonly slice: number,
   ) {}
 
   most = 0;
@@ -84,7 +91,6 @@ type Memo = {
   readonly aliases: number;
   readonly fields: number;
 };
-const IN_PROGRESS: Memo = { cost: 0, perType: undefined, depth: 0, aliases: 0, fields: 0 };
 
 /**
  * Prices and measures one operation of a parsed document against a schema (graphql 16 or 17),
@@ -92,7 +98,8 @@ const IN_PROGRESS: Memo = { cost: 0, perType: undefined, depth: 0, aliases: 0, f
  *
  * cost: each field costs its weight plus, for a field with a selection, its selection's cost
  * multiplied by its list size for each list level of its type (`first`/`last`/`limit`, else
- * `listSizes`, `@cost(defaultListSize:)`, `defaultListSize`); on an interface or union, the
+ * `listSizes`, `@cost(defaultListSize:)`, `defaultListSize`; a connection's `nodes`/`edges`
+ * take the connection field's `first`/`last`: `sizedFields`); on an interface or union, the
  * most expensive concrete type; fragments count once per use; introspection fields cost
  * `introspectionCost`. The result is an upper bound on the weighted fields execution resolves
  * when lists are no longer than their size (docs/graphql.md, "How cost is computed").
@@ -135,6 +142,8 @@ export function analyze(
 class Walk {
   private readonly stack: Frame[] = [];
   private readonly memos = new Map<string, Memo>();
+  /** Fragments being walked (a spread of one of them is a cycle). */
+  private readonly active = new Set<string>();
   private readonly stopCost: number;
   private readonly stopDepth: number;
   private visits = 0;
@@ -171,6 +180,8 @@ class Walk {
       undefined,
       this.values,
       false,
+      undefined,
+      -1,
     );
     const stack = this.stack;
     stack.push(top);
@@ -253,11 +264,20 @@ class Walk {
       return;
     }
     let multiplier = 1;
-    if (info !== undefined && info.listDepth > 0) {
-      const size =
-        f.values.size(sel.arguments, this.c.listSizeArguments, info.argDefaults) ??
-        defaultSizeOf(info, this.c);
-      for (let i = 0; i < info.listDepth; i++) multiplier = mul(multiplier, size);
+    let slice = -1;
+    if (info !== undefined && fixed < 0) {
+      const own = f.values.size(sel.arguments, this.c.listSizeArguments, info.argDefaults);
+      if (info.listDepth > 0) {
+        // A connection's `first` sizes its `nodes`/`edges` (GitHub, the GraphQL cost spec's
+        // sizedFields); their own argument, if any, can only make the page larger.
+        const size =
+          f.slice >= 0 && this.c.sizedFields.includes(name)
+            ? Math.max(f.slice, own ?? 0)
+            : (own ?? defaultSizeOf(info, this.c));
+        for (let i = 0; i < info.listDepth; i++) multiplier = mul(multiplier, size);
+      } else if (own !== undefined) {
+        slice = own;
+      }
     }
     // Under an introspection field nothing adds to the cost (its price is fixed): scale 0.
     const scale = fixed >= 0 ? 0 : mul(f.scale, multiplier);
@@ -275,6 +295,8 @@ class Walk {
         undefined,
         f.values,
         false,
+        undefined,
+        slice,
       ),
     );
   }
@@ -307,6 +329,8 @@ class Walk {
         undefined,
         f.values,
         false,
+        undefined,
+        f.slice,
       ),
     );
   }
@@ -319,8 +343,10 @@ class Walk {
     if (type === undefined) return;
     const targets = narrow(this.schema, f.type, type);
     if (targets === null) return;
-    const memo = this.memos.get(name);
-    if (memo === IN_PROGRESS) return; // a cycle: an invalid document, never executed
+    if (this.active.has(name)) return; // a cycle: an invalid document, never executed
+    // The walk depends on the slice its sized fields take: one memo per fragment and slice.
+    const key = f.slice < 0 ? name : `${name}#${f.slice}`;
+    const memo = this.memos.get(key);
     if (memo !== undefined) {
       const deepest = f.level - 1 + memo.depth;
       if (deepest > this.deepest) this.deepest = deepest;
@@ -332,7 +358,7 @@ class Walk {
       this.addBranch(f, targets, memo.cost, memo.perType);
       return;
     }
-    this.memos.set(name, IN_PROGRESS);
+    this.active.add(name);
     // As in graphql-js, a fragment reads the operation's variables, or its own when it declares
     // some; those depend on the spread's arguments, so such a fragment is walked per spread
     // (the node budget still bounds it).
@@ -352,6 +378,8 @@ class Walk {
         name,
         values,
         scoped,
+        key,
+        f.slice,
       ),
     );
   }
@@ -364,10 +392,9 @@ class Walk {
       this.addCommon(parent, cost);
       return;
     }
-    if (f.fragment !== undefined && f.scoped) {
-      this.memos.delete(f.fragment);
-    } else if (f.fragment !== undefined) {
-      this.memos.set(f.fragment, {
+    if (f.fragment !== undefined) this.active.delete(f.fragment);
+    if (f.fragment !== undefined && !f.scoped && f.memoKey !== undefined) {
+      this.memos.set(f.memoKey, {
         cost: f.cost,
         perType: f.perType,
         depth: f.depth,

@@ -22,8 +22,20 @@ export type CostOptions = {
   objectCost?: number;
   /** Weight of a scalar or enum field. @default 0 */
   scalarCost?: number;
-  /** Arguments that bound a list field's size, first found wins. @default ["first", "last", "limit"] */
+  /**
+   * Arguments that bound a list field's size: the largest value given (or defaulted by the
+   * schema) among them is the size. On a field whose type is not a list (a Relay connection),
+   * they size its `sizedFields` instead.
+   * @default ["first", "last", "limit"]
+   */
   listSizeArguments?: readonly string[];
+  /**
+   * Child fields that a size argument on a non-list field sizes (GitHub's and the GraphQL cost
+   * spec's rule for connections): `followers(first: 20) { nodes { id } }` sizes `nodes` by 20.
+   * Only children whose type is a list are sized this way.
+   * @default ["edges", "nodes"]
+   */
+  sizedFields?: readonly string[];
   /**
    * Size assumed for a list field with no size argument (and no `@cost(defaultListSize:)` /
    * `listSizes` entry): the multiplier of its subtree.
