@@ -3,7 +3,7 @@
  * make per field: its weight and the size of its lists when no argument gives one.
  */
 import { ConfigError, ProblemList } from "../index.js";
-import type { FieldInfo } from "./analysis-schema.js";
+import type { FieldInfo, ListSize } from "./analysis-schema.js";
 import { readDirective } from "./analysis-schema.js";
 import type { CostOptions } from "./types.js";
 
@@ -238,7 +238,59 @@ function ownSize(f: FieldInfo, c: CostConfig): number {
   const d = f.directiveListSize ?? f.extensionListSize;
   if (d !== undefined)
     return Math.min(Math.ceil(checkedSchemaValue(d, f, c, "defaultListSize")), MAX_COST);
-  return c.defaultListSize;
+  const assumed = assumedOf(f, c);
+  return assumed ?? c.defaultListSize;
+}
+
+function assumedOf(f: FieldInfo, c: CostConfig): number | undefined {
+  const a = f.listSize?.assumedSize;
+  if (a === undefined) return undefined;
+  return Math.min(Math.ceil(checkedSchemaValue(a, f, c, "assumedSize")), MAX_COST);
+}
+
+/**
+ * The size a connection (a non-list field) gives its sized fields when no argument does: its
+ * `@listSize(assumedSize:)`, only when every type that can resolve it declares one (else some
+ * implementation leaves its nodes at their own default, which this cannot bound).
+ */
+export function assumedSliceOf(f: FieldInfo, c: CostConfig): number | undefined {
+  const impls = f.implementations;
+  if (impls === undefined) return assumedOf(f, c);
+  let most: number | undefined;
+  for (const impl of impls) {
+    const a = assumedOf(impl, c);
+    if (a === undefined) return undefined;
+    if (most === undefined || a > most) most = a;
+  }
+  return most;
+}
+
+/**
+ * The arguments that size `f`: its `@listSize(slicingArguments:)`, else listSizeArguments;
+ * selected through an interface, those of every implementation (any of them may be the one).
+ */
+export function slicingArgumentsOf(f: FieldInfo, c: CostConfig): readonly string[] {
+  return namesOf(f, c.listSizeArguments, (l) => l.slicingArguments);
+}
+
+/** The children a size argument on `f` sizes: `@listSize(sizedFields:)`, else sizedFields. */
+export function sizedFieldsOf(f: FieldInfo, c: CostConfig): readonly string[] {
+  return namesOf(f, c.sizedFields, (l) => l.sizedFields);
+}
+
+function namesOf(
+  f: FieldInfo,
+  fallback: readonly string[],
+  read: (l: ListSize) => readonly string[] | undefined,
+): readonly string[] {
+  const impls = f.implementations;
+  const own = f.listSize === undefined ? undefined : read(f.listSize);
+  if (impls === undefined) return own ?? fallback;
+  // Rare (a @listSize on an interface's implementations): the union, built per use.
+  if (own === undefined && impls.every((i) => i.listSize === undefined)) return fallback;
+  const out = new Set<string>(own ?? fallback);
+  for (const i of impls) for (const n of (i.listSize && read(i.listSize)) ?? fallback) out.add(n);
+  return [...out];
 }
 
 // A schema's weights are configuration too: a negative or non-finite one is refused loudly (on
@@ -247,7 +299,10 @@ function checkedSchemaValue(v: number, f: FieldInfo, c: CostConfig, arg: string)
   if (Number.isFinite(v) && v >= 0) return v;
   throw new ConfigError([
     {
-      option: `@${c.costDirective}(${arg}:) or extensions.cost on ${f.key}`,
+      option:
+        arg === "assumedSize"
+          ? `@listSize(assumedSize:) on ${f.key}`
+          : `@${c.costDirective}(${arg}:) or extensions.cost on ${f.key}`,
       received: v,
       expected: WEIGHT_FORM,
     },

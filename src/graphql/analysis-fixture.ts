@@ -7,6 +7,12 @@ import * as graphql17 from "graphql17";
 
 export const SDL = /* GraphQL */ `
   directive @cost(weight: Int, defaultListSize: Int) on FIELD_DEFINITION
+  directive @listSize(
+    assumedSize: Int
+    slicingArguments: [String!]
+    sizedFields: [String!]
+    requireOneSlicingArgument: Boolean = true
+  ) on FIELD_DEFINITION
 
   interface Node {
     id: ID!
@@ -52,6 +58,12 @@ export const SDL = /* GraphQL */ `
     nodes(first: Int): [Node!]!
     expensive: Int @cost(weight: 50)
     members(first: Int = 4): UserConnection
+    feed(count: Int): PostPage
+      @listSize(slicingArguments: ["count"], sizedFields: ["items"], assumedSize: 3)
+  }
+  type PostPage {
+    total: Int
+    items: [Post!]!
   }
   type Mutation {
     like(id: ID!): Post
@@ -94,6 +106,10 @@ const SIZE_ARGS = ["first", "last", "limit"];
 const SIZED = ["edges", "nodes"];
 /** On an object a non-list field returned: its size arguments' page, for its sized fields. */
 const PAGE = Symbol("page");
+/** SDL's @listSize directives, mirrored: the slicing argument, sized fields and assumed size. */
+const LIST_SIZE: Readonly<Record<string, { args: string[]; sized: string[]; assumed: number }>> = {
+  "Query.feed": { args: ["count"], sized: ["items"], assumed: 3 },
+};
 const MAX_LEVEL = 4;
 
 /** A field's weight as docs/graphql.md defines it, computed independently of the analysis. */
@@ -108,6 +124,7 @@ export function expectedWeight(p: Pricing, parent: string, field: string, leaf: 
   );
 }
 
+type Page = { readonly size: number; readonly sized: readonly string[] };
 type Field = { name: string; type: unknown; args: readonly { name: string; type: unknown }[] };
 type Api = typeof graphql16;
 
@@ -156,7 +173,7 @@ export function randomOperation(
     const out: string[] = [];
     for (const a of f.args) {
       if (g.isNonNullType(a.type)) out.push(`${a.name}: "1"`);
-      else if (SIZE_ARGS.includes(a.name)) {
+      else if (SIZE_ARGS.includes(a.name) || a.name === "count") {
         const r = rnd();
         if (r < 0.4) out.push(`${a.name}: ${size()}`);
         else if (r < 0.7) out.push(`${a.name}: ${variable("Int", size)}`);
@@ -258,17 +275,20 @@ export async function executeCounting(
         info.fieldName,
         g.isLeafType(g.getNamedType(info.returnType)),
       );
-      const sizes = SIZE_ARGS.map((a) => args[a]).filter((v): v is number => typeof v === "number");
+      const listSize = LIST_SIZE[key];
+      const sizes = (listSize?.args ?? SIZE_ARGS)
+        .map((a) => args[a])
+        .filter((v): v is number => typeof v === "number");
       const own = sizes.length > 0 ? Math.max(...sizes) : undefined;
       // A connection's page: its `first` (or the schema's default) sizes its nodes and edges.
-      const slice = (_source as { [PAGE]?: number } | null)?.[PAGE];
-      const page =
-        slice !== undefined && SIZED.includes(info.fieldName)
-          ? Math.max(slice, own ?? 0)
-          : (own ?? DIRECTIVE_SIZE[key] ?? pricing.defaultListSize);
+      const slice = (_source as { [PAGE]?: Page } | null)?.[PAGE];
+      const page = slice?.sized.includes(info.fieldName)
+        ? Math.max(slice.size, own ?? 0)
+        : (own ?? DIRECTIVE_SIZE[key] ?? listSize?.assumed ?? pricing.defaultListSize);
       const out = value(info.returnType, page, true);
-      if (own !== undefined && typeof out === "object" && out !== null && !Array.isArray(out)) {
-        (out as { [PAGE]?: number })[PAGE] = own;
+      const sliced = own ?? listSize?.assumed;
+      if (sliced !== undefined && typeof out === "object" && out !== null && !Array.isArray(out)) {
+        (out as { [PAGE]?: Page })[PAGE] = { size: sliced, sized: listSize?.sized ?? SIZED };
       }
       return out;
     },

@@ -26,6 +26,16 @@ export type TypeInfo = {
   readonly narrowed: Map<TypeInfo, readonly TypeInfo[] | null | undefined>;
 };
 
+/**
+ * The GraphQL cost spec's `@listSize(assumedSize:, slicingArguments:, sizedFields:)` on a field
+ * definition (IBM's "GraphQL Cost Directives"), read once; undefined members were not given.
+ */
+export type ListSize = {
+  readonly assumedSize: number | undefined;
+  readonly slicingArguments: readonly string[] | undefined;
+  readonly sizedFields: readonly string[] | undefined;
+};
+
 export type FieldInfo = {
   readonly name: string;
   /** "Type.field", "Type.*", "*.field": the keys of `costs` and `listSizes`, built once. */
@@ -41,6 +51,8 @@ export type FieldInfo = {
   /** Code-first weights: `extensions: { cost: 3 }` or `{ cost: { weight, defaultListSize } }`. */
   readonly extensionWeight: number | undefined;
   readonly extensionListSize: number | undefined;
+  /** Its `@listSize` directive, if any. */
+  readonly listSize: ListSize | undefined;
   /** The `@<directive>(weight:, defaultListSize:)` values, read for `directiveName`. */
   directiveName: string | undefined;
   directiveWeight: number | undefined;
@@ -184,6 +196,7 @@ function buildField(schema: GqlSchema, parentName: string, def: GqlField): Field
     argDefaults: argDefaults(def),
     extensionWeight: typeof ext === "number" ? ext : numberOr(extObject?.weight),
     extensionListSize: numberOr(extObject?.defaultListSize),
+    listSize: listSizeOf(def),
     directiveName: undefined,
     directiveWeight: undefined,
     directiveListSize: undefined,
@@ -192,6 +205,34 @@ function buildField(schema: GqlSchema, parentName: string, def: GqlField): Field
     weightFor: undefined,
     weight: 0,
   };
+}
+
+function listSizeOf(def: GqlField): ListSize | undefined {
+  for (const d of def.astNode?.directives ?? []) {
+    if (d.name.value !== "listSize") continue;
+    let assumedSize: number | undefined;
+    let slicingArguments: string[] | undefined;
+    let sizedFields: string[] | undefined;
+    for (const arg of d.arguments ?? []) {
+      const name = arg.name.value;
+      if (name === "assumedSize") assumedSize = literalNumber(arg.value);
+      else if (name === "slicingArguments") slicingArguments = strings(arg.value);
+      else if (name === "sizedFields") sizedFields = strings(arg.value);
+    }
+    return { assumedSize, slicingArguments, sizedFields };
+  }
+  return undefined;
+}
+
+/** A list of string literals (a single string coerces to a one-item list, as for any list input). */
+function strings(node: ValueNode): string[] | undefined {
+  if (node.kind === "StringValue" && typeof node.value === "string") return [node.value];
+  if (node.kind !== "ListValue") return undefined;
+  const out: string[] = [];
+  for (const v of (node as { values?: readonly ValueNode[] }).values ?? []) {
+    if (v.kind === "StringValue" && typeof v.value === "string") out.push(v.value);
+  }
+  return out;
 }
 
 /** Per argument, the largest default among the interface's field and its implementations. */

@@ -321,6 +321,19 @@ const TABLE: readonly Row[] = [
     cost: 13,
     depth: 5,
   },
+  {
+    name: "@listSize(slicingArguments:, sizedFields:) on a page field", // 1 + (1 + 5 × 1)
+    query: "{ feed(count: 5) { total items { author { id } } } }",
+    options: { sizedFields: ["nodes"] },
+    cost: 7,
+    depth: 4,
+  },
+  {
+    name: "@listSize(assumedSize:) without its slicing argument", // 1 + (1 + 3 × 1)
+    query: "{ feed { items { author { id } } } }",
+    cost: 5,
+    depth: 4,
+  },
   { name: "a mutation", query: 'mutation { like(id: "1") { author { id } } }', cost: 2, depth: 3 },
   {
     name: "operationName picks the operation",
@@ -480,6 +493,21 @@ describe("options", () => {
       type Query { a: Int @cost(weight: -1) }
     `);
     expect(() => analyze(s, graphql16.parse("{ a }"))).toThrow(/Query\.a/);
+  });
+
+  it("reads @listSize on list fields: slicingArguments, assumedSize (a negative one refused)", () => {
+    const s = graphql16.buildSchema(`
+      directive @listSize(assumedSize: Int, slicingArguments: [String!], sizedFields: [String!]) on FIELD_DEFINITION
+      type T { id: ID t: T }
+      type Query {
+        a(take: Int, first: Int): [T] @listSize(slicingArguments: "take", assumedSize: 7)
+        b: [T] @listSize(assumedSize: -1)
+      }
+    `);
+    const cost = (q: string) => analyze(s, graphql16.parse(q)).cost;
+    expect(cost("{ a(take: 4, first: 50) { t { id } } }")).toBe(1 + 4 * 1);
+    expect(cost("{ a(first: 50) { t { id } } }")).toBe(1 + 7 * 1);
+    expect(() => cost("{ b { t { id } } }")).toThrow(/@listSize\(assumedSize:\) on Query\.b/);
   });
 
   it("refuses a schema or document of the wrong kind", () => {

@@ -9,7 +9,17 @@
  */
 import type { FragmentNode, GqlSchema, SelectionNode } from "./analysis-ast.js";
 import { asSchema } from "./analysis-ast.js";
-import { add, type CostConfig, defaultSizeOf, MAX_COST, mul, weightOf } from "./analysis-costs.js";
+import {
+  add,
+  assumedSliceOf,
+  type CostConfig,
+  defaultSizeOf,
+  MAX_COST,
+  mul,
+  sizedFieldsOf,
+  slicingArgumentsOf,
+  weightOf,
+} from "./analysis-costs.js";
 import { selectOperation, type Values } from "./analysis-document.js";
 import { checkedAnalyzeOptions } from "./analysis-options.js";
 import { addBranch } from "./analysis-sums.js";
@@ -31,6 +41,7 @@ import type { Analysis, AnalyzeOptions, OperationType } from "./types.js";
  */
 export const NODE_BUDGET = 100_000;
 
+const NONE: readonly string[] = [];
 const FIELD = 0;
 const BRANCH = 1; // an inline fragment or a fragment's first walk
 const ROOT = 2;
@@ -74,6 +85,8 @@ class Frame {
      * argument on the non-list field that owns it (a connection's `first`), or -1: none.
      */
     readonly slice: number,
+    /** The children `slice` sizes (sizedFields, or the connection's `@listSize(sizedFields:)`). */
+    readonly sized: readonly string[],
   ) {}
 
   most = 0;
@@ -182,6 +195,7 @@ class Walk {
       false,
       undefined,
       -1,
+      NONE,
     );
     const stack = this.stack;
     stack.push(top);
@@ -265,18 +279,23 @@ class Walk {
     }
     let multiplier = 1;
     let slice = -1;
+    let sized = NONE;
     if (info !== undefined && fixed < 0) {
-      const own = f.values.size(sel.arguments, this.c.listSizeArguments, info.argDefaults);
+      const own = f.values.size(sel.arguments, slicingArgumentsOf(info, this.c), info.argDefaults);
       if (info.listDepth > 0) {
         // A connection's `first` sizes its `nodes`/`edges` (GitHub, the GraphQL cost spec's
         // sizedFields); their own argument, if any, can only make the page larger.
         const size =
-          f.slice >= 0 && this.c.sizedFields.includes(name)
+          f.slice >= 0 && f.sized.includes(name)
             ? Math.max(f.slice, own ?? 0)
             : (own ?? defaultSizeOf(info, this.c));
         for (let i = 0; i < info.listDepth; i++) multiplier = mul(multiplier, size);
-      } else if (own !== undefined) {
-        slice = own;
+      } else {
+        const size = own ?? assumedSliceOf(info, this.c);
+        if (size !== undefined) {
+          slice = size;
+          sized = sizedFieldsOf(info, this.c);
+        }
       }
     }
     // Under an introspection field nothing adds to the cost (its price is fixed): scale 0.
@@ -297,6 +316,7 @@ class Walk {
         false,
         undefined,
         slice,
+        sized,
       ),
     );
   }
@@ -331,6 +351,7 @@ class Walk {
         false,
         undefined,
         f.slice,
+        f.sized,
       ),
     );
   }
@@ -345,7 +366,7 @@ class Walk {
     if (targets === null) return;
     if (this.active.has(name)) return; // a cycle: an invalid document, never executed
     // The walk depends on the slice its sized fields take: one memo per fragment and slice.
-    const key = f.slice < 0 ? name : `${name}#${f.slice}`;
+    const key = f.slice < 0 ? name : `${name}#${f.slice}#${f.sized.join(",")}`;
     const memo = this.memos.get(key);
     if (memo !== undefined) {
       const deepest = f.level - 1 + memo.depth;
@@ -380,6 +401,7 @@ class Walk {
         scoped,
         key,
         f.slice,
+        f.sized,
       ),
     );
   }
