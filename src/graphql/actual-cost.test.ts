@@ -39,6 +39,25 @@ describe.each(MAJORS)("actualCost on %s", (_major, graphql) => {
     expect(actualCost(schema, doc, data)).toBe(10);
   });
 
+  it("counts a connection's nodes and edges for the items returned, never above the first-sized static cost", () => {
+    const doc = graphql.parse(
+      "query($n: Int) { me { followers(first: $n) { totalCount nodes { best { id } } edges { node { id } } } } }",
+    );
+    // Static: me 1 + (followers 1 + (nodes 1 + 20 × 1) + (edges 1 + 20 × 1)) = 44.
+    expect(analyze(schema, doc, { variables: { n: 20 } }).cost).toBe(44);
+    const data = {
+      me: {
+        followers: {
+          totalCount: 3,
+          nodes: [{ best: { id: "p" } }, { best: null }, { best: null }],
+          edges: [{ node: { id: "u" } }],
+        },
+      },
+    };
+    // me 1 + (followers 1 + (nodes 1 + 3 × 1) + (edges 1 + 1 × 1)) = 8.
+    expect(actualCost(schema, doc, data, { variables: { n: 20 } })).toBe(8);
+  });
+
   it("honours @skip/@include with the operation's variables, and introspection's price", () => {
     const doc = graphql.parse(
       "query($s: Boolean = true) { me @skip(if: $s) { best { id } } __schema { queryType { name } } }",

@@ -6,7 +6,9 @@
  * concrete type on interfaces and unions, introspection at its fixed price), but a field counts
  * only when its response key is in the data, and a list's selection is summed over its items
  * instead of multiplied by a size. So when every list returned at most the size the analysis
- * assumed, actual ≤ static, and with all weights 1 it is the number of fields resolved.
+ * assumed, actual ≤ static, and with all weights 1 it is the number of fields resolved. No size
+ * enters this walk, so the rules that pick sizes (a connection's `first` sizing its `nodes` and
+ * `edges`: sizedFields, `@listSize`) need nothing here: a connection's nodes count as returned.
  */
 import type { FragmentNode, GqlSchema, SelectionNode } from "./analysis-ast.js";
 import { asSchema } from "./analysis-ast.js";
