@@ -14,11 +14,16 @@ const SDL = /* GraphQL */ `
     node: N
     nodes(first: Int): [N]
     any: U
+    conn(first: Int): C
+  }
+  type C {
+    nodes: [N]
   }
   type N {
     id: ID
     child: N
     children(first: Int, filter: Filter): [N]
+    conn(first: Int): C
   }
   input Filter {
     a: Filter
@@ -123,6 +128,30 @@ describe.each(MAJORS)("hostile documents on %s", (_major, graphql) => {
     const data = timed(() => actualCost(schema, doc, { node: { child: { id: "1" }, x: "1" } }));
     expect(data.value).toBe(1 + 2 ** 29);
     expect(data.ms).toBeLessThan(BOUND_MS);
+  });
+
+  it("fragments fanning out 2^30 times inside a connection: memoised per page size, within 50 ms", () => {
+    const fragments = Array.from({ length: 30 }, (_, i) =>
+      i < 29
+        ? `fragment F${i} on C { ...F${i + 1} ...F${i + 1} }`
+        : `fragment F${i} on C { nodes { child { id } } }`,
+    );
+    const doc = graphql.parse(
+      `{ a: conn(first: 3) { ...F0 } b: conn(first: 5) { ...F0 } } ${fragments.join(" ")}`,
+    );
+    const { value, ms } = timed(() => analyze(schema, doc));
+    // Each conn: 1 + 2^29 × (nodes 1 + first × child 1).
+    expect(value).toMatchObject({ cost: 2 + 2 ** 29 * (4 + 6), aborted: false });
+    expect(ms).toBeLessThan(BOUND_MS);
+  });
+
+  it("a fragment cycle through connections of different page sizes ends", () => {
+    const doc = graphql.parse(
+      "{ conn(first: 2) { ...A } } fragment A on C { nodes { conn(first: 5) { ...A } } }",
+    );
+    const a = analyze(schema, doc);
+    expect(a.aborted).toBe(false);
+    expect(a.cost).toBe(1 + (1 + 2 * 1));
   });
 
   it("a fragment cycle (an invalid document) ends", () => {
