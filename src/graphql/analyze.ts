@@ -22,7 +22,6 @@ import {
 } from "./analysis-costs.js";
 import { selectOperation, type Values } from "./analysis-document.js";
 import { checkedAnalyzeOptions } from "./analysis-options.js";
-import { addBranch } from "./analysis-sums.js";
 import {
   type FieldInfo,
   fieldInfo,
@@ -32,6 +31,7 @@ import {
   type TypeInfo,
   typeByName,
 } from "./analysis-schema.js";
+import { addBranch } from "./analysis-sums.js";
 import type { Analysis, AnalyzeOptions, OperationType } from "./types.js";
 
 /**

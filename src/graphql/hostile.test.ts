@@ -5,8 +5,8 @@
  * The documents are sized so a healthy run takes a few milliseconds.
  */
 import { describe, expect, it } from "vitest";
-import { MAJORS } from "./analysis-fixture.js";
 import { actualCost } from "./actual-cost.js";
+import { MAJORS } from "./analysis-fixture.js";
 import { analyze, NODE_BUDGET } from "./analyze.js";
 
 const SDL = /* GraphQL */ `
