@@ -18,6 +18,8 @@ export const entries = {
   "socket-io": "src/adapters/socket-io/index.ts",
   grpc: "src/adapters/grpc.ts",
   graphql: "src/graphql/index.ts",
+  prometheus: "src/observe/prometheus.ts",
+  otel: "src/observe/otel.ts",
 };
 
 export default defineConfig({

@@ -30,6 +30,22 @@ export {
   type ThrottlekitErrorCode,
 } from "./core/errors/throttlekit-error.js";
 export {
+  type AutoBlockEvent,
+  createEvents,
+  type DecisionEvent,
+  type DeniedEvent,
+  EVENT_TYPES,
+  type EventHub,
+  type EventHubOptions,
+  type EventListener,
+  emitDecision,
+  type StoreEvent,
+  type ThrottleEvent,
+  type ThrottleEventMap,
+  type ThrottleEventType,
+  type ViolationEvent,
+} from "./core/events.js";
+export {
   type ConsumeOptions,
   createLimiter,
   type Limiter,
@@ -47,6 +63,21 @@ export {
 } from "./core/logger.js";
 export { memoryLists } from "./core/memory-list-store.js";
 export { type MemoryStore, type MemoryStoreOptions, memoryStore } from "./core/memory-store.js";
+export { createMetrics } from "./core/metrics/collector.js";
+export {
+  type FleetMetrics,
+  type FleetSecond,
+  type LatencySummary,
+  type Metrics,
+  type MetricsBinding,
+  type MetricsOptions,
+  type MetricsSnapshot,
+  type Offender,
+  OUTCOMES,
+  type Outcome,
+  type OutcomeCounts,
+  type RuleMetrics,
+} from "./core/metrics/types.js";
 export {
   ALGORITHMS,
   type AlgorithmName,
@@ -94,3 +125,11 @@ export {
   type WrapOptions,
   type Wrapped,
 } from "./core/wrap.js";
+export {
+  ABUSE_REASON_PREFIX,
+  type AbuseDetector,
+  type AbuseDetectorOptions,
+  type AbuseSignal,
+  type TrafficInfo,
+  type TrafficVerdict,
+} from "./protect/types.js";

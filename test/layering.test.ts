@@ -101,11 +101,16 @@ describe("layering", () => {
     ]);
   });
 
-  const adapters = [...sources(join(src, "adapters")), ...sources(join(src, "graphql"))];
+  const adapters = [
+    ...sources(join(src, "adapters")),
+    ...sources(join(src, "graphql")),
+    ...sources(join(src, "observe")),
+  ];
   it("has adapters to check", () => {
     const files = adapters.map((f) => relative(src, f));
     expect(files).toContain(join("adapters", "express.ts"));
     expect(files).toContain(join("graphql", "index.ts"));
+    expect(files).toContain(join("observe", "prometheus.ts"));
   });
 
   for (const file of adapters) {
@@ -116,5 +121,18 @@ describe("layering", () => {
 
   it("src/core imports nothing outside src/core, node:* included", () => {
     expect(sources(join(src, "core")).flatMap((f) => coreProblems(f))).toEqual([]);
+  });
+
+  it("src/protect imports only src/core and its own folder: it runs wherever the core does", () => {
+    const problems = sources(join(src, "protect")).flatMap((file) =>
+      specifiers(readFileSync(file, "utf8")).flatMap((s) => {
+        const target = resolve(dirname(file), s);
+        const inside = ["core", "protect"].some(
+          (d) => !relative(join(src, d), target).startsWith(".."),
+        );
+        return s.startsWith(".") && inside ? [] : [`${relative(root, file)} imports ${s}`];
+      }),
+    );
+    expect(problems).toEqual([]);
   });
 });

@@ -22,7 +22,11 @@ export type WarningCode =
   /** The store stopped answering; decisions follow `onStoreError` until it recovers. */
   | "WARN_TK_STORE_OUTAGE"
   /** The store answers again after an outage. */
-  | "WARN_TK_STORE_RECOVERED";
+  | "WARN_TK_STORE_RECOVERED"
+  /** An event listener threw; the request it reported on went on unaffected. */
+  | "WARN_TK_LISTENER_FAILED"
+  /** The abuse detector put a client on the deny list (once per block, never per request). */
+  | "WARN_TK_AUTO_BLOCKED";
 
 /** The default logger: `console.warn`, present in every runtime (edge ones included). */
 export const consoleLogger: Logger = Object.freeze({

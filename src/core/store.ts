@@ -1,5 +1,7 @@
 import type { Decision } from "./decision.js";
+import type { EventHub } from "./events.js";
 import type { ListStore } from "./list-store.js";
+import type { MetricsBinding } from "./metrics/types.js";
 import type { Policy } from "./policy.js";
 
 /**
@@ -24,6 +26,16 @@ export interface Store {
    * Optional: a limiter built on a store without it throws a ConfigError at construction.
    */
   concurrency?(namespace: string): ConcurrencyBinding;
+  /**
+   * Per-second metric buckets of one namespace, shared by the fleet (issue 17, item 2).
+   * Optional: metrics with a `store` that lacks it throw a ConfigError.
+   */
+  metrics?(namespace: string): MetricsBinding;
+  /**
+   * Adds a hub that store-level events (`degraded`, `recovered`) go to. Every limiter built on
+   * the store calls it with its own hub; adding one twice keeps it once.
+   */
+  observe?(events: EventHub): void;
   /** Releases timers or connections the store itself owns (never a user's client). */
   close?(): Promise<void>;
 }

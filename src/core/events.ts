@@ -1,0 +1,306 @@
+import { publishChannel, subscribedChannel } from "./channels.js";
+import type { Decision } from "./decision.js";
+import { type Logger, resolveLogger, warnOnce } from "./logger.js";
+
+/**
+ * What throttlekit reports as it works (issue 17): one event per decision, and derived ones for
+ * refusals, list denials, store outages and automatic blocks. Every limiter, HTTP limiter and
+ * adapter emits into an EventHub (its own, or one passed as `events` so several share it);
+ * metrics, Prometheus and OpenTelemetry are listeners of a hub like any other.
+ *
+ * Nothing is computed when nobody listens: emitters ask `hub.active` (one field read, plus the
+ * diagnostics channels' `hasSubscribers` on Node) before building an event.
+ */
+
+/** An event about one decision: `decision` for every one, `limited` / `blocked` for refusals. */
+export type DecisionEvent = {
+  readonly type: "decision" | "limited" | "blocked";
+  /** When it was decided (ms since the epoch, the limiter's clock). */
+  readonly time: number;
+  /**
+   * The rule that decided: an HTTP rule's name, a limiter's `name` (its prefix by default), or
+   * an adapter's own ("ws:messages", "graphql:cost"). Bounded: never built from a request.
+   */
+  readonly rule: string;
+  /** The identity key. Events carry it; metrics labels never do. */
+  readonly key: string;
+  /** Units this request asked for. */
+  readonly cost: number;
+  readonly decision: Decision;
+  /** True when a rule in shadow mode let a refused request through. */
+  readonly shadow: boolean;
+  /** Time the store took to decide (ms), when measured (someone wants timings); else undefined. */
+  readonly durationMs: number | undefined;
+};
+
+/** A request refused by the deny list (an identity key or an address on it). */
+export type DeniedEvent = {
+  readonly type: "denied";
+  readonly time: number;
+  /** The rule the request matched. */
+  readonly rule: string;
+  /** The identity key, when the key (not the address) was denied. */
+  readonly key: string | undefined;
+  /** The client address, when known. */
+  readonly address: string | undefined;
+  /** The deny entry's reason, when it has one ("abuse: scanning", "ban", ...). */
+  readonly reason: string | undefined;
+};
+
+/**
+ * A client went over a limit: ratethrottle's violation, fired with every refusal the client
+ * caused (limited, blocked, cost-exceeds-limit), never for a store outage's.
+ */
+export type ViolationEvent = {
+  readonly type: "violation";
+  readonly time: number;
+  /** Who: the identity key. */
+  readonly identifier: string;
+  readonly rule: string;
+  /** The binding policy's name ("100/1m", or the policy's own `name`). */
+  readonly policy: string;
+  /** Units used in the policy's window, this refused request included (limit − remaining + cost). */
+  readonly requestsMade: number;
+  readonly limit: number;
+  /** Whole seconds until the request can pass (Retry-After); Infinity when it never can. */
+  readonly retryAfter: number;
+  readonly retryAfterMs: number;
+  readonly reason: "limited" | "blocked" | "cost-exceeds-limit";
+  readonly shadow: boolean;
+};
+
+/** A store outage begins (`degraded`) or ends (`recovered`). Once per transition. */
+export type StoreEvent = {
+  readonly type: "degraded" | "recovered";
+  readonly time: number;
+  /** The store's name ("redis"). */
+  readonly store: string;
+  /** What decisions follow meanwhile: the store's `onStoreError`. */
+  readonly mode: string;
+  /** `degraded`: why the store could not answer. */
+  readonly error: string | undefined;
+  /** `recovered`: how long the outage lasted (ms). */
+  readonly outageMs: number | undefined;
+  /** `recovered`: decisions answered "degraded" during the outage. */
+  readonly degradedDecisions: number | undefined;
+};
+
+/** An identifier was put on the deny list (or blocked) automatically. */
+export type AutoBlockEvent = {
+  readonly type: "autoBlock";
+  readonly time: number;
+  readonly identifier: string;
+  /** What did it: the abuse detector, or a `ban` after repeated violations. */
+  readonly by: "abuse" | "ban";
+  /** The signals that fired ("rate", "scanning", "errors", "user-agent", "burst", "violations"). */
+  readonly reasons: readonly string[];
+  /** The abuse detector's suspicion score (0..1); 1 for a ban. */
+  readonly score: number;
+  readonly durationMs: number;
+  /** When the block ends (ms since the epoch). */
+  readonly until: number;
+};
+
+/** Every event by its name. */
+export type ThrottleEventMap = {
+  decision: DecisionEvent;
+  limited: DecisionEvent;
+  blocked: DecisionEvent;
+  denied: DeniedEvent;
+  violation: ViolationEvent;
+  degraded: StoreEvent;
+  recovered: StoreEvent;
+  autoBlock: AutoBlockEvent;
+};
+
+export type ThrottleEventType = keyof ThrottleEventMap;
+export type ThrottleEvent = ThrottleEventMap[ThrottleEventType];
+export type EventListener<K extends ThrottleEventType> = (event: ThrottleEventMap[K]) => void;
+
+/** Every event name, in a stable order (also the diagnostics channels: `throttlekit:<name>`). */
+export const EVENT_TYPES: readonly ThrottleEventType[] = Object.freeze([
+  "decision",
+  "limited",
+  "blocked",
+  "denied",
+  "violation",
+  "degraded",
+  "recovered",
+  "autoBlock",
+]);
+
+/** The types a decision can produce: emitters skip all the work when none is wanted. */
+const DECISION_TYPES: readonly ThrottleEventType[] = [
+  "decision",
+  "limited",
+  "blocked",
+  "violation",
+];
+
+export type EventHubOptions = {
+  /** Where a listener that throws is reported (once). @default console */
+  logger?: Logger | false;
+};
+
+/**
+ * A typed event emitter (runtime-neutral: no EventEmitter, no node:events). Listeners run
+ * synchronously, in the order they were added; one that throws is reported once through the
+ * logger and never breaks the request that emitted.
+ *
+ * @example
+ * const events = createEvents();
+ * events.on("violation", (v) => alert(`${v.identifier} made ${v.requestsMade}/${v.limit}`));
+ * const limiter = createLimiter({ policies: "10/s", events });
+ */
+export interface EventHub {
+  /** Adds a listener; returns the function that removes it. */
+  on<K extends ThrottleEventType>(type: K, listener: EventListener<K>): () => void;
+  off<K extends ThrottleEventType>(type: K, listener: EventListener<K>): void;
+  /**
+   * True when a decision's events would reach anyone (a listener of decision, limited, blocked
+   * or violation, or a diagnostics channel subscriber). Emitters check this first.
+   */
+  readonly active: boolean;
+  /** True when listeners asked for store timings (`durationMs`): metrics do. */
+  readonly timing: boolean;
+  /** True when an event of `type` would reach anyone. */
+  wants(type: ThrottleEventType): boolean;
+  emit<K extends ThrottleEventType>(type: K, event: ThrottleEventMap[K]): void;
+  /**
+   * Asks emitters to measure `durationMs` while the returned function has not been called
+   * (metrics collectors and histograms call it; plain listeners need not).
+   */
+  wantTimings(): () => void;
+}
+
+/** Builds an event hub to share between limiters, metrics and exporters. */
+export function createEvents(options: EventHubOptions = {}): EventHub {
+  const logger = resolveLogger(options.logger) ?? resolveLogger(undefined)!;
+  return new Hub(logger);
+}
+
+class Hub implements EventHub {
+  private readonly listeners = new Map<ThrottleEventType, EventListener<never>[]>();
+  private decisionListeners = 0;
+  private timers = 0;
+
+  constructor(private readonly logger: Logger) {}
+
+  get active(): boolean {
+    return this.decisionListeners > 0 || subscribedChannel(DECISION_TYPES);
+  }
+
+  get timing(): boolean {
+    return this.timers > 0;
+  }
+
+  wants(type: ThrottleEventType): boolean {
+    const list = this.listeners.get(type);
+    return (list !== undefined && list.length > 0) || subscribedChannel([type]);
+  }
+
+  on<K extends ThrottleEventType>(type: K, listener: EventListener<K>): () => void {
+    if (typeof listener !== "function") {
+      throw new TypeError(`events.on("${type}", listener): listener must be a function`);
+    }
+    if (!EVENT_TYPES.includes(type)) {
+      throw new TypeError(`events.on: unknown event "${String(type)}" (${EVENT_TYPES.join(", ")})`);
+    }
+    // Copy on write: an emit in progress keeps iterating the list it started with.
+    const list = [...(this.listeners.get(type) ?? []), listener as EventListener<never>];
+    this.listeners.set(type, list);
+    if (DECISION_TYPES.includes(type)) this.decisionListeners++;
+    return () => this.off(type, listener);
+  }
+
+  off<K extends ThrottleEventType>(type: K, listener: EventListener<K>): void {
+    const list = this.listeners.get(type);
+    if (list === undefined) return;
+    const i = list.indexOf(listener as EventListener<never>);
+    if (i < 0) return;
+    this.listeners.set(type, [...list.slice(0, i), ...list.slice(i + 1)]);
+    if (DECISION_TYPES.includes(type)) this.decisionListeners--;
+  }
+
+  wantTimings(): () => void {
+    this.timers++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.timers--;
+    };
+  }
+
+  emit<K extends ThrottleEventType>(type: K, event: ThrottleEventMap[K]): void {
+    const list = this.listeners.get(type);
+    if (list !== undefined) {
+      for (const listener of list) {
+        try {
+          (listener as EventListener<K>)(event);
+        } catch (error) {
+          const why = error instanceof Error ? error.message : String(error);
+          warnOnce(
+            this.logger,
+            "WARN_TK_LISTENER_FAILED",
+            `a "${type}" listener threw (${why}); the request it reported on went on unaffected`,
+          );
+        }
+      }
+    }
+    publishChannel(type, event);
+  }
+}
+
+/**
+ * Emits the events of one decision: `decision`, then `limited` or `blocked` and `violation` for
+ * a refusal the client caused. The one place that turns a Decision into events, used by the core
+ * limiter, the HTTP engine and every adapter, so payloads agree everywhere. Call it only when
+ * `hub.active`.
+ */
+export function emitDecision(
+  hub: EventHub,
+  time: number,
+  rule: string,
+  key: string,
+  cost: number,
+  decision: Decision,
+  shadow: boolean,
+  durationMs: number | undefined,
+): void {
+  hub.emit("decision", { type: "decision", time, rule, key, cost, decision, shadow, durationMs });
+  const reason = decision.reason;
+  if (
+    decision.allowed ||
+    (reason !== "limited" && reason !== "blocked" && reason !== "cost-exceeds-limit")
+  )
+    return;
+  hub.emit(reason === "blocked" ? "blocked" : "limited", {
+    type: reason === "blocked" ? "blocked" : "limited",
+    time,
+    rule,
+    key,
+    cost,
+    decision,
+    shadow,
+    durationMs,
+  });
+  if (!hub.wants("violation")) return;
+  const retryAfterMs = decision.retryAfterMs;
+  hub.emit("violation", {
+    type: "violation",
+    time,
+    identifier: key,
+    rule,
+    policy: decision.policy.name,
+    requestsMade: decision.limit - decision.remaining + cost,
+    limit: decision.limit,
+    retryAfter:
+      retryAfterMs === Number.POSITIVE_INFINITY
+        ? Number.POSITIVE_INFINITY
+        : Math.ceil(retryAfterMs / 1000),
+    retryAfterMs,
+    reason,
+    shadow,
+  });
+}
