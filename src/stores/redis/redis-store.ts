@@ -6,6 +6,7 @@ import {
   TIMER_DURATION_FORM,
 } from "../../core/duration.js";
 import { ProblemList } from "../../core/errors/config-error.js";
+import type { EventHub } from "../../core/events.js";
 import type { ListStore } from "../../core/list-store.js";
 import { LOGGER_FORM, type Logger, resolveLogger } from "../../core/logger.js";
 import { memoryStore } from "../../core/memory-store.js";
@@ -94,6 +95,8 @@ export interface RedisStore extends Store {
   readonly stats: RedisStoreStats;
   /** True while the circuit breaker keeps calls away from Redis. */
   readonly circuitOpen: boolean;
+  /** Adds a hub `degraded` and `recovered` go to (every limiter on the store adds its own). */
+  observe(events: EventHub): void;
 }
 
 const OPTION_KEYS = [
@@ -202,6 +205,7 @@ class RedisStoreImpl implements RedisStore {
   /** Allow and deny lists in Redis: the whole fleet shares them (see redis-lists.ts). */
   readonly lists: (namespace: string) => ListStore;
   private readonly runner: ScriptRunner;
+  private readonly outages: OutageLog;
   private readonly counters = { degraded: 0, localHits: 0 };
   private readonly bindings = new Map<string, RedisBinding>();
   private readonly leases = new Map<string, RedisConcurrency>();
@@ -219,8 +223,8 @@ class RedisStoreImpl implements RedisStore {
     ttlPaddingMs: number,
     logger: Logger,
   ) {
-    const outages = new OutageLog(logger, onStoreError, this.counters);
-    this.runner = new ScriptRunner(commands, timeoutMs, breaker, outages);
+    this.outages = new OutageLog(logger, onStoreError, this.counters);
+    this.runner = new ScriptRunner(commands, timeoutMs, breaker, this.outages);
     this.lists = redisLists(commands, timeoutMs);
     let fallback: BindingContext["fallback"];
     if (onStoreError === "fallback") {
@@ -259,6 +263,14 @@ class RedisStoreImpl implements RedisStore {
       this.bindings.set(id, binding);
     }
     return binding;
+  }
+
+  /**
+   * Sends `degraded` and `recovered` to `events` once per outage transition (outage-log.ts).
+   * Every limiter built on the store calls it with its hub; a hub added twice is kept once.
+   */
+  observe(events: EventHub): void {
+    this.outages.observe(events);
   }
 
   /** createConcurrencyLimiter's leases: one script run per call (concurrency.ts). */
