@@ -1,19 +1,29 @@
 import type { AcquireResult, ConcurrencyLimiter } from "../core/concurrency.js";
 import type { Decision } from "../core/decision.js";
 import { ConfigError } from "../core/errors/config-error.js";
+import {
+  type EventHub,
+  type EventListener,
+  emitDecision,
+  type ThrottleEventType,
+} from "../core/events.js";
 import type { Logger } from "../core/logger.js";
+import type { Metrics, MetricsSnapshot } from "../core/metrics/types.js";
 import type { Store } from "../core/store.js";
+import type { AbuseDetector } from "../protect/types.js";
 import type { AddressResolver } from "./client-address.js";
+import { deniedOutcome } from "./denied.js";
 import { type HeaderMap, retryAfterSeconds } from "./headers.js";
 import type { HttpLimiter } from "./http-limiter.js";
 import type { Identity, IdentityContext, IdentityResult } from "./identity/types.js";
 import { type IdentityFailures, identityFailed } from "./identity-failed.js";
 import type { Held, InFlight } from "./in-flight.js";
 import { formatIp } from "./ip-address.js";
-import type { ListIndex } from "./lists.js";
+import type { ListHit, ListIndex } from "./lists.js";
 import type { ContinueOutcome, HttpLimiterOptions, HttpOutcome } from "./options.js";
-import { EXEMPT, finish, NO_STORE, respond, SKIPPED, UNMATCHED } from "./outcomes.js";
-import { deniedProblem, rejectedProblem, rejectedStatus } from "./problem.js";
+import { EXEMPT, finish, respond, SKIPPED, UNMATCHED } from "./outcomes.js";
+import { rejectedProblem, rejectedStatus } from "./problem.js";
+import { analyze, analyzedAfter } from "./protect.js";
 import { type HttpRequest, isThenable, type MaybePromise } from "./request.js";
 import { type CompiledRule, matchRule, type Target } from "./rules.js";
 import { throughShedder } from "./shed-gate.js";
@@ -36,6 +46,22 @@ export type Capacity = {
   /** The shedder's priority of requests no rule matched. */
   readonly priority: Priority;
 };
+
+/** What the limiter reports to: its events, metrics and abuse detector. */
+export type Watch = {
+  readonly events: EventHub;
+  /** The `metrics` option's collector. */
+  readonly collector: Metrics | undefined;
+  /** The `protect` option's detector. */
+  readonly protect: AbuseDetector | undefined;
+};
+
+/**
+ * Whether a request's decision is reported, carried from the store call to the one place that
+ * emits: undefined when nobody listens (nothing is done), else the performance.now() taken
+ * before the store call, or -1 when no listener wants timings.
+ */
+type Watched = number | undefined;
 
 /**
  * The HttpLimiter returned by createHttpLimiter (built there; not constructed by users): the
@@ -62,11 +88,33 @@ export class Engine<Raw> implements HttpLimiter<Raw> {
     readonly logger: Logger,
     private readonly failures: IdentityFailures | undefined,
     private readonly capacity: Capacity,
+    private readonly watch: Watch,
   ) {
     this.context = Object.freeze({ now });
     this.skip = options.skip;
     this.refundFailed = options.countFailed === false;
     this.refundSuccessful = options.countSuccessful === false;
+    this.events = watch.events;
+    this.protect = watch.protect;
+  }
+
+  readonly events: EventHub;
+  readonly protect: AbuseDetector | undefined;
+
+  on<K extends ThrottleEventType>(type: K, listener: EventListener<K>): () => void {
+    return this.events.on(type, listener);
+  }
+
+  metrics(): MetricsSnapshot {
+    const collector = this.watch.collector;
+    if (collector === undefined) throw metricsOff();
+    return collector.snapshot();
+  }
+
+  resetMetrics(): void {
+    const collector = this.watch.collector;
+    if (collector === undefined) throw metricsOff();
+    collector.reset();
   }
 
   handle(req: HttpRequest<Raw>): MaybePromise<HttpOutcome> {
@@ -96,6 +144,7 @@ export class Engine<Raw> implements HttpLimiter<Raw> {
   async close(): Promise<void> {
     this.capacity.inFlight?.close();
     this.lists.close();
+    await this.watch.collector?.close();
     await this.ownStore?.close?.();
   }
 
@@ -140,8 +189,8 @@ export class Engine<Raw> implements HttpLimiter<Raw> {
     const lists = this.lists;
     if (!lists.empty && lists.hasAddresses) {
       const hit = lists.matchAddress(this.resolve(req), this.now());
-      if (hit === "deny") return this.denied(req, undefined);
-      if (hit === "allow") return EXEMPT;
+      if (hit !== undefined)
+        return hit.list === "deny" ? this.denied(req, rule, undefined, hit) : EXEMPT;
     }
     if (rule.exempt) return EXEMPT;
     const identity = rule.identity ?? this.identity;
@@ -187,8 +236,7 @@ export class Engine<Raw> implements HttpLimiter<Raw> {
     const lists = this.lists;
     if (!lists.empty) {
       const hit = lists.matchKey(key, this.now());
-      if (hit === "deny") return this.denied(req, key);
-      if (hit === "allow") return EXEMPT;
+      if (hit !== undefined) return hit.list === "deny" ? this.denied(req, rule, key, hit) : EXEMPT;
     }
     const target = (group !== undefined ? rule.groups?.get(group) : undefined) ?? rule.fallback;
     if (target === UNLIMITED) return EXEMPT;
@@ -197,7 +245,7 @@ export class Engine<Raw> implements HttpLimiter<Raw> {
       const slots = rule.slots;
       return slots === undefined
         ? EXEMPT
-        : this.acquire(req, rule, slots, undefined, key, group, 0);
+        : this.acquire(req, rule, slots, undefined, key, group, 0, this.watched());
     }
     const cost = rule.cost;
     if (typeof cost === "number") return this.consume(req, rule, target, key, group, cost);
@@ -219,13 +267,28 @@ export class Engine<Raw> implements HttpLimiter<Raw> {
     cost: number,
   ): MaybePromise<HttpOutcome> {
     const opts = cost === 1 ? COST_ONE : { cost };
+    const w = this.watched();
     if (target.limiter.canConsumeSync) {
       const d = target.limiter.consumeSync(key, opts);
-      return this.decided(req, rule, target, key, group, cost, d);
+      return this.decided(req, rule, target, key, group, cost, d, w);
     }
     return target.limiter
       .consume(key, opts)
-      .then((d) => this.decided(req, rule, target, key, group, cost, d));
+      .then((d) => this.decided(req, rule, target, key, group, cost, d, w));
+  }
+
+  /** Whether this request's decision is reported (the one `hub.active` check per request). */
+  private watched(): Watched {
+    const events = this.events;
+    if (!events.active) return undefined;
+    return events.timing ? performance.now() : -1;
+  }
+
+  /** The request's one decision event (emitDecision: decision, limited/blocked, violation). */
+  private report(rule: CompiledRule<Raw>, key: string, cost: number, d: Decision, w: number): void {
+    const ms = w >= 0 ? performance.now() - w : undefined;
+    const shadow = rule.shadow && !d.allowed;
+    emitDecision(this.events, this.now(), rule.name, key, cost, d, shadow, ms);
   }
 
   private decided(
@@ -236,22 +299,34 @@ export class Engine<Raw> implements HttpLimiter<Raw> {
     group: string | undefined,
     cost: number,
     d: Decision,
+    w: Watched,
   ): MaybePromise<HttpOutcome> {
     if (d.allowed) {
       // Rate first, then the slot: a request the rate refuses never reaches the concurrency
       // store, so a flood stays one round trip per request.
       if (rule.slots !== undefined)
-        return this.acquire(req, rule, rule.slots, target, key, group, cost, d);
-      return this.continued(target, key, cost, d, undefined);
+        return this.acquire(req, rule, rule.slots, target, key, group, cost, w, d);
+      if (w !== undefined) this.report(rule, key, cost, d, w);
+      return this.continued(req, rule, target, key, cost, d, undefined);
     }
+    if (w !== undefined) this.report(rule, key, cost, d, w);
+    // Shadow mode: refused on paper (events, metrics), never for the client. Nothing was
+    // charged (a refusal charges nothing), so there is nothing to refund either.
+    if (rule.shadow) return this.shadowed(req, key, d);
     const retryAfter = retryAfterSeconds(d);
     const headers: HeaderMap = target.render?.(d) ?? {};
     if (retryAfter !== undefined) headers["Retry-After"] = String(retryAfter);
     return this.refused(req, rule, key, group, d, retryAfter, headers);
   }
 
-  /** The request may go on: its headers, and the `after` that refunds and gives its slot back. */
+  /**
+   * The request may go on: its headers, and the `after` that refunds, gives its slot back and
+   * tells the abuse detector the final status. A shadow rule sends no headers and never delays:
+   * it is not live for clients.
+   */
   private continued(
+    req: HttpRequest<Raw>,
+    rule: CompiledRule<Raw>,
     target: Target | undefined,
     key: string,
     cost: number,
@@ -262,19 +337,44 @@ export class Engine<Raw> implements HttpLimiter<Raw> {
       target !== undefined && cost > 0 && (this.refundFailed || this.refundSuccessful)
         ? this.refunder(target, key, cost)
         : undefined;
+    let after = held === undefined ? refund : this.releaser(held, refund);
+    if (this.protect !== undefined)
+      after = analyzedAfter(this.protect, req, key, after, this.logger);
+    const shadow = rule.shadow;
     const outcome: ContinueOutcome = {
       action: "continue",
       reason: d.reason,
-      headers: target?.render?.(d),
+      headers: shadow ? undefined : target?.render?.(d),
       decision: d,
       key,
-      after: held === undefined ? refund : this.releaser(held, refund),
+      after,
       holds: held !== undefined,
     };
     // leaky-bucket "delay" mode: smooth the request instead of rejecting it (nginx's delay).
-    if (d.delayMs > 0)
+    if (d.delayMs > 0 && !shadow)
       return new Promise((resolve) => setTimeout(() => resolve(outcome), d.delayMs));
     return outcome;
+  }
+
+  /**
+   * A refusal of a rule in shadow mode, whatever its reason (a limit, a block, a concurrency
+   * refusal, a store outage failing closed): the request goes on as if no rule were there, with
+   * no headers and no slot.
+   */
+  private shadowed(req: HttpRequest<Raw>, key: string, d: Decision): ContinueOutcome {
+    const protect = this.protect;
+    return {
+      action: "continue",
+      reason: d.reason,
+      headers: undefined,
+      decision: d,
+      key,
+      after:
+        protect === undefined
+          ? undefined
+          : analyzedAfter(protect, req, key, undefined, this.logger),
+      holds: false,
+    };
   }
 
   /**
@@ -291,6 +391,7 @@ export class Engine<Raw> implements HttpLimiter<Raw> {
     key: string,
     group: string | undefined,
     cost: number,
+    w: Watched,
     rated?: Decision,
   ): Promise<HttpOutcome> {
     const refund = (): void => {
@@ -299,11 +400,18 @@ export class Engine<Raw> implements HttpLimiter<Raw> {
     return slots.acquire(key).then(
       (r: AcquireResult): MaybePromise<HttpOutcome> => {
         if (r.allowed) {
+          const d = rated ?? r.decision;
+          // The rate decision and its cost, or the slot's (one unit) on a rule without policies.
+          if (w !== undefined) this.report(rule, key, rated === undefined ? 1 : cost, d, w);
           const held = this.capacity.inFlight!.hold(slots, r.lease);
-          return this.continued(target, key, cost, rated ?? r.decision, held);
+          return this.continued(req, rule, target, key, cost, d, held);
         }
+        // Refused here, in shadow mode too: the rate charge is refunded as "enforce" would,
+        // so counters read what enforcing would have left.
         refund();
         const d = r.decision;
+        if (w !== undefined) this.report(rule, key, 1, d, w);
+        if (rule.shadow) return this.shadowed(req, key, d);
         const retryAfter = d.reason === "degraded" ? retryAfterSeconds(d) : CONCURRENCY_RETRY_AFTER;
         // No RateLimit fields: the rate charge was refunded (they would be stale), and their
         // reset `t` may lie past this Retry-After, which draft-10 §6 forbids.
@@ -328,6 +436,10 @@ export class Engine<Raw> implements HttpLimiter<Raw> {
     retryAfter: number | undefined,
     headers: HeaderMap,
   ): MaybePromise<HttpOutcome> {
+    // The abuse detector hears of a refusal at once (429 is the limiter's, not an error signal).
+    const protect = this.protect;
+    if (protect !== undefined)
+      analyze(protect, key, req.path, req.header("user-agent"), rejectedStatus(d), this.logger);
     const onLimited = this.options.onLimited;
     // A store outage's refusal is a 503 temporary-reduced-capacity, never a quota 429 (issue 13,
     // item 4): the client exceeded nothing.
@@ -374,15 +486,30 @@ export class Engine<Raw> implements HttpLimiter<Raw> {
     };
   }
 
-  private denied(req: HttpRequest<Raw>, key: string | undefined): MaybePromise<HttpOutcome> {
+  private denied(
+    req: HttpRequest<Raw>,
+    rule: CompiledRule<Raw>,
+    key: string | undefined,
+    hit: ListHit,
+  ): MaybePromise<HttpOutcome> {
+    const address = () => this.clientAddress(req);
     const onDenied = this.options.onDenied;
-    if (onDenied === undefined) return respond(deniedProblem(), "denied", undefined, key);
-    return finish(onDenied({ req, key }), 403, NO_STORE, "denied", undefined, key);
+    return deniedOutcome(req, rule.name, key, address, hit, this.now(), this.events, onDenied);
   }
 
   private identityFailed(error: unknown, req: HttpRequest<Raw>): MaybePromise<HttpOutcome> {
     return identityFailed(error, req, this.failures, this.resolve, this.options.onIdentityError);
   }
+}
+
+function metricsOff(): ConfigError {
+  return new ConfigError([
+    {
+      option: "metrics",
+      received: undefined,
+      expected: "metrics: true (or its options) when the limiter is created, to call metrics()",
+    },
+  ]);
 }
 
 function checkCost(v: unknown): number {

@@ -1,11 +1,16 @@
 import { DURATION_FORM, parseDuration } from "../core/duration.js";
 import { ConfigError, ProblemList } from "../core/errors/config-error.js";
-import { createLimiter } from "../core/limiter.js";
+import type { EventHub, EventListener, ThrottleEventType } from "../core/events.js";
+import { checkEvents, createLimiter } from "../core/limiter.js";
+import type { ListStore } from "../core/list-store.js";
 import { LOGGER_FORM, type Logger, resolveLogger } from "../core/logger.js";
 import { memoryLists } from "../core/memory-list-store.js";
 import { memoryStore } from "../core/memory-store.js";
+import { createMetrics } from "../core/metrics/collector.js";
+import type { Metrics, MetricsSnapshot } from "../core/metrics/types.js";
 import { parsePolicies } from "../core/policy.js";
 import type { Store } from "../core/store.js";
+import type { AbuseDetector } from "../protect/types.js";
 import { addressResolver, PROXY_HEADERS, trustProxyProblem } from "./client-address.js";
 import { type Capacity, Engine } from "./engine.js";
 import { HEADER_STYLES } from "./headers.js";
@@ -15,8 +20,9 @@ import type { IdentityFailures } from "./identity-failed.js";
 import { InFlight } from "./in-flight.js";
 import { type HttpLists, ListIndex, listValueProblem } from "./lists.js";
 import type { HttpLimiterOptions, HttpOutcome } from "./options.js";
+import { buildProtect, notifying } from "./protect.js";
 import type { HttpRequest, MaybePromise } from "./request.js";
-import { type CompiledRule, compileRules, type HttpRule } from "./rules.js";
+import { type CompiledRule, compileRules, type HttpRule, RULE_MODES } from "./rules.js";
 import { buildShedder, checkPriority, type LoadShedder } from "./shedder.js";
 
 /**
@@ -41,7 +47,25 @@ export interface HttpLimiter<Raw = unknown> {
    * as another limiter's `shed` to count both limiters' requests together.
    */
   readonly shed: LoadShedder | undefined;
-  /** Stops list notifications and closes the store if the limiter created it. */
+  /**
+   * Where this limiter's events go (the `events` option, or a hub of its own): one `decision`
+   * per request a rule decided (and `limited` / `blocked` / `violation` for refusals), named by
+   * the rule; `denied` for the deny list; the store's `degraded` / `recovered`; `autoBlock`.
+   */
+  readonly events: EventHub;
+  /** Adds an event listener to `events`; returns the function that removes it. */
+  on<K extends ThrottleEventType>(type: K, listener: EventListener<K>): () => void;
+  /**
+   * Counts so far, per rule and policy (the `metrics` option): requests, allowed, limited,
+   * blocked, denied, degraded, shadowed, block rate; recent violations, top offenders, store
+   * latency. Throws a ConfigError without the option.
+   */
+  metrics(): MetricsSnapshot;
+  /** Starts the counts again from zero. */
+  resetMetrics(): void;
+  /** The abuse detector of the `protect` option (pass it to another limiter to share it). */
+  readonly protect: AbuseDetector | undefined;
+  /** Stops list notifications and metrics, and closes the store if the limiter created it. */
   close(): Promise<void>;
 }
 
@@ -75,6 +99,10 @@ const OPTION_KEYS = [
   "priority",
   "shed",
   "onShed",
+  "mode",
+  "events",
+  "metrics",
+  "protect",
 ] as const;
 
 /**
@@ -205,6 +233,12 @@ export function createHttpLimiter<Raw = unknown>(
     );
   }
   const priority = checkPriority(options.priority, "priority", problems);
+  if (options.mode !== undefined && !RULE_MODES.includes(options.mode))
+    problems.add("mode", options.mode, '"enforce" | "shadow"');
+  const events = checkEvents(options.events, problems);
+  const m = options.metrics;
+  if (m !== undefined && typeof m !== "boolean" && (typeof m !== "object" || m === null))
+    problems.add("metrics", m, "true, false or the metrics options { store?, ... }");
   const shed =
     options.shed === undefined ? undefined : buildShedder(options.shed, "shed", problems);
   // Rules are compiled even when other options are bad, so one run reports every problem; a bad
@@ -221,6 +255,7 @@ export function createHttpLimiter<Raw = unknown>(
       ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
       // Checked above: a bad one is reported once, as "priority".
       ...(options.priority !== undefined && priority !== undefined ? { priority } : {}),
+      ...(options.mode !== undefined ? { mode: options.mode } : {}),
     });
   }
   const compiled = compileRules(
@@ -239,7 +274,26 @@ export function createHttpLimiter<Raw = unknown>(
     problems,
     (i) => (i < rules.length ? `rules[${i}]` : "options"),
   );
+  // The lists (the store's, shared by the fleet, or this process's own) are built before the
+  // abuse detector, which writes its automatic blocks to them.
+  const now = options.clock ?? Date.now;
+  const listStore = store.lists?.(prefix);
+  const listBackend: ListStore = listStore ?? memoryLists()(prefix);
+  let lists: ListIndex | undefined;
+  const protect = buildProtect(
+    options.protect,
+    {
+      lists: notifying(listBackend, () => lists?.invalidate()),
+      changed: () => lists?.invalidate(),
+      events,
+      logger: options.logger,
+      clock: options.clock,
+    },
+    problems,
+  );
   problems.throwIfAny();
+  // Store-level events (degraded, recovered) reach this hub, once however many rules there are.
+  store.observe?.(events);
 
   const header = options.proxyHeader ?? "x-forwarded-for";
   const ipOptions = {
@@ -256,7 +310,6 @@ export function createHttpLimiter<Raw = unknown>(
     options.trustProxy === undefined && isIpIdentity(identity)
       ? identity.resolveAddress
       : addressResolver(options.trustProxy, header);
-  const now = options.clock ?? Date.now;
   // Failed identifications count against the client's address in the same store, under their
   // own namespace, so guessing tokens costs a budget too (issue 13, item 11).
   const identityFailures: IdentityFailures | undefined =
@@ -267,19 +320,15 @@ export function createHttpLimiter<Raw = unknown>(
             policies: failuresInput,
             store,
             prefix: `${prefix}:identity-failures`,
+            // Its decisions are this limiter's too: one event per failed identification.
+            events,
+            name: "identity-failures",
             ...(options.clock !== undefined ? { clock: options.clock } : {}),
           }),
           ipv4Prefix: options.ipv4Prefix ?? 32,
           ipv6Prefix: options.ipv6Prefix ?? 56,
         };
-  const listStore = store.lists?.(prefix);
-  const lists = new ListIndex(
-    listStore ?? memoryLists()(prefix),
-    listStore !== undefined,
-    now,
-    staticEntries,
-    refreshMs!,
-  );
+  lists = new ListIndex(listBackend, listStore !== undefined, now, staticEntries, refreshMs!);
   const capacity: Capacity = {
     inFlight: inFlightOf(compiled, now),
     shed,
@@ -296,7 +345,21 @@ export function createHttpLimiter<Raw = unknown>(
     logger!,
     identityFailures,
     capacity,
+    { events, collector: metricsOf(m, events, options.clock), protect },
   );
+}
+
+/** The `metrics` option's collector, listening to the limiter's hub. */
+function metricsOf(
+  option: HttpLimiterOptions["metrics"],
+  events: EventHub,
+  clock: (() => number) | undefined,
+): Metrics | undefined {
+  if (option === undefined || option === false) return undefined;
+  return createMetrics(events, {
+    ...(clock !== undefined ? { clock } : {}),
+    ...(option === true ? {} : option),
+  });
 }
 
 /**

@@ -34,9 +34,16 @@ export interface HttpLists {
   readonly shared: boolean;
 }
 
-/** Expiry per list of one key (0: not on that list), so an allow outlives an expired deny. */
-type KeyHit = { allow: number; deny: number };
-type CidrHit = { readonly list: ListKind; readonly expiresAt: number; readonly cidr: Cidr };
+/** The entry a request matched: its list, expiry (Infinity: never) and reason. */
+export type ListHit = {
+  readonly list: ListKind;
+  readonly expiresAt: number;
+  readonly reason: string | undefined;
+};
+
+/** The entry per list of one key, so an allow outlives an expired deny. */
+type KeyHit = { allow: ListHit | undefined; deny: ListHit | undefined };
+type CidrHit = ListHit & { readonly cidr: Cidr };
 
 const NEVER = Number.POSITIVE_INFINITY;
 
@@ -186,24 +193,35 @@ export class ListIndex implements HttpLists {
     await this.load(false);
   }
 
-  /** The list the client address is on (deny wins), if any. */
-  matchAddress(ip: IpAddress | undefined, now: number): ListKind | undefined {
+  /** The entry the client address matches (a deny wins), if any. */
+  matchAddress(ip: IpAddress | undefined, now: number): ListHit | undefined {
     if (ip === undefined || this.cidrs.length === 0) return undefined;
-    let found: ListKind | undefined;
+    let found: ListHit | undefined;
     for (const hit of this.cidrs) {
       if (hit.expiresAt > now && cidrContains(hit.cidr, ip)) {
-        if (hit.list === "deny") return "deny";
-        found = "allow";
+        if (hit.list === "deny") return hit;
+        found ??= hit;
       }
     }
     return found;
   }
 
-  /** The list the identity key is on (deny wins), if any. */
-  matchKey(key: string, now: number): ListKind | undefined {
+  /** The entry the identity key is on (a deny wins), if any. */
+  matchKey(key: string, now: number): ListHit | undefined {
     const hit = this.keys.get(key);
     if (hit === undefined) return undefined;
-    return hit.deny > now ? "deny" : hit.allow > now ? "allow" : undefined;
+    const { deny, allow } = hit;
+    if (deny !== undefined && deny.expiresAt > now) return deny;
+    return allow !== undefined && allow.expiresAt > now ? allow : undefined;
+  }
+
+  /**
+   * Marks the snapshot stale: the next request waits for a reload. For changes made to the
+   * store behind this index (the abuse detector's automatic blocks) on stores that cannot
+   * signal them.
+   */
+  invalidate(): void {
+    this.stale = true;
   }
 
   get hasAddresses(): boolean {
@@ -272,21 +290,24 @@ export class ListIndex implements HttpLists {
   private build(entries: readonly ListEntry[]): void {
     const keys = new Map<string, KeyHit>();
     const cidrs: CidrHit[] = [];
-    const put = (list: ListKind, value: string, expiresAt: number) => {
+    const put = (list: ListKind, value: string, expiresAt: number, reason: string | undefined) => {
       const cidr = parseCidr(value);
       if (cidr !== undefined) {
-        cidrs.push({ list, expiresAt, cidr });
+        cidrs.push({ list, expiresAt, reason, cidr });
         return;
       }
       let hit = keys.get(value);
       if (hit === undefined) {
-        hit = { allow: 0, deny: 0 };
+        hit = { allow: undefined, deny: undefined };
         keys.set(value, hit);
       }
-      if (expiresAt > hit[list]) hit[list] = expiresAt;
+      // The entry that lasts longest speaks for the key (a static entry never expires).
+      const prior = hit[list];
+      if (prior === undefined || expiresAt > prior.expiresAt)
+        hit[list] = { list, expiresAt, reason };
     };
-    for (const e of this.staticEntries) put(e.list, e.value, NEVER);
-    for (const e of entries) put(e.list, e.value, e.expiresAt ?? NEVER);
+    for (const e of this.staticEntries) put(e.list, e.value, NEVER, undefined);
+    for (const e of entries) put(e.list, e.value, e.expiresAt ?? NEVER, e.reason);
     this.keys = keys;
     this.cidrs = cidrs;
     this.empty = keys.size === 0 && cidrs.length === 0;

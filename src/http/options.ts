@@ -1,14 +1,17 @@
 import type { Decision, Reason } from "../core/decision.js";
 import type { Duration } from "../core/duration.js";
+import type { EventHub } from "../core/events.js";
 import type { Logger } from "../core/logger.js";
+import type { MetricsOptions } from "../core/metrics/types.js";
 import type { PolicyInput } from "../core/policy.js";
 import type { Store } from "../core/store.js";
+import type { AbuseDetector, AbuseDetectorOptions } from "../protect/types.js";
 import type { ProxyHeader, TrustProxy } from "./client-address.js";
 import type { HeaderMap, HeaderStyle } from "./headers.js";
 import type { Identity } from "./identity/types.js";
 import type { PlainResponse } from "./problem.js";
 import type { HttpRequest, HttpResponse, MaybePromise } from "./request.js";
-import type { HttpRule, RuleConcurrency, RulePolicies } from "./rules.js";
+import type { HttpRule, RuleConcurrency, RuleMode, RulePolicies } from "./rules.js";
 import type { LoadShedder, Priority, ShedOptions } from "./shedder.js";
 
 /** What `onLimited` receives. */
@@ -53,7 +56,19 @@ export type DeniedContext<Raw = unknown> = {
   readonly req: HttpRequest<Raw>;
   /** The identity key, when the key (not the address) was on the deny list. */
   readonly key: string | undefined;
+  /** The deny entry's reason ("abuse: scanning" for an automatic block of `protect`). */
+  readonly reason: string | undefined;
+  /**
+   * The status the default response would have: 429 for an automatic block of `protect` (the
+   * entry's reason starts with "abuse:"), else 403.
+   */
+  readonly status: 403 | 429;
+  /** Seconds until the entry expires; undefined for an entry without expiry. */
+  readonly retryAfter: number | undefined;
 };
+
+/** `protect`: an abuse detector, or the options to build one (createAbuseDetector). */
+export type ProtectOption = AbuseDetector | Omit<AbuseDetectorOptions, "lists" | "events">;
 
 /**
  * Options of createHttpLimiter (and of every adapter). Everything is validated at construction;
@@ -72,6 +87,36 @@ export type HttpLimiterOptions<Raw = unknown> = {
    * "normal" by default). @default "normal"
    */
   priority?: Priority;
+  /**
+   * The catch-all rule's mode (see HttpRule.mode): "shadow" decides, charges, emits and counts
+   * but never refuses, and sends no rate-limit headers. Rules set their own.
+   * @default "enforce"
+   */
+  mode?: RuleMode;
+  /**
+   * Where this limiter's events go: one per decision (`decision`, and `limited`, `blocked`,
+   * `violation` for refusals) named by the rule, `denied` for the deny list, the store's
+   * `degraded` / `recovered`, `autoBlock` from `protect`. Pass one hub to several limiters
+   * (and core limiters) to watch them together.
+   * @default a hub of its own (`limiter.events`)
+   */
+  events?: EventHub;
+  /**
+   * Collect metrics from this limiter's events (`limiter.metrics()`): `true`, or the collector's
+   * options (a `store` shares them with the fleet).
+   * @default false
+   */
+  metrics?: boolean | MetricsOptions;
+  /**
+   * Abuse detection: every request that reaches a rule's decision is analyzed once (its
+   * identity key, path, User-Agent and final status); suspicious clients are put on the deny
+   * list (with `autoBlock`), fleet-wide through the store's lists, and answered 429 with the
+   * problem type abnormal-usage-detected and Retry-After until the block ends. An AbuseDetector
+   * (createAbuseDetector), or its options: the limiter then builds one on its store's lists,
+   * its events, logger and clock.
+   * @default undefined (no detection)
+   */
+  protect?: ProtectOption;
   /**
    * Load shedding (Stripe's): at most `maxInFlight` requests in flight in this process, with
    * room reserved for more important ones; past their room, "sheddable" requests are refused
@@ -130,7 +175,11 @@ export type HttpLimiterOptions<Raw = unknown> = {
    * @default a 503 problem+json (temporary-reduced-capacity) with Retry-After
    */
   onShed?: (context: ShedContext<Raw>) => MaybePromise<HttpResponse>;
-  /** Builds the response for a denied client. @default a 403 problem+json */
+  /**
+   * Builds the response for a client on the deny list; a response without `status` gets the
+   * context's `status` (429 for an automatic block of `protect`, else 403).
+   * @default a 403 problem+json; 429 abnormal-usage-detected with Retry-After for an automatic block
+   */
   onDenied?: (context: DeniedContext<Raw>) => MaybePromise<HttpResponse>;
   /** Builds the response when the identity fails (missing or invalid credentials). @default a 401 problem+json */
   onIdentityError?: (error: unknown, req: HttpRequest<Raw>) => MaybePromise<HttpResponse>;

@@ -13,6 +13,14 @@ export const QUOTA_EXCEEDED_TYPE = "https://iana.org/assignments/http-problem-ty
 export const TEMPORARY_REDUCED_CAPACITY_TYPE =
   "https://iana.org/assignments/http-problem-types#temporary-reduced-capacity";
 
+/**
+ * draft-ietf-httpapi-ratelimit-headers-10 §5.3 registers this problem type for a 429 answered
+ * because the server detected an abnormal request pattern: throttlekit answers clients that
+ * `protect` put on the deny list with it.
+ */
+export const ABNORMAL_USAGE_DETECTED_TYPE =
+  "https://iana.org/assignments/http-problem-types#abnormal-usage-detected";
+
 /** RFC 9457 §3: an HTTP problem details object (JSON members, extensions included). */
 export type ProblemDetails = {
   readonly type: string;
@@ -158,6 +166,34 @@ export function deniedProblem(): PlainResponse {
       status: 403,
       detail: "This client is denied.",
     }),
+  };
+}
+
+/**
+ * The default 429 for a client the abuse detector (`protect`) blocked: the draft's
+ * abnormal-usage-detected problem (§5.3) with `retryAfter` in seconds until the block ends,
+ * Retry-After and `Cache-Control: no-store`. The detail names no signal: telling a scanner which
+ * one fired tells it what to change.
+ */
+export function abnormalUsageProblem(retryAfter: number | undefined): PlainResponse {
+  const problem: ProblemDetails = {
+    type: ABNORMAL_USAGE_DETECTED_TYPE,
+    title: "Request not satisfied due to detection of abnormal request pattern",
+    status: 429,
+    detail:
+      retryAfter === undefined
+        ? "This client's requests look abusive; it is blocked."
+        : `This client's requests look abusive; it is blocked for ${retryAfter} s.`,
+    ...(retryAfter === undefined ? {} : { retryAfter }),
+  };
+  return {
+    status: 429,
+    headers: {
+      ...(retryAfter === undefined ? {} : { "Retry-After": String(retryAfter) }),
+      "Content-Type": PROBLEM_CONTENT_TYPE,
+      "Cache-Control": "no-store",
+    },
+    body: JSON.stringify(problem),
   };
 }
 

@@ -12,6 +12,7 @@ import {
 } from "../core/policy.js";
 import { headerRenderer } from "./headers.js";
 import type { BuildContext, PolicySet, RuleConcurrency, Target } from "./rules.js";
+import { SILENT_EVENTS } from "./silent-events.js";
 import { UNLIMITED, type Unlimited } from "./unlimited.js";
 
 /**
@@ -73,6 +74,8 @@ export class Pools {
           policies: parsed.inputs,
           store: ctx.store,
           prefix: `${ctx.prefix}:${pool}:${group}`,
+          // The engine emits each request's event itself (silent-events.ts).
+          events: SILENT_EVENTS,
           ...(ctx.clock !== undefined ? { clock: ctx.clock } : {}),
         });
       } catch (error) {

@@ -102,7 +102,19 @@ export type HttpRule<Raw = unknown> = {
   identity?: Identity<Raw>;
   /** Requests for which this rule does nothing (headers neither). @default undefined */
   skip?: (req: HttpRequest<Raw>) => MaybePromise<boolean>;
+  /**
+   * "shadow" decides and charges exactly as "enforce" does, emits the events (refusals with
+   * `shadow: true`) and counts them in metrics, but never refuses: every request goes on, with
+   * no rate-limit headers (the rule is not live for clients). For rolling a limit out (nginx
+   * `limit_req_dry_run`, Envoy's shadow mode).
+   * @default "enforce"
+   */
+  mode?: RuleMode;
 };
+
+/** Whether a rule's refusals are answered ("enforce") or only reported ("shadow"). */
+export type RuleMode = "enforce" | "shadow";
+export const RULE_MODES: readonly RuleMode[] = Object.freeze(["enforce", "shadow"]);
 
 /** One limiter of a rule and group, with its header renderer, built once. */
 export type Target = {
@@ -125,6 +137,8 @@ export type CompiledRule<Raw> = {
   /** The rule's (or zone's) concurrency slots, keyed by identity. */
   readonly slots: ConcurrencyLimiter | undefined;
   readonly priority: Priority;
+  /** `mode: "shadow"`: refusals are reported, never answered. */
+  readonly shadow: boolean;
 };
 
 /** Settings every rule's limiters share. */
@@ -148,6 +162,7 @@ const RULE_KEYS = [
   "skip",
   "concurrency",
   "priority",
+  "mode",
 ] as const;
 const NAME = /^[\w.-]{1,40}$/;
 const NAME_FORM = "1 to 40 characters of letters, digits, _ . -";
@@ -192,6 +207,7 @@ export function compileRules<Raw>(
       groups: targets.groups !== undefined && targets.groups.size > 0 ? targets.groups : undefined,
       slots,
       priority: priority ?? "normal",
+      shadow: rule.mode === "shadow",
     });
   });
   return out;
@@ -247,6 +263,8 @@ function checkRule<Raw>(
     );
   }
   const priority = checkPriority(rule.priority, `${at}.priority`, problems);
+  if (rule.mode !== undefined && !RULE_MODES.includes(rule.mode))
+    problems.add(`${at}.mode`, rule.mode, '"enforce" | "shadow"');
   const cost = rule.cost ?? 1;
   if (typeof cost !== "function" && !(Number.isSafeInteger(cost) && cost >= 0)) {
     problems.add(`${at}.cost`, rule.cost, "a whole number ≥ 0, or a function (req) => number");
