@@ -1,16 +1,9 @@
 import type { AcquireResult, ConcurrencyLimiter } from "../core/concurrency.js";
 import type { Decision } from "../core/decision.js";
 import { ConfigError } from "../core/errors/config-error.js";
-import {
-  type EventHub,
-  type EventListener,
-  emitDecision,
-  type ThrottleEventType,
-} from "../core/events.js";
+import { emitDecision } from "../core/events.js";
 import type { Logger } from "../core/logger.js";
-import type { Metrics, MetricsSnapshot } from "../core/metrics/types.js";
 import type { Store } from "../core/store.js";
-import type { AbuseDetector } from "../protect/types.js";
 import type { AddressResolver } from "./client-address.js";
 import { deniedOutcome } from "./denied.js";
 import { type HeaderMap, retryAfterSeconds } from "./headers.js";
@@ -21,14 +14,15 @@ import type { Held, InFlight } from "./in-flight.js";
 import { formatIp } from "./ip-address.js";
 import type { ListHit, ListIndex } from "./lists.js";
 import type { ContinueOutcome, HttpLimiterOptions, HttpOutcome } from "./options.js";
-import { EXEMPT, finish, respond, SKIPPED, UNMATCHED } from "./outcomes.js";
-import { rejectedProblem, rejectedStatus } from "./problem.js";
-import { analyze, analyzedAfter } from "./protect.js";
+import { EXEMPT, SKIPPED, UNMATCHED } from "./outcomes.js";
+import { analyzedAfter } from "./protect.js";
+import { refusedOutcome } from "./refused.js";
 import { type HttpRequest, isThenable, type MaybePromise } from "./request.js";
 import { type CompiledRule, matchRule, type Target } from "./rules.js";
 import { throughShedder } from "./shed-gate.js";
 import type { LoadShedder, Priority } from "./shedder.js";
 import { UNLIMITED } from "./unlimited.js";
+import { type Watch, Watching } from "./watch.js";
 
 const COST_ONE = Object.freeze({ cost: 1 });
 /**
@@ -47,15 +41,6 @@ export type Capacity = {
   readonly priority: Priority;
 };
 
-/** What the limiter reports to: its events, metrics and abuse detector. */
-export type Watch = {
-  readonly events: EventHub;
-  /** The `metrics` option's collector. */
-  readonly collector: Metrics | undefined;
-  /** The `protect` option's detector. */
-  readonly protect: AbuseDetector | undefined;
-};
-
 /**
  * Whether a request's decision is reported, carried from the store call to the one place that
  * emits: undefined when nobody listens (nothing is done), else the performance.now() taken
@@ -70,7 +55,7 @@ type Watched = number | undefined;
  * synchronous while its inputs are (the memory store, sync identities), so the common case
  * allocates no promise.
  */
-export class Engine<Raw> implements HttpLimiter<Raw> {
+export class Engine<Raw> extends Watching implements HttpLimiter<Raw> {
   private readonly context: IdentityContext;
   private readonly skip: HttpLimiterOptions<Raw>["skip"];
   private readonly refundFailed: boolean;
@@ -88,33 +73,13 @@ export class Engine<Raw> implements HttpLimiter<Raw> {
     readonly logger: Logger,
     private readonly failures: IdentityFailures | undefined,
     private readonly capacity: Capacity,
-    private readonly watch: Watch,
+    watch: Watch,
   ) {
+    super(watch);
     this.context = Object.freeze({ now });
     this.skip = options.skip;
     this.refundFailed = options.countFailed === false;
     this.refundSuccessful = options.countSuccessful === false;
-    this.events = watch.events;
-    this.protect = watch.protect;
-  }
-
-  readonly events: EventHub;
-  readonly protect: AbuseDetector | undefined;
-
-  on<K extends ThrottleEventType>(type: K, listener: EventListener<K>): () => void {
-    return this.events.on(type, listener);
-  }
-
-  metrics(): MetricsSnapshot {
-    const collector = this.watch.collector;
-    if (collector === undefined) throw metricsOff();
-    return collector.snapshot();
-  }
-
-  resetMetrics(): void {
-    const collector = this.watch.collector;
-    if (collector === undefined) throw metricsOff();
-    collector.reset();
   }
 
   handle(req: HttpRequest<Raw>): MaybePromise<HttpOutcome> {
@@ -144,7 +109,7 @@ export class Engine<Raw> implements HttpLimiter<Raw> {
   async close(): Promise<void> {
     this.capacity.inFlight?.close();
     this.lists.close();
-    await this.watch.collector?.close();
+    await this.collector?.close();
     await this.ownStore?.close?.();
   }
 
@@ -426,7 +391,7 @@ export class Engine<Raw> implements HttpLimiter<Raw> {
     );
   }
 
-  /** A refused request: the default problem response, or `onLimited`'s. */
+  /** A refused request: the default problem response, or `onLimited`'s (refused.ts). */
   private refused(
     req: HttpRequest<Raw>,
     rule: CompiledRule<Raw>,
@@ -436,28 +401,9 @@ export class Engine<Raw> implements HttpLimiter<Raw> {
     retryAfter: number | undefined,
     headers: HeaderMap,
   ): MaybePromise<HttpOutcome> {
-    // The abuse detector hears of a refusal at once (429 is the limiter's, not an error signal).
-    const protect = this.protect;
-    if (protect !== undefined)
-      analyze(protect, key, req.path, req.header("user-agent"), rejectedStatus(d), this.logger);
-    const onLimited = this.options.onLimited;
-    // A store outage's refusal is a 503 temporary-reduced-capacity, never a quota 429 (issue 13,
-    // item 4): the client exceeded nothing.
-    if (onLimited === undefined)
-      return respond(rejectedProblem(d, retryAfter, headers), d.reason, d, key);
-    const status = rejectedStatus(d);
-    const custom = onLimited({
-      req,
-      decision: d,
-      reason: d.reason,
-      status,
-      key,
-      group,
-      rule: rule.name,
-      retryAfter,
-      headers,
-    });
-    return finish(custom, status, { ...headers, "Cache-Control": "no-store" }, d.reason, d, key);
+    const { onLimited } = this.options;
+    const args = [d, retryAfter, headers, onLimited, this.protect, this.logger] as const;
+    return refusedOutcome(req, rule.name, key, group, ...args);
   }
 
   /** `after` for a request holding a slot: the slot goes back once, then the refund applies. */
@@ -500,16 +446,6 @@ export class Engine<Raw> implements HttpLimiter<Raw> {
   private identityFailed(error: unknown, req: HttpRequest<Raw>): MaybePromise<HttpOutcome> {
     return identityFailed(error, req, this.failures, this.resolve, this.options.onIdentityError);
   }
-}
-
-function metricsOff(): ConfigError {
-  return new ConfigError([
-    {
-      option: "metrics",
-      received: undefined,
-      expected: "metrics: true (or its options) when the limiter is created, to call metrics()",
-    },
-  ]);
 }
 
 function checkCost(v: unknown): number {

@@ -20,7 +20,7 @@ import type { IdentityFailures } from "./identity-failed.js";
 import { InFlight } from "./in-flight.js";
 import { type HttpLists, ListIndex, listValueProblem } from "./lists.js";
 import type { HttpLimiterOptions, HttpOutcome } from "./options.js";
-import { buildProtect, notifying } from "./protect.js";
+import { buildProtect } from "./protect.js";
 import type { HttpRequest, MaybePromise } from "./request.js";
 import { type CompiledRule, compileRules, type HttpRule, RULE_MODES } from "./rules.js";
 import { buildShedder, checkPriority, type LoadShedder } from "./shedder.js";
@@ -283,7 +283,7 @@ export function createHttpLimiter<Raw = unknown>(
   const protect = buildProtect(
     options.protect,
     {
-      lists: notifying(listBackend, () => lists?.invalidate()),
+      lists: listBackend,
       changed: () => lists?.invalidate(),
       events,
       logger: options.logger,

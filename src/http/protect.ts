@@ -1,8 +1,9 @@
-import type { ProblemList } from "../core/errors/config-error.js";
+import { ConfigError, type ProblemList } from "../core/errors/config-error.js";
 import type { EventHub } from "../core/events.js";
 import type { ListStore } from "../core/list-store.js";
 import { type Logger, warnOnce } from "../core/logger.js";
-import type { AbuseDetector } from "../protect/types.js";
+import { createAbuseDetector } from "../protect/abuse-detector.js";
+import type { AbuseDetector, AbuseDetectorOptions } from "../protect/types.js";
 import type { HttpRequest } from "./request.js";
 
 const PROTECT_FORM =
@@ -12,7 +13,7 @@ const PROTECT_FORM =
 export type ProtectContext = {
   /** The store's lists (fleet-wide), where automatic blocks go. */
   readonly lists: ListStore;
-  /** Called after the detector wrote to the lists (the limiter's snapshot reloads). */
+  /** Called after the detector wrote to the lists: the limiter's snapshot reloads. */
   readonly changed: () => void;
   readonly events: EventHub;
   readonly logger: Logger | false | undefined;
@@ -47,9 +48,21 @@ export function buildProtect(
       );
     }
   }
-  void ctx;
-  problems.add("protect", option, "an AbuseDetector (the options form needs createAbuseDetector)");
-  return undefined;
+  if (problems.items.some((p) => p.option.startsWith("protect."))) return undefined;
+  try {
+    return createAbuseDetector({
+      ...(option as AbuseDetectorOptions),
+      lists: notifying(ctx.lists, ctx.changed),
+      events: ctx.events,
+      // The limiter's logger and clock unless the options name their own.
+      ...(o.logger === undefined && ctx.logger !== undefined ? { logger: ctx.logger } : {}),
+      ...(o.clock === undefined && ctx.clock !== undefined ? { clock: ctx.clock } : {}),
+    });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    for (const p of error.problems) problems.add(`protect.${p.option}`, p.received, p.expected);
+    return undefined;
+  }
 }
 
 /** The lists the detector writes to: each change reaches this limiter's next request. */
