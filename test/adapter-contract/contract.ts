@@ -23,7 +23,8 @@
  * 1. listen on 127.0.0.1, port 0, and return its base URL without a trailing slash;
  * 2. hand `options` to the adapter unchanged (they carry the store, clock and prefix);
  * 3. answer every request that gets through with status 200 and the body `ok`, except paths
- *    `/status/<code>`, answered with that status (and body `ok`), for every method;
+ *    `/status/<code>` and `/status/<code>/<anything>`, answered with that status (and body
+ *    `ok`), for every method;
  * 4. send a limiter response exactly as produced (status, headers, body);
  * 5. on `close()`, stop listening and drop idle keep-alive connections (the client is fetch);
  * 6. answer `POST /login` with 200 and the body `login` from a handler registered for that path
@@ -45,9 +46,11 @@ import type { Store } from "../../src/core/store.js";
 import type { HttpLimiterOptions } from "../../src/http/options.js";
 import { type ManualClock, manualClock } from "../../src/testing/manual-clock.js";
 import { concurrencyCases } from "./cases-concurrency.js";
+import { eventCases } from "./cases-events.js";
 import { identityCases } from "./cases-identity.js";
 import { limitCases } from "./cases-limits.js";
 import { type LoginForm, pathCases } from "./cases-paths.js";
+import { shadowCases } from "./cases-shadow.js";
 import { slow } from "./slow.js";
 
 /** A started server. */
@@ -132,6 +135,8 @@ export function adapterContract(runner: AdapterRunner, stores: StoreFactory): vo
     identityCases({ setup, statusOf, runner });
     pathCases({ setup, statusOf, runner });
     concurrencyCases({ setup, statusOf, runner });
+    eventCases({ setup, statusOf, runner });
+    shadowCases({ setup, statusOf, runner });
   });
 }
 

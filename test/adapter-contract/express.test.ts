@@ -49,6 +49,7 @@ const appWide: AdapterRunner = {
     app.use(limit);
     app.post("/login", login);
     app.all("/status/:code", status);
+    app.all("/status/:code/{*rest}", status);
     app.all("/slow", slowly);
     app.use(ok);
     app.use(onError);
@@ -65,6 +66,7 @@ const perRoute: AdapterRunner = {
     const app = express();
     app.post("/login", limit, login);
     app.all("/status/:code", limit, status);
+    app.all("/status/:code/{*rest}", limit, status);
     app.all("/slow", limit, slowly);
     app.all("/{*rest}", limit, ok);
     app.use(onError);

@@ -13,10 +13,12 @@ import { storeFactories } from "./stores.js";
 
 function routes(app: FastifyInstance): void {
   app.post("/login", async () => "login");
-  app.all("/status/:code", async (req, reply) => {
+  const status = async (req: { params: unknown }, reply: { code(n: number): unknown }) => {
     reply.code(Number((req.params as { code: string }).code));
     return "ok";
-  });
+  };
+  app.all("/status/:code", status);
+  app.all("/status/:code/*", status);
   app.all("/slow", async (req) => {
     await slow.hold(slowMs(req.url));
     return "ok";

@@ -34,6 +34,7 @@ const honoRunner: AdapterRunner = {
     app.use(limit);
     app.post("/login", (c) => c.text("login"));
     app.all("/status/:code", (c) => c.body("ok", Number(c.req.param("code")) as 200));
+    app.all("/status/:code/*", (c) => c.body("ok", Number(c.req.param("code")) as 200));
     app.all("/slow", async (c) => {
       await slow.hold(slowMs(c.req.url));
       return c.text("ok");
