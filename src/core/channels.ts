@@ -7,7 +7,7 @@
  * elsewhere (edge runtimes, browsers) there are none and publishing costs one undefined check.
  */
 
-type Channel = { readonly hasSubscribers: boolean; publish(message: unknown): void };
+export type Channel = { readonly hasSubscribers: boolean; publish(message: unknown): void };
 type DiagnosticsChannel = { channel(name: string): Channel };
 
 let channels: Map<string, Channel> | null | undefined;
@@ -41,6 +41,14 @@ function lookup(): Map<string, Channel> | null {
 function all(): Map<string, Channel> | null {
   if (channels === undefined) channels = lookup();
   return channels;
+}
+
+/**
+ * The channel `throttlekit:<type>` itself, held (undefined where the host has none), so a hot
+ * path can ask its `hasSubscribers` without a lookup per call (events.ts does, per decision).
+ */
+export function channelOf(type: string): Channel | undefined {
+  return all()?.get(type);
 }
 
 /** True when a diagnostics channel of one of `types` has a subscriber. */

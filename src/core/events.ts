@@ -1,4 +1,4 @@
-import { publishChannel, subscribedChannel } from "./channels.js";
+import { type Channel, channelOf } from "./channels.js";
 import type { Decision } from "./decision.js";
 import { type Logger, resolveLogger, warnOnce } from "./logger.js";
 
@@ -179,15 +179,57 @@ export function createEvents(options: EventHubOptions = {}): EventHub {
   return new Hub(logger);
 }
 
+type Lists = { [K in ThrottleEventType]: readonly EventListener<K>[] };
+type Channels = { [K in ThrottleEventType]: Channel | undefined };
+
+const NONE: readonly never[] = Object.freeze([]);
+
+/**
+ * The diagnostics channels of a decision's event types, held: `active` is read for every
+ * decision, so it asks their `hasSubscribers` directly instead of looking them up by name
+ * (bench/results/observe-overhead.md: a lookup per type cost ~10% of a memory-store consume).
+ */
+let decisionChannels: readonly Channel[] | undefined;
+
+function decisionChannelSubscribed(): boolean {
+  let list = decisionChannels;
+  if (list === undefined) {
+    list = DECISION_TYPES.flatMap((t) => channelOf(t) ?? []);
+    decisionChannels = list;
+  }
+  for (let i = 0; i < list.length; i++) if (list[i]!.hasSubscribers) return true;
+  return false;
+}
+
 class Hub implements EventHub {
-  private readonly listeners = new Map<ThrottleEventType, EventListener<never>[]>();
+  /** One list per type (a fixed shape, no Map lookup per emit), replaced on every change. */
+  private readonly lists: Lists = {
+    decision: NONE,
+    limited: NONE,
+    blocked: NONE,
+    denied: NONE,
+    violation: NONE,
+    degraded: NONE,
+    recovered: NONE,
+    autoBlock: NONE,
+  };
+  private readonly channels: Channels = {
+    decision: channelOf("decision"),
+    limited: channelOf("limited"),
+    blocked: channelOf("blocked"),
+    denied: channelOf("denied"),
+    violation: channelOf("violation"),
+    degraded: channelOf("degraded"),
+    recovered: channelOf("recovered"),
+    autoBlock: channelOf("autoBlock"),
+  };
   private decisionListeners = 0;
   private timers = 0;
 
   constructor(private readonly logger: Logger) {}
 
   get active(): boolean {
-    return this.decisionListeners > 0 || subscribedChannel(DECISION_TYPES);
+    return this.decisionListeners > 0 || decisionChannelSubscribed();
   }
 
   get timing(): boolean {
@@ -195,8 +237,7 @@ class Hub implements EventHub {
   }
 
   wants(type: ThrottleEventType): boolean {
-    const list = this.listeners.get(type);
-    return (list !== undefined && list.length > 0) || subscribedChannel([type]);
+    return this.lists[type].length > 0 || this.channels[type]?.hasSubscribers === true;
   }
 
   on<K extends ThrottleEventType>(type: K, listener: EventListener<K>): () => void {
@@ -207,18 +248,18 @@ class Hub implements EventHub {
       throw new TypeError(`events.on: unknown event "${String(type)}" (${EVENT_TYPES.join(", ")})`);
     }
     // Copy on write: an emit in progress keeps iterating the list it started with.
-    const list = [...(this.listeners.get(type) ?? []), listener as EventListener<never>];
-    this.listeners.set(type, list);
+    const lists = this.lists as Record<ThrottleEventType, readonly EventListener<K>[]>;
+    lists[type] = [...lists[type], listener];
     if (DECISION_TYPES.includes(type)) this.decisionListeners++;
     return () => this.off(type, listener);
   }
 
   off<K extends ThrottleEventType>(type: K, listener: EventListener<K>): void {
-    const list = this.listeners.get(type);
-    if (list === undefined) return;
-    const i = list.indexOf(listener as EventListener<never>);
+    const lists = this.lists as Record<ThrottleEventType, readonly EventListener<K>[]>;
+    const list = lists[type];
+    const i = list.indexOf(listener);
     if (i < 0) return;
-    this.listeners.set(type, [...list.slice(0, i), ...list.slice(i + 1)]);
+    lists[type] = list.length === 1 ? NONE : [...list.slice(0, i), ...list.slice(i + 1)];
     if (DECISION_TYPES.includes(type)) this.decisionListeners--;
   }
 
@@ -233,22 +274,25 @@ class Hub implements EventHub {
   }
 
   emit<K extends ThrottleEventType>(type: K, event: ThrottleEventMap[K]): void {
-    const list = this.listeners.get(type);
-    if (list !== undefined) {
-      for (const listener of list) {
-        try {
-          (listener as EventListener<K>)(event);
-        } catch (error) {
-          const why = error instanceof Error ? error.message : String(error);
-          warnOnce(
-            this.logger,
-            "WARN_TK_LISTENER_FAILED",
-            `a "${type}" listener threw (${why}); the request it reported on went on unaffected`,
-          );
-        }
+    const list = this.lists[type] as readonly EventListener<K>[];
+    for (let i = 0; i < list.length; i++) {
+      try {
+        list[i]!(event);
+      } catch (error) {
+        this.failed(type, error);
       }
     }
-    publishChannel(type, event);
+    const ch = this.channels[type];
+    if (ch?.hasSubscribers) ch.publish(event);
+  }
+
+  private failed(type: ThrottleEventType, error: unknown): void {
+    const why = error instanceof Error ? error.message : String(error);
+    warnOnce(
+      this.logger,
+      "WARN_TK_LISTENER_FAILED",
+      `a "${type}" listener threw (${why}); the request it reported on went on unaffected`,
+    );
   }
 }
 

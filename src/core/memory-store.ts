@@ -3,6 +3,8 @@ import { LOGGER_FORM, type Logger, resolveLogger, warnOnce } from "./logger.js";
 import { MemoryBinding, type Room } from "./memory/binding.js";
 import { MemoryConcurrency } from "./memory/concurrency.js";
 import { memoryLists } from "./memory-list-store.js";
+import { memoryMetrics } from "./memory-metrics.js";
+import type { MetricsBinding } from "./metrics/types.js";
 import type { Policy } from "./policy.js";
 import type { ConcurrencyBinding, Store, StoreBinding } from "./store.js";
 
@@ -122,6 +124,18 @@ class InMemoryStore implements MemoryStore, Room {
     }
     return table;
   }
+
+  /** Fleet-metrics buckets per namespace, in this process (memory-metrics.ts). */
+  metrics(namespace: string): MetricsBinding {
+    let table = this.metricTables.get(namespace);
+    if (table === undefined) {
+      table = memoryMetrics();
+      this.metricTables.set(namespace, table);
+    }
+    return table;
+  }
+
+  private readonly metricTables = new Map<string, MetricsBinding>();
 
   makeRoom(t: number, asking: MemoryBinding | undefined, forBlock: boolean): boolean {
     // A key at rest (a counter back to fresh, a block that has ended, a lease key whose leases

@@ -1,6 +1,7 @@
 import type { Duration } from "../duration.js";
 import type { ViolationEvent } from "../events.js";
 import type { Store } from "../store.js";
+import type { Timers } from "../timers.js";
 
 /**
  * The contract of metrics (issue 17, item 2): counts per rule and policy, recent violations,
@@ -96,6 +97,12 @@ export type MetricsOptions = {
   retention?: Duration;
   /** Clock in ms (tests pass a manual clock). @default Date.now */
   clock?: () => number;
+  /**
+   * Timers for the fleet flush (tests pass a manual clock's `timers`). The flush timer is
+   * unref'd where the host allows: it never keeps a process alive.
+   * @default the host's setTimeout / clearTimeout
+   */
+  timers?: Timers;
 };
 
 /** A metrics collector listening to a hub. */

@@ -10,6 +10,7 @@ import type { EventHub } from "../../core/events.js";
 import type { ListStore } from "../../core/list-store.js";
 import { LOGGER_FORM, type Logger, resolveLogger } from "../../core/logger.js";
 import { memoryStore } from "../../core/memory-store.js";
+import type { MetricsBinding } from "../../core/metrics/types.js";
 import type { Policy } from "../../core/policy.js";
 import type { ConcurrencyBinding, Store, StoreBinding } from "../../core/store.js";
 import { type BindingContext, RedisBinding } from "./binding.js";
@@ -17,6 +18,7 @@ import { CircuitBreaker } from "./breaker.js";
 import { type Commands, type RedisClientLike, wrapClient } from "./client.js";
 import { RedisConcurrency } from "./concurrency.js";
 import { OutageLog } from "./outage-log.js";
+import { redisMetrics } from "./metrics.js";
 import { redisLists } from "./redis-lists.js";
 import { ScriptRunner } from "./runner.js";
 
@@ -204,6 +206,8 @@ class RedisStoreImpl implements RedisStore {
   readonly name = "redis";
   /** Allow and deny lists in Redis: the whole fleet shares them (see redis-lists.ts). */
   readonly lists: (namespace: string) => ListStore;
+  /** Fleet metrics buckets in Redis, one hash per second (see metrics.ts). */
+  readonly metrics: (namespace: string) => MetricsBinding;
   private readonly runner: ScriptRunner;
   private readonly outages: OutageLog;
   private readonly counters = { degraded: 0, localHits: 0 };
@@ -226,6 +230,7 @@ class RedisStoreImpl implements RedisStore {
     this.outages = new OutageLog(logger, onStoreError, this.counters);
     this.runner = new ScriptRunner(commands, timeoutMs, breaker, this.outages);
     this.lists = redisLists(commands, timeoutMs);
+    this.metrics = redisMetrics(commands, timeoutMs);
     let fallback: BindingContext["fallback"];
     if (onStoreError === "fallback") {
       // Created on first need: a healthy Redis never pays for it.
