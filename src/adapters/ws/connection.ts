@@ -1,6 +1,13 @@
 import type { IncomingMessage } from "node:http";
 import type { RawData, WebSocket } from "ws";
-import { ConfigError, type Decision, type Lease, type Limiter } from "../../index.js";
+import {
+  ConfigError,
+  type Decision,
+  type EventHub,
+  emitDecision,
+  type Lease,
+  type Limiter,
+} from "../../index.js";
 import type { OnLimited } from "./options.js";
 
 /** One limiter applied to messages: per connection or per identity, counting messages or bytes. */
@@ -8,6 +15,8 @@ export type Meter = {
   readonly limiter: Limiter;
   readonly perIdentity: boolean;
   readonly bytes: boolean;
+  /** The rule its decisions are reported under ("ws:messages", "ws:bytes:identity", ...). */
+  readonly rule: string;
 };
 
 /** Everything a connection needs from its wsRateLimit, shared by all connections. */
@@ -20,6 +29,11 @@ export type Meters = {
   readonly onLimited: OnLimited;
   readonly closeAfter: { readonly violations: number; readonly withinMs: number } | undefined;
   readonly now: () => number;
+  /**
+   * The adapter's hub. Per-identity meters emit into it themselves; per-connection ones count
+   * under a connection id, so the connection reports their decisions under its identity key.
+   */
+  readonly events: EventHub;
 };
 
 /**
@@ -168,7 +182,14 @@ export class Connection {
         scratch.cost = cost;
         options = scratch;
       }
-      const d = m.limiter.consumeSync(key, options);
+      const events = this.meters.events;
+      let d: Decision;
+      if (m.perIdentity || !events.active) d = m.limiter.consumeSync(key, options);
+      else {
+        const start = events.timing ? performance.now() : 0;
+        d = m.limiter.consumeSync(key, options);
+        this.report(m, undefined, cost, d, events.timing ? performance.now() - start : undefined);
+      }
       if (!d.allowed) {
         this.refund(i, units, size, undefined);
         return d;
@@ -193,7 +214,7 @@ export class Connection {
       asked.push(
         key === undefined || cost === 0
           ? Promise.resolve(undefined)
-          : m.limiter.consume(key, cost === 1 ? COST_ONE : { cost }),
+          : this.ask(m, key, undefined, cost === 1 ? COST_ONE : { cost }),
       );
     }
     return Promise.all(asked).then(
@@ -310,7 +331,7 @@ export class Connection {
     };
     const asked = list.map((m) => {
       const k = keyOf(m);
-      return k === undefined ? undefined : m.limiter.consume(k, { cost: units });
+      return k === undefined ? undefined : this.ask(m, k, sub, { cost: units });
     });
     return Promise.all(asked).then((ds) => {
       let refused: Decision | undefined;
@@ -329,8 +350,41 @@ export class Connection {
       }
       // Per identity only, on a connection without an identity: the per-connection decision
       // is all there is; a connection with neither is counted per connection.
-      return last ?? list[0]!.limiter.consume(this.id, { cost: units });
+      return last ?? this.ask(list[0]!, this.id, undefined, { cost: units });
     });
+  }
+
+  /** One meter's consume; a per-connection meter's decision is reported here (see Meters.events). */
+  private ask(
+    m: Meter,
+    key: string,
+    sub: string | undefined,
+    options: { readonly cost: number },
+  ): Promise<Decision> {
+    const events = this.meters.events;
+    if (m.perIdentity || !events.active) return m.limiter.consume(key, options);
+    const start = events.timing ? performance.now() : 0;
+    return m.limiter.consume(key, options).then((d) => {
+      this.report(m, sub, options.cost, d, events.timing ? performance.now() - start : undefined);
+      return d;
+    });
+  }
+
+  /**
+   * Emits a per-connection meter's decision under the connection's identity key (its id when
+   * it has none), with the message kind of `consume(ws, kind)` appended as a per-identity
+   * meter's own key has it.
+   */
+  private report(
+    m: Meter,
+    sub: string | undefined,
+    cost: number,
+    d: Decision,
+    ms: number | undefined,
+  ): void {
+    const who = this.key ?? this.id;
+    const key = sub === undefined ? who : `${who}:${sub}`;
+    emitDecision(this.meters.events, this.meters.now(), m.rule, key, cost, d, false, ms);
   }
 }
 

@@ -19,12 +19,14 @@ import {
   createConcurrencyLimiter,
   createLimiter,
   type Decision,
+  emitDecision,
   type Lease,
   type Limiter,
   memoryStore,
 } from "../../index.js";
 import { Connection, type Meter, type Meters } from "./connection.js";
 import { HTTP_KEYS, parseWsOptions, type WsRateLimitOptions, type WsRaw } from "./options.js";
+import { SILENT_EVENTS } from "./silent-events.js";
 
 export type {
   MessagePolicies,
@@ -146,6 +148,8 @@ type Pending = {
  * trustProxy) through a rule that charges nothing.
  */
 const IDENTIFY_ONLY = { limit: 1, window: "1s" } as const;
+/** The rule name `maxConnections` decisions are reported under. */
+const MAX_CONNECTIONS_RULE = "ws:maxConnections";
 const UNAVAILABLE: UpgradeVerdict = Object.freeze({
   allowed: false,
   status: 503,
@@ -184,7 +188,8 @@ export function wsRateLimit(options: WsRateLimitOptions): WsRateLimit {
       ...http,
       rules: [
         {
-          name: "connections",
+          // Named apart from an HTTP app's own rules: it is the `rule` of its events too.
+          name: "ws-connections",
           policies: connections ?? IDENTIFY_ONLY,
           cost: connections === undefined ? 0 : 1,
         },
@@ -251,18 +256,24 @@ class WsLimiter implements WsRateLimit {
             ],
             this.now,
           );
+    const events = limiter.events;
     const meter = (
       policies: NonNullable<typeof parsed.messages.perIdentity>,
       perIdentity: boolean,
       bytes: boolean,
     ): Meter => {
+      const rule = `ws:${bytes ? "bytes" : "messages"}${perIdentity ? ":identity" : ""}`;
       const l: Limiter = createLimiter({
         policies,
         store: perIdentity ? (store ?? this.local) : this.local,
         prefix: `${prefix}:ws:${bytes ? "bytes" : "msg"}${perIdentity ? "" : ":conn"}`,
+        // Per identity, the limiter's key is the identity: it emits its decisions itself. Per
+        // connection, its key is a connection id: the connection emits them under the identity.
+        events: perIdentity ? events : SILENT_EVENTS,
+        name: rule,
         ...(clock !== undefined ? { clock } : {}),
       });
-      return { limiter: l, perIdentity, bytes };
+      return { limiter: l, perIdentity, bytes, rule };
     };
     const list: Meter[] = [];
     const m = parsed.messages;
@@ -279,6 +290,7 @@ class WsLimiter implements WsRateLimit {
       onLimited: options.onLimited ?? "drop",
       closeAfter: parsed.closeAfter,
       now: this.now,
+      events,
     };
     this.onError = options.onError ?? ((error) => console.error(error));
     this.renewEvery = Math.max(1, Math.floor(parsed.leaseMs / 3));
@@ -310,11 +322,18 @@ class WsLimiter implements WsRateLimit {
     const key = outcome.key;
     let lease: Lease | undefined;
     if (key !== undefined && this.slots !== undefined) {
+      const events = this.limiter.events;
+      const start = events.timing ? performance.now() : 0;
       const r = await this.slots.acquire(key).catch((error: unknown) => {
         this.onError(error, req);
         return undefined;
       });
       if (r === undefined) return UNAVAILABLE;
+      // A concurrency limiter does not emit: its answer is reported here, once per upgrade.
+      if (events.active) {
+        const ms = events.timing ? performance.now() - start : undefined;
+        emitDecision(events, this.now(), MAX_CONNECTIONS_RULE, key, 1, r.decision, false, ms);
+      }
       if (!r.allowed) {
         const d = r.decision;
         const retryAfter = retryAfterSeconds(d);

@@ -49,8 +49,9 @@ export type OnLimited = "drop" | "reply" | "close" | ((context: WsLimitedContext
 /**
  * Options of wsRateLimit: the identity options of throttlekit/http (`identity`, `trustProxy`,
  * `proxyHeader`, `ipv4Prefix`, `ipv6Prefix`, `allow`, `deny`, `store`, `prefix`, `clock`,
- * `headers`, `logger`, `identityFailures`, `onDenied`, `onIdentityError`, `listsRefresh`) plus
- * the connection and message limits below.
+ * `headers`, `logger`, `identityFailures`, `onDenied`, `onIdentityError`, `listsRefresh`), its
+ * `events` and `metrics` (every decision of the adapter goes to that hub: docs/adapters/ws.md,
+ * "Events and metrics"), plus the connection and message limits below.
  */
 export type WsRateLimitOptions = Omit<
   HttpLimiterOptions<WsRaw>,
@@ -64,6 +65,9 @@ export type WsRateLimitOptions = Omit<
   | "priority"
   | "shed"
   | "onShed"
+  // ws's `mode` (below) is auto or manual gating; shadow mode and abuse detection are HTTP's.
+  | "mode"
+  | "protect"
 > & {
   /** New connections per identity, e.g. "10/min" (refused with 429 before the handshake). @default undefined */
   connections?: PolicySet;
@@ -138,6 +142,8 @@ export const HTTP_KEYS = [
   "deny",
   "listsRefresh",
   "identityFailures",
+  "events",
+  "metrics",
 ] as const;
 
 const TIMER_FORM = TIMER_DURATION_FORM;
