@@ -14,7 +14,10 @@ describe("createMetrics", () => {
     const events = createEvents();
     const metrics = createMetrics(events, { clock: clock.now });
     const api = createLimiter({
-      policies: [{ limit: 2, window: "1m", name: "burst" }, { limit: 100, window: "1h" }],
+      policies: [
+        { limit: 2, window: "1m", name: "burst" },
+        { limit: 100, window: "1h" },
+      ],
       name: "api",
       events,
       clock: clock.now,
@@ -97,7 +100,13 @@ describe("createMetrics", () => {
     emitDecision(events, 1, "r", "k", 1, decision(false, "denied"), false, undefined);
     const s = metrics.snapshot();
     expect(s.outages).toEqual({ count: 1, ongoing: false });
-    expect(s.total).toMatchObject({ requests: 4, degraded: 2, limited: 1, shadowed: 1, allowed: 1 });
+    expect(s.total).toMatchObject({
+      requests: 4,
+      degraded: 2,
+      limited: 1,
+      shadowed: 1,
+      allowed: 1,
+    });
     expect(s.storeLatency).toMatchObject({ count: 2, sumMs: 15, maxMs: 12 });
   });
 
