@@ -3,7 +3,7 @@
  * own limiter and collector, record into one real redis-server; readFleetMetrics in this process
  * sees the sum of both.
  */
-import { fork } from "node:child_process";
+import { fork, spawn } from "node:child_process";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -51,4 +51,25 @@ it("two processes record into one Redis; the fleet read sees both", async () => 
   expect(fleet.total).toMatchObject({ requests: 11, allowed: 8, limited: 3 });
   expect(fleet.rules.api!.policies["5/1h"]).toMatchObject({ requests: 11 });
   expect(fleet.topOffenders).toEqual([{ key: "alice", count: 3, error: 0 }]);
+}, 60_000);
+
+it("a collector recording to a store never keeps a process alive", async () => {
+  const script = [
+    'import { createLimiter, memoryStore } from "./src/index.ts";',
+    'const limiter = createLimiter({ policies: "1/s", metrics: { store: memoryStore() } });',
+    'limiter.consumeSync("k");',
+    'console.log("done");',
+  ].join("\n");
+  const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+    cwd: join(import.meta.dirname, "../.."),
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let out = "";
+  child.stdout.on("data", (c: Buffer) => {
+    out += c.toString();
+  });
+  // Exits by itself once its work is done, the flush timer still armed (unref'd).
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  expect(out.trim()).toBe("done");
+  expect(code).toBe(0);
 }, 60_000);
