@@ -475,3 +475,28 @@ describe("protect", () => {
     }
   });
 });
+
+describe("metrics", () => {
+  it("counts each request once per rule: allowed, limited, denied, shadowed", async () => {
+    const clock = manualClock();
+    const limiter = createHttpLimiter({
+      clock: clock.now,
+      metrics: true,
+      identity: (r) => `user:${r.header("x-user") ?? "anon"}`,
+      deny: ["user:bad"],
+      rules: [
+        { name: "api", path: "/api/**", policies: "1/min" },
+        { name: "beta", path: "/beta/**", policies: "1/min", mode: "shadow" },
+      ],
+    });
+    for (const path of ["/api/a", "/api/a", "/beta/a", "/beta/a"]) await handle(limiter, req(path));
+    await handle(limiter, req("/api/a", { "x-user": "bad" }));
+    const { total, rules } = limiter.metrics();
+    expect(rules.api).toMatchObject({ requests: 3, allowed: 1, limited: 1, denied: 1 });
+    expect(rules.beta).toMatchObject({ requests: 2, allowed: 1, limited: 1, shadowed: 1 });
+    expect(total.requests).toBe(5);
+    limiter.resetMetrics();
+    expect(limiter.metrics().total.requests).toBe(0);
+    await limiter.close();
+  });
+});
