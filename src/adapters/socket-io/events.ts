@@ -6,6 +6,7 @@ import {
   type ProblemList,
   type Store,
 } from "../../index.js";
+import { SILENT_EVENTS } from "./silent-events.js";
 
 /**
  * Policies per event name, first match wins: `{ "chat:*": "5/s", "*": "50/s" }`. A name is an
@@ -18,11 +19,19 @@ export type EventPolicies = Readonly<Record<string, PolicySet | Unlimited>>;
 const MEMO_SIZE = 1024;
 const NONE = -1;
 
+/** A matching entry: its limiter and the rule name its decisions are reported under. */
+export type EventRule = { readonly limiter: Limiter; readonly rule: string };
+
 /** One table of event rules compiled: a matcher per entry and one limiter per entry. */
 export class EventRules {
   private readonly matchers: ((event: string) => boolean)[] = [];
   /** The limiter of each entry; undefined for UNLIMITED entries. */
   readonly limiters: (Limiter | undefined)[] = [];
+  /**
+   * Each entry's limiter with its rule name, `socket.io:<option>:<name or glob>` (bounded: the
+   * table is the server's, never a client's).
+   */
+  private readonly rules: (EventRule | undefined)[] = [];
   private readonly memo = new BoundedMemo<string, number>(MEMO_SIZE);
 
   constructor(
@@ -46,27 +55,42 @@ export class EventRules {
       this.matchers.push(globMatcher(name));
       if (policies === UNLIMITED) {
         this.limiters.push(undefined);
+        this.rules.push(undefined);
         return;
       }
       try {
-        const options = { policies: policies as PolicySet, store, prefix: `${prefix}:${i}` };
-        this.limiters.push(createLimiter(clock === undefined ? options : { ...options, clock }));
+        const options = {
+          policies: policies as PolicySet,
+          store,
+          prefix: `${prefix}:${i}`,
+          // The adapter reports each decision (silent-events.ts).
+          events: SILENT_EVENTS,
+        };
+        const limiter = createLimiter(clock === undefined ? options : { ...options, clock });
+        this.limiters.push(limiter);
+        this.rules.push({ limiter, rule: `socket.io:${option}:${name}` });
       } catch (error) {
         if (!(error instanceof ConfigError)) throw error;
         for (const p of error.problems) problems.add(where, p.received, p.expected);
         this.limiters.push(undefined);
+        this.rules.push(undefined);
       }
     });
   }
 
-  /** The limiter of the first entry matching `event`, or undefined (not limited). */
-  match(event: string): Limiter | undefined {
+  /** The first entry matching `event` (its limiter and rule name), or undefined (not limited). */
+  find(event: string): EventRule | undefined {
     let i = this.memo.get(event);
     if (i === undefined) {
       i = this.matchers.findIndex((m) => m(event));
       this.memo.remember(event, i);
     }
-    return i === NONE ? undefined : this.limiters[i];
+    return i === NONE ? undefined : this.rules[i];
+  }
+
+  /** The limiter of the first entry matching `event`, or undefined (not limited). */
+  match(event: string): Limiter | undefined {
+    return this.find(event)?.limiter;
   }
 
   get empty(): boolean {

@@ -15,6 +15,8 @@ import {
   createConcurrencyLimiter,
   type Decision,
   type Duration,
+  type EventHub,
+  emitDecision,
   type Lease,
   memoryStore,
   ProblemList,
@@ -49,6 +51,7 @@ type HandshakeOptions = Pick<
   | "deny"
   | "listsRefresh"
   | "identityFailures"
+  | "metrics"
 >;
 
 /** Options of socketIoRateLimit: the HTTP layer's identity options plus connection and event limits. */
@@ -65,6 +68,14 @@ export type SocketIoRateLimitOptions = HandshakeOptions & {
   identityEvents?: EventPolicies;
   /** Disconnects a client refused this many events within this long. @default undefined */
   closeAfter?: { readonly violations: number; readonly within: Duration };
+  /**
+   * Where every decision goes (the handshake's `socket.io-connections`, `socket.io:maxConnections`,
+   * `socket.io:events:<glob>`, `socket.io:identityEvents:<glob>`), with the store's `degraded`
+   * and `recovered`: the HTTP layer's `events` option, named apart because `events` here holds
+   * the per-event policies.
+   * @default a hub of its own (`limit.http.events`)
+   */
+  eventHub?: EventHub;
 };
 
 type Next = (err?: ExtendedError) => void;
@@ -115,11 +126,15 @@ const KNOWN = [
   "deny",
   "listsRefresh",
   "identityFailures",
+  "eventHub",
+  "metrics",
 ];
 /** Without `connections` the handshake still resolves the identity and lists: never refuses. */
 const UNCOUNTED = { limit: 1_000_000_000, window: "1s" } as const;
 const EXEMPT = Symbol("exempt");
 const CONNECTIONS_RULE = "rules[0].policies";
+/** The rule name `maxConnections` decisions are reported under. */
+const MAX_CONNECTIONS_RULE = "socket.io:maxConnections";
 
 /** One admitted connection: its identity key, counters' key, lease and violations. */
 type Tracked = Held & {
@@ -165,6 +180,7 @@ export function socketIoRateLimit(options: SocketIoRateLimitOptions): SocketIoRa
     events,
     identityEvents,
     closeAfter,
+    eventHub,
     ...handshake
   } = options;
   const ownStore = handshake.store === undefined;
@@ -221,16 +237,20 @@ export function socketIoRateLimit(options: SocketIoRateLimitOptions): SocketIoRa
       return createHttpLimiter<SocketIoRaw>({
         ...handshake,
         store,
+        ...(eventHub === undefined ? {} : { events: eventHub }),
         rules: [{ name: "socket.io-connections", policies: connectionPolicies ?? UNCOUNTED }],
       });
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
-      // The one rule is built from `connections`: name the option the user wrote.
+      // The one rule is built from `connections`, the hub is `eventHub`: name the options the
+      // user wrote.
       throw new ConfigError(
         error.problems.map((p) =>
           p.option.startsWith(CONNECTIONS_RULE)
             ? { ...p, option: `connections${p.option.slice(CONNECTIONS_RULE.length)}` }
-            : p,
+            : p.option === "events"
+              ? { ...p, option: "eventHub" }
+              : p,
         ),
       );
     }
@@ -295,32 +315,49 @@ export function socketIoRateLimit(options: SocketIoRateLimitOptions): SocketIoRa
       next();
       return;
     }
-    const own = perConnection?.match(event);
+    const hub = http.events;
+    const own = perConnection?.find(event);
     if (own !== undefined) {
-      const d = own.consumeSync(t.seq);
+      const start = hub.timing ? performance.now() : 0;
+      const d = own.limiter.consumeSync(t.seq);
+      if (hub.active) report(own.rule, t.key, d, start);
       if (!d.allowed) {
         refuseEvent(socket, t, packet, d);
         return;
       }
     }
-    const shared = perIdentity?.match(event);
+    const shared = perIdentity?.find(event);
     if (shared === undefined) {
       next();
       return;
     }
-    if (shared.canConsumeSync) {
-      const d = shared.consumeSync(t.key);
+    const start = hub.timing ? performance.now() : 0;
+    if (shared.limiter.canConsumeSync) {
+      const d = shared.limiter.consumeSync(t.key);
+      if (hub.active) report(shared.rule, t.key, d, start);
       if (d.allowed) next();
       else refuseEvent(socket, t, packet, d);
       return;
     }
-    shared.consume(t.key).then(
+    shared.limiter.consume(t.key).then(
       (d) => {
+        if (hub.active) report(shared.rule, t.key, d, start);
         if (d.allowed) next();
         else refuseEvent(socket, t, packet, d);
       },
       () => refuseEvent(socket, t, packet, undefined),
     );
+  };
+
+  /**
+   * Emits one decision the adapter made (the event rules' and the concurrency limiter's
+   * limiters do not emit: silent-events.ts); call it only when the hub is active. `start` is
+   * performance.now() before the decision when the hub wants timings.
+   */
+  const report = (rule: string, key: string, d: Decision, start: number): void => {
+    const hub = http.events;
+    const ms = hub.timing ? performance.now() - start : undefined;
+    emitDecision(hub, now(), rule, key, 1, d, false, ms);
   };
 
   const admitted = (socket: Socket, key: string | typeof EXEMPT, next: Next): void => {
@@ -338,8 +375,10 @@ export function socketIoRateLimit(options: SocketIoRateLimitOptions): SocketIoRa
       }
       return;
     }
+    const start = http.events.timing ? performance.now() : 0;
     concurrency.acquire(key).then(
       (r) => {
+        if (http.events.active) report(MAX_CONNECTIONS_RULE, key, r.decision, start);
         if (!r.allowed) {
           next(refusal(r.decision, "maxConnections"));
           return;
