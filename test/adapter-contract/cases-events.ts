@@ -115,7 +115,7 @@ export function eventCases({ setup, statusOf }: CaseKit): void {
       });
 
       const browse = { headers: { "x-client": "ann", "user-agent": "Mozilla/5.0" } };
-      for (let i = 0; i < 20; i++) {
+      for (let i = 0; i < 12; i++) {
         t.clock.advance(500);
         expect(await statusOf(t.get(i % 4 === 0 ? "/" : `/docs/${i % 3}`, browse))).toBe(200);
       }
