@@ -10,10 +10,11 @@ import type { ConcurrencyBinding, Store, StoreBinding } from "./store.js";
 
 export type MemoryStoreOptions = {
   /**
-   * Most keys (counters plus blocks) held at once, across every limiter sharing this store.
-   * A new key beyond it evicts, in this order: a key at rest, a counter that is not limited, the
-   * limited counter that frees soonest; a new block may also evict the block that ends soonest.
-   * Blocks are kept over counters. With keys capped at 1024 characters by the limiter, the
+   * Most keys (counters, blocks and escalation histories) held at once, across every limiter
+   * sharing this store. A new key beyond it evicts, in this order: a key at rest, a counter that
+   * is not limited, the escalation history of a key not blocked now, the limited counter that
+   * frees soonest; a new block may also evict the block that ends soonest. Blocks are kept over
+   * counters. With keys capped at 1024 characters by the limiter, the
    * store's worst case is about maxKeys × 2.2 KB (docs/memory-store.md).
    * @default 1_000_000
    */
@@ -83,7 +84,10 @@ function inClusterWorker(): boolean {
 
 /** The memory store, with its live key count for monitoring. */
 export interface MemoryStore extends Store {
-  /** Keys held now (counters, blocks and lease keys, across limiters): what `maxKeys` bounds. */
+  /**
+   * Keys held now (counters, blocks, escalation histories and lease keys, across limiters):
+   * what `maxKeys` bounds.
+   */
   readonly size: number;
   readonly maxKeys: number;
 }
@@ -138,19 +142,29 @@ class InMemoryStore implements MemoryStore, Room {
   private readonly metricTables = new Map<string, MetricsBinding>();
 
   makeRoom(t: number, asking: MemoryBinding | undefined, forBlock: boolean): boolean {
-    // A key at rest (a counter back to fresh, a block that has ended, a lease key whose leases
-    // have all expired) or a counter that is not limited: forgetting it changes no answer.
-    if (this.evictFrom(asking, (b) => b.evictCounter(t, false) || b.blocks.evictEnded(t))) {
+    // A key at rest (a counter back to fresh, a block that has ended, an escalation history
+    // every policy has forgotten, a lease key whose leases have all expired) or a counter that
+    // is not limited: forgetting it changes no answer.
+    if (
+      this.evictFrom(
+        asking,
+        (b) => b.evictCounter(t, false) || b.blocks.evictEnded(t) || b.escalations.evictRested(t),
+      )
+    ) {
       return true;
     }
     for (const table of this.leases.values()) if (table.evictIdle(t)) return true;
-    // Saturated: every key scanned is limited or blocked. An offender's counter is forgotten
-    // before an innocent newcomer is refused (issue 13 item 9); blocks are kept over counters.
+    // Saturated: every key scanned is limited, blocked or remembered. An offender's counter is
+    // forgotten before an innocent newcomer is refused (issue 13 item 9); blocks are kept over
+    // counters. First goes the block history of a key not blocked now (its next block would
+    // start over at base, which admits nothing), then a limited counter; a blocked key's history
+    // stays while its block does (issue 17 item 5).
     warnOnce(
       this.logger,
       "WARN_TK_MEMORY_STORE_FULL",
-      `the memory store is full (maxKeys ${this.maxKeys}) of limited or blocked keys: limited counters are being forgotten to admit new keys, and new keys get whenFull ("${this.whenFull}") once only blocks are left. Raise maxKeys.`,
+      `the memory store is full (maxKeys ${this.maxKeys}) of limited or blocked keys: escalation histories and limited counters are being forgotten to admit new keys, and new keys get whenFull ("${this.whenFull}") once only blocks are left. Raise maxKeys.`,
     );
+    if (this.evictFrom(asking, (b) => b.escalations.evictUnblocked(t, b.blocks))) return true;
     if (this.evictFrom(asking, (b) => b.evictCounter(t, true))) return true;
     // A penalty that starts is never dropped: the block that ends soonest goes instead.
     return forBlock && this.evictFrom(asking, (b) => b.blocks.evictSoonest());

@@ -67,14 +67,52 @@ export type PolicyOptions = {
   algorithm?: AlgorithmName;
   /** Bucket capacity for token-bucket, gcra and leaky-bucket. @default limit */
   burst?: number;
-  /** Penalty box: once this policy rejects a key, the key is blocked for this long. @default 0 */
-  blockFor?: Duration;
+  /**
+   * Penalty box: once this policy rejects a key, the key is blocked for this long. A duration
+   * blocks for that long every time; `{ base, factor?, max?, forgetAfter? }` escalates for
+   * repeat offenders (fail2ban's bantime.increment, docs/penalties.md). @default 0
+   */
+  blockFor?: BlockForInput;
   /** Name shown in headers and metrics; also separates store state. @default "<limit>/<window>" */
   name?: string;
   /** leaky-bucket only: "delay" admits with `delayMs` instead of rejecting. @default "reject" */
   mode?: "reject" | "delay";
   /** leaky-bucket "delay" mode: longest delay handed out. @default burst × window / limit */
   maxDelay?: Duration;
+};
+
+/**
+ * A policy's `blockFor`: a duration (the same block every time), or an escalating penalty.
+ *
+ * @example
+ * "15m"
+ * { base: "1m", factor: 2, max: "1d", forgetAfter: "1d" } // 1m, 2m, 4m, ... up to 1d
+ */
+export type BlockForInput = Duration | EscalatingBlockFor;
+
+/**
+ * An escalating penalty (fail2ban's bantime.increment). The k-th block in a row lasts
+ * min(max, base × factor^k), k counting from 0; a block is remembered until `forgetAfter` after
+ * it ends, and a block that starts while the previous one is remembered continues the row
+ * (one that starts later starts over at `base`). The memory is kept in the store, so a fleet on
+ * Redis escalates together.
+ */
+export type EscalatingBlockFor = {
+  /** The first block's length: a positive duration. */
+  base: Duration;
+  /** Each block in a row lasts this many times the one before: a number ≥ 1. @default 2 */
+  factor?: number;
+  /** The longest block; never below `base`. @default "1d" (or `base` when it is longer) */
+  max?: Duration;
+  /** How long after a block ends it is remembered: a positive duration. @default "1d" */
+  forgetAfter?: Duration;
+};
+
+/** A validated escalation: `Policy.blockForMs` is its base. */
+export type Escalation = {
+  readonly factor: number;
+  readonly maxMs: number;
+  readonly forgetAfterMs: number;
 };
 
 /** A validated, normalised policy. Every field is explicit; stores read these, never the input. */
@@ -88,7 +126,13 @@ export type Policy = {
    * leaky-bucket, and `limit` for the window algorithms.
    */
   readonly burst: number;
+  /** The block a rejection starts (the first one, when `escalation` is set); 0 for none. */
   readonly blockForMs: number;
+  /**
+   * Set when `blockFor` escalates: later blocks in a row grow from `blockForMs` by `factor` up
+   * to `maxMs`. Undefined (or absent, in policies built by hand) for a fixed block.
+   */
+  readonly escalation?: Escalation | undefined;
   readonly mode: "reject" | "delay";
   readonly maxDelayMs: number;
   /** Stable identity of this policy's state in a store (changes when its parameters change). */
@@ -109,7 +153,12 @@ const POLICY_KEYS = [
 ];
 const LIMIT_FORM = `a whole number from 1 to ${MAX_LIMIT}`;
 const WINDOW_FORM = `a positive duration of at most 10 years (${MAX_POLICY_MS} ms): ${DURATION_FORM}`;
-const BLOCK_FOR_FORM = `a duration of at most 10 years (${MAX_POLICY_MS} ms): ${DURATION_FORM}`;
+const BLOCK_FOR_FORM = `a duration of at most 10 years (${MAX_POLICY_MS} ms): ${DURATION_FORM}, or { base, factor?, max?, forgetAfter? }`;
+const ESCALATION_KEYS = ["base", "factor", "max", "forgetAfter"];
+const POSITIVE_FORM = `a positive duration of at most 10 years (${MAX_POLICY_MS} ms): ${DURATION_FORM}`;
+const DAY_MS = 86_400_000;
+/** The largest `factor`: beyond it the second block is already past any `max` allowed. */
+const MAX_FACTOR = MAX_POLICY_MS;
 
 /** The largest value of burst × windowMs: beyond it integer arithmetic stops being exact. */
 const MAX_SCALED = Number.MAX_SAFE_INTEGER;
@@ -221,13 +270,7 @@ function parseObject(
       problems.add(`${where}.burst`, o.burst, LIMIT_FORM);
     }
   }
-  let blockForMs = 0;
-  if (o.blockFor !== undefined) {
-    const ms = parseDuration(o.blockFor);
-    if (ms === undefined || ms > MAX_POLICY_MS) {
-      problems.add(`${where}.blockFor`, o.blockFor, BLOCK_FOR_FORM);
-    } else blockForMs = ms;
-  }
+  const blockFor = parseBlockFor(o.blockFor, `${where}.blockFor`, problems);
   if (o.name !== undefined && (typeof o.name !== "string" || !/^[\w.:/-]{1,64}$/.test(o.name))) {
     problems.add(`${where}.name`, o.name, "1 to 64 characters of letters, digits, _ . : / -");
   }
@@ -254,7 +297,8 @@ function parseObject(
       windowMs: windowMs!,
       algorithm: algorithm as AlgorithmName,
       ...(o.burst !== undefined ? { burst: o.burst as number } : {}),
-      blockForMs,
+      blockForMs: blockFor?.baseMs ?? 0,
+      ...(blockFor?.escalation !== undefined ? { escalation: blockFor.escalation } : {}),
       ...(o.name !== undefined ? { name: o.name as string } : {}),
       mode: mode as "reject" | "delay",
       ...(maxDelayMs !== undefined ? { maxDelayMs } : {}),
@@ -271,6 +315,7 @@ function build(
     algorithm: AlgorithmName;
     burst?: number;
     blockForMs?: number;
+    escalation?: Escalation;
     name?: string;
     mode?: "reject" | "delay";
     maxDelayMs?: number;
@@ -297,7 +342,12 @@ function build(
     return undefined;
   }
   const code = CODES[p.algorithm];
-  const params = `${code}:${p.limit}:${p.windowMs}:${burst}`;
+  const e = p.escalation;
+  // An escalating policy keeps its row of blocks with its state: other parameters, other state.
+  const params =
+    e === undefined
+      ? `${code}:${p.limit}:${p.windowMs}:${burst}`
+      : `${code}:${p.limit}:${p.windowMs}:${burst}:e${p.blockForMs}*${e.factor}^${e.maxMs}~${e.forgetAfterMs}`;
   return Object.freeze({
     name: p.name ?? `${p.limit}/${formatDuration(p.windowMs)}`,
     limit: p.limit,
@@ -305,6 +355,7 @@ function build(
     algorithm: p.algorithm,
     burst,
     blockForMs: p.blockForMs ?? 0,
+    escalation: e,
     mode: p.mode ?? "reject",
     maxDelayMs,
     id: p.name === undefined ? params : `${p.name}:${params}`,
@@ -313,4 +364,72 @@ function build(
 
 function isLimit(v: unknown): v is number {
   return typeof v === "number" && Number.isSafeInteger(v) && v >= 1 && v <= MAX_LIMIT;
+}
+
+/**
+ * Validates a `blockFor` (a policy's, or an HTTP rule's) under `option`: undefined when absent
+ * or invalid (the problems are added), else the first block and the escalation, if any.
+ */
+export function parseBlockFor(
+  input: unknown,
+  option: string,
+  problems: ProblemList,
+): { baseMs: number; escalation: Escalation | undefined } | undefined {
+  if (input === undefined) return undefined;
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    const ms = parseDuration(input);
+    if (ms === undefined || ms > MAX_POLICY_MS) {
+      problems.add(option, input, BLOCK_FOR_FORM);
+      return undefined;
+    }
+    return { baseMs: ms, escalation: undefined };
+  }
+  const o = input as Record<string, unknown>;
+  const before = problems.items.length;
+  problems.unknownKeys(o, ESCALATION_KEYS, option);
+  const baseMs = positive(o.base, `${option}.base`, problems);
+  const factor = o.factor ?? 2;
+  if (typeof factor !== "number" || !Number.isFinite(factor) || factor < 1 || factor > MAX_FACTOR) {
+    problems.add(`${option}.factor`, o.factor, `a number from 1 to ${MAX_FACTOR}`);
+  }
+  const maxMs =
+    o.max === undefined
+      ? Math.max(DAY_MS, baseMs ?? 0)
+      : positive(o.max, `${option}.max`, problems);
+  if (baseMs !== undefined && maxMs !== undefined && maxMs < baseMs) {
+    problems.add(`${option}.max`, o.max, `a duration ≥ base (${formatDuration(baseMs)})`);
+  }
+  const forgetAfterMs =
+    o.forgetAfter === undefined
+      ? DAY_MS
+      : positive(o.forgetAfter, `${option}.forgetAfter`, problems);
+  if (problems.items.length > before) return undefined;
+  return {
+    baseMs: baseMs!,
+    escalation: Object.freeze({
+      factor: factor as number,
+      maxMs: maxMs!,
+      forgetAfterMs: forgetAfterMs!,
+    }),
+  };
+}
+
+/**
+ * A policy's `blockFor` as an input again (an HTTP rule rewrites its policies with the rule's
+ * blockFor and must keep a policy's own), or undefined when it blocks nobody.
+ */
+export function blockForInput(p: Policy): BlockForInput | undefined {
+  if (p.blockForMs === 0) return undefined;
+  const e = p.escalation;
+  if (e === undefined) return p.blockForMs;
+  return { base: p.blockForMs, factor: e.factor, max: e.maxMs, forgetAfter: e.forgetAfterMs };
+}
+
+function positive(v: unknown, option: string, problems: ProblemList): number | undefined {
+  const ms = parseDuration(v);
+  if (ms === undefined || ms <= 0 || ms > MAX_POLICY_MS) {
+    problems.add(option, v, POSITIVE_FORM);
+    return undefined;
+  }
+  return ms;
 }

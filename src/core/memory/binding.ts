@@ -5,6 +5,7 @@ import { combine, type Decision, verdictFree } from "../decision.js";
 import type { Policy } from "../policy.js";
 import type { StoreBinding } from "../store.js";
 import { BlockTable } from "./blocks.js";
+import { EscalationTable, nextBlockMs } from "./escalations.js";
 import { type KeyCount, RowTable, SWEEP_EVERY_MASK } from "./rows.js";
 
 /** The store as its bindings see it: the shared key count, the bound, and who frees room. */
@@ -12,8 +13,9 @@ export interface Room extends KeyCount {
   readonly maxKeys: number;
   readonly whenFull: "reject" | "allow";
   /**
-   * Frees one key for `asking`: a counter (at rest, then not limited, then limited), and for a
-   * new block, as a last resort, the block that ends soonest. False when nothing could go.
+   * Frees one key for `asking`: a counter or a history at rest, then a counter not limited,
+   * then the history of a key not blocked, then a limited counter, and for a new block, as a
+   * last resort, the block that ends soonest. False when nothing could go.
    */
   makeRoom(t: number, asking: MemoryBinding | undefined, forBlock: boolean): boolean;
   /** How long a refused newcomer should wait: until the soonest block held ends. */
@@ -26,7 +28,12 @@ export interface Room extends KeyCount {
  */
 export class MemoryBinding extends RowTable implements StoreBinding {
   readonly blocks: BlockTable;
+  /** The rows of blocks of escalating policies (issue 17 item 5). */
+  readonly escalations: EscalationTable;
   private readonly verdicts: Verdict[];
+  /** Per policy, the (unrounded) block a rejection is starting, until it is remembered. */
+  private readonly pending: number[];
+  private readonly slot: [number, number] = [0, 0];
   private ops = 0;
   /** Set when the binding has exactly one fixed-width policy: the fast path. */
   private readonly solo: RowAlgorithm | undefined;
@@ -37,6 +44,8 @@ export class MemoryBinding extends RowTable implements StoreBinding {
   ) {
     super(room, policies);
     this.blocks = new BlockTable(room);
+    this.escalations = new EscalationTable(room, policies);
+    this.pending = policies.map(() => 0);
     this.verdicts = policies.map(() => emptyVerdict());
     const only = this.algs[0]!;
     this.solo = policies.length === 1 && only.width > 0 ? (only as RowAlgorithm) : undefined;
@@ -85,17 +94,26 @@ export class MemoryBinding extends RowTable implements StoreBinding {
       return combine(this.policies, this.verdicts);
     }
     let blockFor = 0;
+    let escalated = false;
     for (let i = 0; i < n; i++) {
       const v = this.verdicts[i]!;
-      const ms = this.policies[i]!.blockForMs;
+      const p = this.policies[i]!;
+      let ms = p.blockForMs;
       // A policy that passed was not charged: restate its numbers uncharged.
       if (v.allowed) this.judgeAt(i, r, t, 0, v);
       else if (ms > 0 && v.retryAfterMs !== Number.POSITIVE_INFINITY) {
+        if (p.escalation !== undefined) {
+          ms = this.nextBlock(key, i, t, p);
+          escalated = true;
+        }
         penalise(v, ms);
         if (ms > blockFor) blockFor = ms;
       }
     }
-    if (blockFor > 0) this.setBlock(key, t + blockFor, t);
+    if (blockFor > 0) {
+      this.setBlock(key, t + blockFor, t);
+      if (escalated) this.remember(key, t + blockFor, t);
+    }
     return combine(this.policies, this.verdicts);
   }
 
@@ -127,8 +145,10 @@ export class MemoryBinding extends RowTable implements StoreBinding {
       }
     }
     if (!v.allowed && p.blockForMs > 0 && v.retryAfterMs !== Number.POSITIVE_INFINITY) {
-      this.setBlock(key, t + p.blockForMs, t);
-      penalise(v, p.blockForMs);
+      const ms = p.escalation === undefined ? p.blockForMs : this.nextBlock(key, 0, t, p);
+      this.setBlock(key, t + ms, t);
+      if (p.escalation !== undefined) this.remember(key, t + ms, t);
+      penalise(v, ms);
     }
     return combine(this.policies, this.verdicts);
   }
@@ -157,12 +177,21 @@ export class MemoryBinding extends RowTable implements StoreBinding {
   }
 
   async reset(key: string): Promise<void> {
+    this.resetSync(key);
+  }
+
+  resetSync(key: string): void {
     const row = this.index.get(key);
     if (row !== undefined) this.removeRow(key, row);
     this.blocks.drop(key);
+    this.escalations.drop(key);
   }
 
   async block(key: string, ms: number, now: number | undefined): Promise<void> {
+    this.blockSync(key, ms, now);
+  }
+
+  blockSync(key: string, ms: number, now: number | undefined): void {
     const t = now ?? wallNow();
     this.setBlock(key, t + ms, t);
   }
@@ -193,6 +222,39 @@ export class MemoryBinding extends RowTable implements StoreBinding {
     this.blocks.extend(key, until);
   }
 
+  /**
+   * The block escalating policy i starts for `key` at `t`, in whole ms (rounded up); the
+   * unrounded length waits in `pending` for `remember`.
+   */
+  private nextBlock(key: string, i: number, t: number, p: Policy): number {
+    const slot = this.slot;
+    this.escalations.read(key, i, slot);
+    const next = nextBlockMs(slot[0], slot[1], t, p, p.escalation!);
+    this.pending[i] = next;
+    return Math.ceil(next);
+  }
+
+  /**
+   * Records the blocks just started by escalating policies: each remembered until its
+   * `forgetAfter` past the key's block end. Made after the block itself, so a store short of
+   * room never trades the block for its history (the history is dropped instead).
+   */
+  private remember(key: string, blockEnd: number, t: number): void {
+    const room = this.room;
+    const row = this.escalations.row(
+      key,
+      () => room.size < room.maxKeys || room.makeRoom(t, this, false),
+    );
+    for (let i = 0; i < this.policies.length; i++) {
+      const next = this.pending[i]!;
+      if (next === 0) continue;
+      this.pending[i] = 0;
+      if (row === undefined) continue;
+      row[2 * i] = next;
+      row[2 * i + 1] = blockEnd + this.policies[i]!.escalation!.forgetAfterMs;
+    }
+  }
+
   private allocate(key: string, t: number): number {
     if (this.room.size >= this.room.maxKeys && !this.room.makeRoom(t, this, false)) return -1;
     return this.addRow(key);
@@ -208,10 +270,11 @@ export class MemoryBinding extends RowTable implements StoreBinding {
     );
   }
 
-  /** Drops a few long-rested keys and ended blocks; called every 64 decisions. */
+  /** Drops a few long-rested keys, ended blocks and forgotten histories; every 64 decisions. */
   private sweep(t: number): void {
     this.sweepRows(t);
     this.blocks.sweep(t);
+    this.escalations.sweep(t);
   }
 }
 

@@ -25,6 +25,12 @@ export class BlockTable {
     return until;
   }
 
+  /** Whether `key` is blocked at `t`, reading only (an ended block stays for the sweep). */
+  isBlocked(key: string, t: number): boolean {
+    const until = this.ends.get(key);
+    return until !== undefined && until > t;
+  }
+
   has(key: string): boolean {
     return this.ends.has(key);
   }

@@ -64,7 +64,9 @@ export class RedisBinding implements StoreBinding {
         String(p.limit),
         String(p.windowMs),
         String(p.burst),
-        String(p.blockForMs),
+        p.escalation === undefined
+          ? String(p.blockForMs)
+          : `${p.blockForMs}:${p.escalation.factor}:${p.escalation.maxMs}:${p.escalation.forgetAfterMs}`,
         p.mode,
         String(p.maxDelayMs),
       );

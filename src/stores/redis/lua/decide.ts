@@ -6,8 +6,9 @@
  *   ARGV[1]   the deadline in server ms: a run starting later does nothing (header.ts)
  *   ARGV[2]   number of policies P;  ARGV[3] "1" to return states of rejected consumes (local
  *             cache);  ARGV[4] extra TTL in ms for records written with the caller's time
- *   ARGV[5..] 7 fields per policy: algorithm, limit, windowMs, burst, blockForMs, mode,
- *             maxDelayMs
+ *   ARGV[5..] 7 fields per policy: algorithm, limit, windowMs, burst, blockFor, mode,
+ *             maxDelayMs; blockFor is "<ms>", or "<base>:<factor>:<maxMs>:<forgetAfterMs>"
+ *             for an escalating one
  *   then one "<op><units>,<now>" per operation: op c(onsume) p(eek) r(efund) x (reset)
  *             b(lock) u(nblock); units is the cost, refund amount or block ms; now is empty for
  *             server TIME
@@ -102,9 +103,25 @@ local function restOf(v, LG)
     local p = POL[i]
     local r = p.A.restAt(p.log and LG[i] or v, p.at, p)
     if r > rest then rest = r end
+    if p.esc and v[p.esc + 1] > rest then rest = v[p.esc + 1] end
   end
   return rest
 end
+
+-- The latest time an escalating policy forgets its last block (0 without escalation): part of
+-- the record's rest time, which the allowed path works out from its commits.
+local function rememberedUntil(v)
+  local at = 0
+  for i = 1, P do
+    local e = POL[i].esc
+    if e and v[e + 1] > at then at = v[e + 1] end
+  end
+  return at
+end
+
+-- Per policy, the (unrounded) block an escalating rejection is starting, or false.
+local NEXT = {}
+for i = 1, P do NEXT[i] = false end
 
 -- keptUntil: with server time, the rest time the key's current TTL already covers (it was set
 -- from the record now being replaced). When the new record rests no later, the TTL is kept
@@ -160,6 +177,12 @@ local function consume(key, cost, now, pad, serverTime)
         if r > rest then rest = r end
         if k > kept then kept = k end
       end
+      if ESC then
+        -- The history of blocks stays as it is, and the TTL covered it already.
+        local u = rememberedUntil(v)
+        if u > rest then rest = u end
+        if u > kept then kept = u end
+      end
       -- A live block was answered above; an expired one is dropped (memory-store.ts).
       v[1] = 0
       save(key, v, LG, now, pad, serverTime and raw and kept, rest)
@@ -203,6 +226,18 @@ local function consume(key, cost, now, pad, serverTime)
     elseif ver.retry ~= huge then
       local ms = p.blockForMs
       if ms > 0 then
+        local e = p.esc
+        if e then
+          -- memory/escalations.ts nextBlockMs: the row of blocks grows by factor up to max,
+          -- unless its last block is forgotten (a product, as in TypeScript: no pow).
+          local last, nextMs = v[e], ms
+          if last ~= 0 and now < v[e + 1] then
+            nextMs = last * p.factor
+            if nextMs > p.maxMs then nextMs = p.maxMs end
+          end
+          NEXT[i] = nextMs
+          ms = ceil(nextMs)
+        end
         -- memory/binding.ts penalise (issue 13 item 5): the rejection that starts a block
         -- tells the block's wait when longer than the policy's, and resets no sooner.
         if ms > ver.retry then ver.retry = ms end
@@ -214,6 +249,18 @@ local function consume(key, cost, now, pad, serverTime)
   if blockFor > 0 then
     -- A live block was answered above, so this one starts afresh (memory-store.ts setBlock).
     v[1] = now + blockFor
+    if ESC then
+      -- memory/binding.ts remember: each block is remembered until forgetAfter past its end.
+      for i = 1, P do
+        local nextMs = NEXT[i]
+        if nextMs then
+          local e = POL[i].esc
+          v[e] = nextMs
+          v[e + 1] = v[1] + POL[i].forgetMs
+          NEXT[i] = false
+        end
+      end
+    end
     save(key, v, LG, now, pad)
     pushNum(v[1])
   else

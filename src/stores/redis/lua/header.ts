@@ -33,10 +33,19 @@ for i = 1, P do
     limit = tonumber(ARGV[o + 2]),
     windowMs = tonumber(ARGV[o + 3]),
     burst = tonumber(ARGV[o + 4]),
-    blockForMs = tonumber(ARGV[o + 5]),
     mode = ARGV[o + 6],
     maxDelayMs = tonumber(ARGV[o + 7]),
   }
+  -- blockFor: "<ms>", or "<base>:<factor>:<maxMs>:<forgetAfterMs>" when it escalates.
+  local b, f, m, g = string.match(ARGV[o + 5], "^([^:]*):([^:]*):([^:]*):(.*)$")
+  if b then
+    POL[i].blockForMs = tonumber(b)
+    POL[i].factor = tonumber(f)
+    POL[i].maxMs = tonumber(m)
+    POL[i].forgetMs = tonumber(g)
+  else
+    POL[i].blockForMs = tonumber(ARGV[o + 5])
+  end
   POL[i].capacity = POL[i].burst * POL[i].windowMs
   VER[i] = { allowed = true, remaining = 0, reset = 0, retry = 0, delay = 0 }
 end

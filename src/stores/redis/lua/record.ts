@@ -4,6 +4,9 @@
  *
  * In memory the record is a flat table V, like the memory store's rows: V[1] is the block's end
  * (0: none) and policy i's row starts at V[POL[i].at]. A log policy keeps its own table LG[i].
+ * An escalating policy's last block and the time it is forgotten follow the rows, at
+ * V[POL[i].esc] and V[POL[i].esc + 1] (issue 17 item 5): kept in the record, the history costs
+ * no extra key, read or write, shares the key's hash tag, and the record's PX covers it.
  * Stored as little-endian IEEE doubles (exact, packed and unpacked in C without formatting):
  *
  *   V[1..NFIXED] | per log policy: a uint32 count, then that many numbers (time, cost, ...)
@@ -66,6 +69,18 @@ for i = 1, P do
     p.at = NFIXED + 1
     FIXED = FIXED .. rep("d", w)
     NFIXED = NFIXED + w
+  end
+end
+-- An escalating policy remembers its last block after the rows: its length (unrounded) at
+-- p.esc and when it is forgotten at p.esc + 1 (src/core/memory/escalations.ts).
+local ESC = false
+for i = 1, P do
+  local p = POL[i]
+  if p.factor then
+    p.esc = NFIXED + 1
+    FIXED = FIXED .. "dd"
+    NFIXED = NFIXED + 2
+    ESC = true
   end
 end
 local FIXED_BYTES = NFIXED * 8
