@@ -1,3 +1,4 @@
+import { Ban, type BanOptions, type BanSpec, checkBan, countsForBan } from "./ban.js";
 import { wallNow } from "./clock.js";
 import type { Decision } from "./decision.js";
 import { DURATION_FORM, type Duration, parseDuration } from "./duration.js";
@@ -10,6 +11,7 @@ import {
   emitDecision,
   type ThrottleEventType,
 } from "./events.js";
+import { LOGGER_FORM, type Logger, resolveLogger } from "./logger.js";
 import { type MemoryStore, memoryStore } from "./memory-store.js";
 import { createMetrics } from "./metrics/collector.js";
 import type { Metrics, MetricsOptions, MetricsSnapshot } from "./metrics/types.js";
@@ -58,6 +60,18 @@ export type LimiterOptions = {
    * @default false
    */
   metrics?: boolean | MetricsOptions;
+  /**
+   * Blocks a key for `duration` after `after` refusals within `within`, fleet-wide through the
+   * store (docs/penalties.md). Each ban emits `autoBlock` and logs once.
+   * @default undefined (no ban)
+   */
+  ban?: BanOptions;
+  /**
+   * Where the limiter's one-time messages go (a ban that starts: WARN_TK_AUTO_BLOCKED);
+   * `false` silences them.
+   * @default console
+   */
+  logger?: Logger | false;
 };
 
 export type ConsumeOptions = {
@@ -123,6 +137,8 @@ const LIMITER_KEYS = [
   "events",
   "name",
   "metrics",
+  "ban",
+  "logger",
 ];
 const NAME_FORM = "1 to 64 characters of letters, digits, _ . : -";
 
@@ -177,6 +193,9 @@ export function createLimiter(options: LimiterOptions): Limiter {
   const m = options.metrics;
   if (m !== undefined && typeof m !== "boolean" && (typeof m !== "object" || m === null))
     problems.add("metrics", m, "true, false or the metrics options { store?, ... }");
+  const ban = checkBan(options.ban, "ban", problems);
+  const logger = resolveLogger(options.logger);
+  if (logger === undefined) problems.add("logger", options.logger, LOGGER_FORM);
   problems.throwIfAny();
   const limiter = new RateLimiter(
     policies,
@@ -187,6 +206,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
     events,
     options.name ?? prefix,
   );
+  if (ban !== undefined) limiter.useBan(ban, logger!);
   if (m !== undefined && m !== false) {
     limiter.collector = createMetrics(events, {
       ...(options.clock !== undefined ? { clock: options.clock } : {}),
@@ -234,6 +254,13 @@ class RateLimiter implements Limiter {
     store.observe?.(events);
   }
 
+  /** The `ban` option's counter of refusals; undefined without one (nothing per request). */
+  private ban: Ban | undefined;
+
+  useBan(spec: BanSpec, logger: Logger): void {
+    this.ban = new Ban(this.store, this.prefix, spec, this.binding, this.events, logger, this.name);
+  }
+
   /** The `metrics` option's collector (set by createLimiter). */
   collector: Metrics | undefined;
 
@@ -273,8 +300,8 @@ class RateLimiter implements Limiter {
       return Promise.reject(callError(key, cost, "cost"));
     }
     const now = this.clock === undefined ? undefined : this.clock();
-    // Nobody listening: not one extra step (issue 17 asks for ≥ 99% of bench:core).
-    if (!this.events.active) return this.binding.consume(key, cost, now);
+    // Nobody listening and no ban: not one extra step (issue 17 asks for ≥ 99% of bench:core).
+    if (this.ban === undefined && !this.events.active) return this.binding.consume(key, cost, now);
     // An in-process store decides synchronously: emit at once and answer with a settled
     // promise, as its own consume would, rather than add a reaction per decision.
     if (this.canConsumeSync) {
@@ -284,13 +311,35 @@ class RateLimiter implements Limiter {
         return Promise.reject(error);
       }
     }
-    const timing = this.events.timing;
+    const timing = this.events.active && this.events.timing;
     const start = timing ? performance.now() : 0;
     return this.binding.consume(key, cost, now).then((d) => {
       const ms = timing ? performance.now() - start : undefined;
-      emitDecision(this.events, now ?? wallNow(), this.name, key, cost, d, false, ms);
-      return d;
+      const ban = this.ban;
+      if (ban === undefined || !countsForBan(d)) {
+        this.report(key, cost, now, d, ms);
+        return d;
+      }
+      // A refusal: counted towards the ban (its store calls happen on refusals only).
+      return ban.count(key, now, d).then((b) => {
+        this.report(key, cost, now, b, ms);
+        if (b !== d) ban.announce(key, now);
+        return b;
+      });
     });
+  }
+
+  /** Emits a decision's events when anyone listens. */
+  private report(
+    key: string,
+    cost: number,
+    now: number | undefined,
+    d: Decision,
+    ms: number | undefined,
+  ): void {
+    if (this.events.active) {
+      emitDecision(this.events, now ?? wallNow(), this.name, key, cost, d, false, ms);
+    }
   }
 
   consumeSync(key: string, options?: ConsumeOptions): Decision {
@@ -299,18 +348,25 @@ class RateLimiter implements Limiter {
     const binding = this.binding;
     if (binding.consumeSync === undefined) throw new SyncUnsupportedError(this.store.name);
     const now = this.clock?.();
-    if (!this.events.active) return binding.consumeSync(key, cost, now);
+    if (this.ban === undefined && !this.events.active) return binding.consumeSync(key, cost, now);
     return this.decideSync(key, cost, now);
   }
 
-  /** consumeSync with someone listening: decide, then emit the decision's events. */
+  /**
+   * consumeSync with someone listening or a ban: decide, count a refusal towards the ban, then
+   * emit the decision's events (and the ban's, after the refusal that started it).
+   */
   private decideSync(key: string, cost: number, now: number | undefined): Decision {
-    const timing = this.events.timing;
+    const timing = this.events.active && this.events.timing;
     const start = timing ? performance.now() : 0;
-    const d = this.binding.consumeSync!(key, cost, now);
+    const decided = this.binding.consumeSync!(key, cost, now);
     const ms = timing ? performance.now() - start : undefined;
+    const ban = this.ban;
+    const d =
+      ban !== undefined && countsForBan(decided) ? ban.countSync(key, now, decided) : decided;
     // wallNow: the time the memory store itself decided at, without a second clock read.
-    emitDecision(this.events, now ?? wallNow(), this.name, key, cost, d, false, ms);
+    this.report(key, cost, now, d, ms);
+    if (d !== decided) ban!.announce(key, now);
     return d;
   }
 

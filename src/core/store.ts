@@ -51,6 +51,9 @@ export interface StoreBinding {
   /** Synchronous twin of consume, for in-process stores; absent on remote ones. */
   consumeSync?(key: string, cost: number, now: number | undefined): Decision;
   peekSync?(key: string, cost: number, now: number | undefined): Decision;
+  /** Synchronous twins of block and reset (a `ban` started by consumeSync); in-process only. */
+  blockSync?(key: string, ms: number, now: number | undefined): void;
+  resetSync?(key: string): void;
 }
 
 /**

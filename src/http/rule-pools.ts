@@ -1,9 +1,12 @@
 import { type ConcurrencyLimiter, createConcurrencyLimiter } from "../core/concurrency.js";
 import { parseTimerDuration, TIMER_DURATION_FORM } from "../core/duration.js";
 import { ConfigError, type ProblemList } from "../core/errors/config-error.js";
+import type { EventHub } from "../core/events.js";
 import { createLimiter, type Limiter } from "../core/limiter.js";
 import {
+  type BlockForInput,
   BUCKETS,
+  blockForInput,
   MAX_LIMIT,
   type Policy,
   type PolicyInput,
@@ -11,7 +14,7 @@ import {
   parsePolicies,
 } from "../core/policy.js";
 import { headerRenderer } from "./headers.js";
-import type { BuildContext, PolicySet, RuleConcurrency, Target } from "./rules.js";
+import type { BuildContext, PolicySet, RuleConcurrency, RulePenalties, Target } from "./rules.js";
 import { SILENT_EVENTS } from "./silent-events.js";
 import { UNLIMITED, type Unlimited } from "./unlimited.js";
 
@@ -41,18 +44,19 @@ export class Pools {
     zone: string | undefined,
     group: string,
     input: PolicySet | Unlimited,
-    blockForMs: number | undefined,
+    penalties: RulePenalties,
     option: string,
     at: string,
   ): Target | Unlimited | undefined {
     const problems = this.problems;
     const parsed =
-      input === UNLIMITED ? UNLIMITED : parseWithBlock(input, option, blockForMs, problems);
+      input === UNLIMITED ? UNLIMITED : parseWithBlock(input, option, penalties.blockFor, problems);
     if (parsed === undefined) return undefined;
+    const ban = penalties.ban;
     const signature =
       parsed === UNLIMITED
         ? "unlimited"
-        : parsed.policies.map((p) => `${p.id}+${p.blockForMs}`).join("|");
+        : `${parsed.policies.map((p) => `${p.id}+${p.blockForMs}`).join("|")}${ban === undefined ? "" : `|ban:${ban.after}/${ban.withinMs}=${ban.durationMs}`}`;
     const id = `${pool}\u0000${group}`;
     const prior = this.built.get(id);
     if (prior !== undefined) {
@@ -74,9 +78,17 @@ export class Pools {
           policies: parsed.inputs,
           store: ctx.store,
           prefix: `${ctx.prefix}:${pool}:${group}`,
-          // The engine emits each request's event itself (silent-events.ts).
-          events: SILENT_EVENTS,
+          // The engine emits each request's event itself (silent-events.ts); a ban's autoBlock
+          // goes to the HTTP limiter's hub.
+          events:
+            ban !== undefined && ctx.events !== undefined ? banEvents(ctx.events) : SILENT_EVENTS,
           ...(ctx.clock !== undefined ? { clock: ctx.clock } : {}),
+          ...(ban !== undefined
+            ? {
+                ban: { after: ban.after, within: ban.withinMs, duration: ban.durationMs },
+                ...(ctx.logger !== undefined ? { logger: ctx.logger } : {}),
+              }
+            : {}),
         });
       } catch (error) {
         // Only reachable with names already reported as invalid (too long a prefix).
@@ -187,13 +199,13 @@ function parseConcurrency(
 }
 
 /**
- * Parses a rule's policies under their option path; with a rule-level blockFor, rewrites them
- * as objects carrying it (a policy's own blockFor wins).
+ * Parses a rule's policies under their option path; with a rule-level blockFor (a duration or
+ * an escalation), rewrites them as objects carrying it (a policy's own blockFor wins).
  */
 function parseWithBlock(
   input: PolicySet,
   option: string,
-  blockForMs: number | undefined,
+  blockFor: BlockForInput | undefined,
   problems: ProblemList,
 ): { inputs: PolicyInput[]; policies: Policy[] } | undefined {
   let policies: Policy[];
@@ -205,18 +217,32 @@ function parseWithBlock(
     return undefined;
   }
   const list: PolicyInput[] = Array.isArray(input) ? [...input] : [input as PolicyInput];
-  if (blockForMs === undefined || blockForMs === 0) return { inputs: list, policies };
+  if (blockFor === undefined || blockFor === 0) return { inputs: list, policies };
   const inputs = policies.map(
     (p): PolicyOptions => ({
       limit: p.limit,
       window: p.windowMs,
       algorithm: p.algorithm,
       ...(BUCKETS.has(p.algorithm) ? { burst: p.burst } : {}),
-      blockFor: p.blockForMs > 0 ? p.blockForMs : blockForMs,
+      blockFor: blockForInput(p) ?? blockFor,
       name: p.name,
       ...(p.algorithm === "leaky-bucket" ? { mode: p.mode } : {}),
       ...(p.mode === "delay" ? { maxDelay: p.maxDelayMs } : {}),
     }),
   );
   return { inputs, policies: parsePolicies(inputs, option) };
+}
+
+/**
+ * The hub of a rule limiter with a ban: silent for decisions (the engine emits those), the ban's
+ * `autoBlock` passed on to the HTTP limiter's hub.
+ */
+function banEvents(hub: EventHub): EventHub {
+  return Object.freeze({
+    ...SILENT_EVENTS,
+    wants: (type: string) => type === "autoBlock" && hub.wants("autoBlock"),
+    emit: ((type: string, event: never) => {
+      if (type === "autoBlock") hub.emit("autoBlock", event);
+    }) as EventHub["emit"],
+  });
 }

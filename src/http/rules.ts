@@ -1,8 +1,16 @@
+import { type BanOptions, type BanSpec, checkBan } from "../core/ban.js";
 import type { ConcurrencyLimiter } from "../core/concurrency.js";
-import { DURATION_FORM, type Duration, parseDuration } from "../core/duration.js";
+import type { Duration } from "../core/duration.js";
 import type { ProblemList } from "../core/errors/config-error.js";
+import type { EventHub } from "../core/events.js";
 import type { Limiter } from "../core/limiter.js";
-import type { Policy, PolicyInput } from "../core/policy.js";
+import type { Logger } from "../core/logger.js";
+import {
+  type BlockForInput,
+  type Policy,
+  type PolicyInput,
+  parseBlockFor,
+} from "../core/policy.js";
 import type { Store } from "../core/store.js";
 import type { HeaderRenderer, HeaderStyle } from "./headers.js";
 import type { Identity } from "./identity/types.js";
@@ -96,8 +104,18 @@ export type HttpRule<Raw = unknown> = {
   exempt?: boolean;
   /** Units each request costs: a number, or a function of the request. @default 1 */
   cost?: number | ((req: HttpRequest<Raw>) => MaybePromise<number>);
-  /** Penalty box: once a client is rejected here, it stays rejected this long. @default each policy's own */
-  blockFor?: Duration;
+  /**
+   * Penalty box: once a client is rejected here, it stays rejected this long; or an escalating
+   * penalty `{ base, factor?, max?, forgetAfter? }` (docs/penalties.md).
+   * @default each policy's own
+   */
+  blockFor?: BlockForInput;
+  /**
+   * Blocks a client for `duration` after `after` refusals here within `within`
+   * (docs/penalties.md); rules sharing a zone must declare the same.
+   * @default undefined (no ban)
+   */
+  ban?: BanOptions;
   /** Who the client is, for this rule only. @default the limiter's identity */
   identity?: Identity<Raw>;
   /** Requests for which this rule does nothing (headers neither). @default undefined */
@@ -115,6 +133,12 @@ export type HttpRule<Raw = unknown> = {
 /** Whether a rule's refusals are answered ("enforce") or only reported ("shadow"). */
 export type RuleMode = "enforce" | "shadow";
 export const RULE_MODES: readonly RuleMode[] = Object.freeze(["enforce", "shadow"]);
+
+/** A rule's `blockFor` (validated, as written) and `ban`. */
+export type RulePenalties = {
+  readonly blockFor: BlockForInput | undefined;
+  readonly ban: BanSpec | undefined;
+};
 
 /** One limiter of a rule and group, with its header renderer, built once. */
 export type Target = {
@@ -147,6 +171,10 @@ export type BuildContext = {
   readonly prefix: string;
   readonly clock: (() => number) | undefined;
   readonly headers: HeaderStyle | false;
+  /** Where rule bans announce themselves (`autoBlock`). @default nowhere */
+  readonly events?: EventHub;
+  /** Where rule bans log (WARN_TK_AUTO_BLOCKED). @default console */
+  readonly logger?: Logger;
 };
 
 const RULE_KEYS = [
@@ -158,6 +186,7 @@ const RULE_KEYS = [
   "exempt",
   "cost",
   "blockFor",
+  "ban",
   "identity",
   "skip",
   "concurrency",
@@ -185,13 +214,13 @@ export function compileRules<Raw>(
     const at = where(i);
     const checked = checkRule(rule, i, at, names, problems);
     if (checked === undefined) return;
-    const { name, exempt, cost, blockForMs, priority } = checked;
+    const { name, exempt, cost, penalties, priority } = checked;
     const pool = rule.zone === undefined ? `r:${name}` : `z:${rule.zone}`;
     // Policies are compiled even when the rule has other problems: one run reports them all.
     const targets =
       exempt || rule.policies === undefined
         ? { fallback: undefined, groups: undefined }
-        : compileTargets(rule, pool, at, blockForMs, pools, problems);
+        : compileTargets(rule, pool, at, penalties, pools, problems);
     const slots = exempt
       ? undefined
       : pools.slots(pool, rule.zone, rule.concurrency, `${at}.concurrency`);
@@ -225,7 +254,7 @@ function checkRule<Raw>(
       name: string;
       exempt: boolean;
       cost: number | ((req: HttpRequest<Raw>) => MaybePromise<number>);
-      blockForMs: number | undefined;
+      penalties: RulePenalties;
       priority: Priority | undefined;
     }
   | undefined {
@@ -273,12 +302,12 @@ function checkRule<Raw>(
     if (rule[k] !== undefined && typeof rule[k] !== "function")
       problems.add(`${at}.${k}`, rule[k], "a function");
   }
-  let blockForMs: number | undefined;
-  if (rule.blockFor !== undefined) {
-    blockForMs = parseDuration(rule.blockFor);
-    if (blockForMs === undefined) problems.add(`${at}.blockFor`, rule.blockFor, DURATION_FORM);
-  }
-  return { name, exempt, cost, blockForMs, priority };
+  const blockFor =
+    parseBlockFor(rule.blockFor, `${at}.blockFor`, problems) === undefined
+      ? undefined
+      : rule.blockFor;
+  const ban = checkBan(rule.ban, `${at}.ban`, problems);
+  return { name, exempt, cost, penalties: { blockFor, ban }, priority };
 }
 
 /** A rule's limiters: the default target, and one per group (GroupPolicies). */
@@ -286,7 +315,7 @@ function compileTargets<Raw>(
   rule: HttpRule<Raw>,
   pool: string,
   at: string,
-  blockForMs: number | undefined,
+  penalties: RulePenalties,
   pools: Pools,
   problems: ProblemList,
 ): {
@@ -294,7 +323,7 @@ function compileTargets<Raw>(
   groups: Map<string, Target | Unlimited> | undefined;
 } {
   const build = (input: PolicySet | Unlimited, group: string, option: string) =>
-    pools.target(pool, rule.zone, group, input, blockForMs, option, at);
+    pools.target(pool, rule.zone, group, input, penalties, option, at);
   const spec = rule.policies!;
   if (!isGroupPolicies(spec)) {
     return {

@@ -1,12 +1,14 @@
 /**
  * Differential test: random sequences of consume/peek/refund/reset/block/unblock, at random
- * (sometimes fractional) times and costs, on random single and composite policies, driven
+ * (sometimes fractional) times and costs, on random single and composite policies (fixed and
+ * escalating blockFor among them), driven
  * through memoryStore() and redisStore() with one manual clock. Every decision must be identical,
  * numbers compared bit for bit (Infinity and -0 included).
  */
 import fc from "fast-check";
 import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { BanOptions } from "../../src/core/ban.js";
 import type { Decision } from "../../src/core/decision.js";
 import { createLimiter } from "../../src/core/limiter.js";
 import { memoryStore } from "../../src/core/memory-store.js";
@@ -30,7 +32,20 @@ const policyArb = (name: string): fc.Arbitrary<PolicyOptions> =>
       limit: fc.integer({ min: 1, max: 8 }),
       window: fc.constantFrom(1000, 1500, 3000, 7000, 10_000, 60_000),
       burst: fc.option(fc.integer({ min: 1, max: 15 }), { nil: undefined }),
-      blockFor: fc.constantFrom(0, 0, 0, 2500, 20_000),
+      blockFor: fc.oneof(
+        { weight: 5, arbitrary: fc.constantFrom(0, 0, 0, 2500, 20_000) },
+        // Escalating penalties (issue 17 item 5): fractional factors make fractional products,
+        // rounded up to whole ms the same way on both sides.
+        {
+          weight: 2,
+          arbitrary: fc.record({
+            base: fc.constantFrom(500, 1000, 2500),
+            factor: fc.constantFrom(1, 1.5, 2, 3, 1.1),
+            max: fc.constantFrom(3000, 20_000),
+            forgetAfter: fc.constantFrom(2000, 15_000),
+          }),
+        },
+      ),
       delay: fc.boolean(),
       // maxDelay is a positive duration (policy.ts refuses 0 since issue 13 item 10).
       maxDelay: fc.option(fc.integer({ min: 1, max: 8000 }), { nil: undefined }),
@@ -83,6 +98,46 @@ const opArb: fc.Arbitrary<Op> = fc.record({
   ),
 });
 
+/**
+ * Repeat offenders (issue 17 item 5): one escalating policy (beside maybe a plain one) hammered
+ * on two keys, with pauses around the blocks' lengths and forgetAfter, so rows of blocks grow,
+ * reach max and are forgotten (random sequences above seldom block one key twice).
+ */
+const escalatingArb = fc
+  .record({
+    algorithm: fc.constantFrom(...ALGORITHMS),
+    limit: fc.integer({ min: 1, max: 3 }),
+    window: fc.constantFrom(1000, 3000, 10_000),
+    base: fc.constantFrom(700, 1000, 2500),
+    factor: fc.constantFrom(1, 1.1, 1.5, 2, 2.7),
+    max: fc.constantFrom(2500, 9000, 40_000),
+    forgetAfter: fc.constantFrom(1500, 8000, 30_000),
+    other: fc.option(policyArb("b"), { nil: undefined }),
+  })
+  .map((r): PolicyOptions[] => {
+    const p: PolicyOptions = {
+      name: "a",
+      limit: r.limit,
+      window: r.window,
+      algorithm: r.algorithm,
+      blockFor: { base: r.base, factor: r.factor, max: r.max, forgetAfter: r.forgetAfter },
+    };
+    return r.other === undefined ? [p] : [p, r.other];
+  });
+
+const offenderOpArb: fc.Arbitrary<Op> = fc.record({
+  kind: fc.constantFrom(
+    ...(["consume", "consume", "consume", "consume", "consume", "consume", "consume"] as const),
+    ...(["peek", "reset", "block", "unblock"] as const),
+  ),
+  key: fc.constantFrom("k1", "k1", "k{2}"),
+  units: fc.oneof(
+    { weight: 8, arbitrary: fc.constant(1) },
+    { weight: 1, arbitrary: fc.integer({ min: 0, max: 4 }) },
+  ),
+  advance: fc.constantFrom(0, 0, 50, 300, 1000, 2600, 7000, 12_000, 35_000),
+});
+
 /** Every number spelled out exactly, so -0, Infinity and the last bit all count. */
 function exact(d: Decision): string {
   return JSON.stringify(
@@ -93,11 +148,28 @@ function exact(d: Decision): string {
 
 let run = 0;
 
-async function differential(redis: Store, policies: PolicyOptions[], ops: Op[]): Promise<void> {
+/** A ban (issue 17 item 5) on some runs: its count lives in the store under test too. */
+const banArb = fc.option(
+  fc.record({
+    after: fc.integer({ min: 1, max: 4 }),
+    within: fc.constantFrom(3000, 20_000),
+    duration: fc.constantFrom(1000, 30_000),
+  }),
+  { nil: undefined, freq: 3 },
+);
+
+async function differential(
+  redis: Store,
+  policies: PolicyOptions[],
+  ops: Op[],
+  ban?: BanOptions,
+): Promise<void> {
   const clock = manualClock(1_700_000_000_000 + (run % 97) * 13_337);
   const prefix = `diff${process.pid}-${run++}`;
-  const mem = createLimiter({ policies, store: memoryStore(), prefix, clock: clock.now });
-  const red = createLimiter({ policies, store: redis, prefix, clock: clock.now });
+  const common = { policies, prefix, clock: clock.now, logger: false as const };
+  const withBan = ban === undefined ? common : { ...common, ban };
+  const mem = createLimiter({ ...withBan, store: memoryStore() });
+  const red = createLimiter({ ...withBan, store: redis });
   for (const [i, op] of ops.entries()) {
     clock.set(clock.now() + op.advance);
     const where = `op ${i} ${JSON.stringify(op)} at ${clock.now()}`;
@@ -146,10 +218,28 @@ describe("memory and Redis decide identically", () => {
         policiesArb,
         fc.array(opArb, { minLength: 1, maxLength: 80 }),
         fc.boolean(),
-        async (policies, ops, withCache) =>
-          differential(withCache ? cached : uncached, policies, ops),
+        banArb,
+        async (policies, ops, withCache, ban) =>
+          differential(withCache ? cached : uncached, policies, ops, ban),
       ),
       { numRuns: 1000 },
+    );
+  }, 120_000);
+
+  it("escalating penalties: repeat offenders, single node and cluster", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        escalatingArb,
+        fc.array(offenderOpArb, { minLength: 10, maxLength: 80 }),
+        fc.constantFrom("cached", "uncached", "cluster"),
+        async (policies, ops, where) =>
+          differential(
+            where === "cached" ? cached : where === "uncached" ? uncached : onCluster,
+            policies,
+            ops,
+          ),
+      ),
+      { numRuns: 300 },
     );
   }, 120_000);
 
@@ -158,7 +248,8 @@ describe("memory and Redis decide identically", () => {
       fc.asyncProperty(
         policiesArb,
         fc.array(opArb, { minLength: 1, maxLength: 40 }),
-        async (policies, ops) => differential(onCluster, policies, ops),
+        banArb,
+        async (policies, ops, ban) => differential(onCluster, policies, ops, ban),
       ),
       { numRuns: 150 },
     );
