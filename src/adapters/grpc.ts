@@ -33,6 +33,8 @@ import {
   createLimiter,
   type Decision,
   type Duration,
+  type EventHub,
+  emitDecision,
   type Lease,
   type Limiter,
   memoryStore,
@@ -127,6 +129,24 @@ const IN_FLIGHT_FORM = "nothing: gRPC calls in flight are capped by maxConcurren
 const MESSAGE_KEYS = ["policies", "per"];
 /** Matches no path (an empty negative lookahead never succeeds). */
 const NO_PATH = /(?!)/;
+/** The rule names of the decisions the interceptor makes beside the HTTP layer's rules. */
+const MAX_CONCURRENT_RULE = "grpc:maxConcurrent";
+const MESSAGES_RULE = "grpc:messages";
+const NOTHING = (): void => {};
+/**
+ * A hub that never listens, for the per-call message limiter: its keys are call numbers, so
+ * the interceptor reports its decisions under the caller's identity. On a hub of its own, a
+ * `node:diagnostics_channel` subscriber would see each message twice.
+ */
+const SILENT_EVENTS: EventHub = Object.freeze({
+  active: false,
+  timing: false,
+  on: () => NOTHING,
+  off: NOTHING,
+  wants: () => false,
+  emit: NOTHING,
+  wantTimings: () => NOTHING,
+});
 
 /**
  * HTTP statuses of the HTTP layer's answers, as gRPC status codes: a quota refusal is
@@ -298,6 +318,8 @@ export function grpcRateLimit(options: GrpcRateLimitOptions): GrpcRateLimit {
   };
   // Every factory validates its own options; all their problems go out in one ConfigError.
   const limiter = collect(extra, () => createHttpLimiter<GrpcRaw>(httpOptions));
+  // The message limiter per identity emits into the same hub as the HTTP layer's rules.
+  const events: EventHub = limiter?.events ?? SILENT_EVENTS;
   const concurrency =
     maxConcurrent === undefined
       ? undefined
@@ -324,6 +346,9 @@ export function grpcRateLimit(options: GrpcRateLimitOptions): GrpcRateLimit {
               // A stream lives on one server: per-call counts stay in this process.
               store: messageSpec.per === "call" ? memoryStore() : store,
               prefix: `${prefix}:msg`,
+              // Per call its keys are call numbers: the interceptor reports under the identity.
+              events: messageSpec.per === "call" ? SILENT_EVENTS : events,
+              name: MESSAGES_RULE,
               ...clock,
             }),
           (option) => `messages.${option}`,
@@ -337,6 +362,7 @@ export function grpcRateLimit(options: GrpcRateLimitOptions): GrpcRateLimit {
   const now = rest.clock ?? Date.now;
   const ctx: Context = {
     limiter,
+    events,
     concurrency,
     identity:
       rest.identity ??
@@ -380,6 +406,8 @@ type GrpcRate = { -readonly [K in keyof GrpcRateLimit]: GrpcRateLimit[K] } & Ser
 
 type Context = {
   readonly limiter: HttpLimiter<GrpcRaw>;
+  /** The HTTP limiter's hub: decisions of maxConcurrent and per-call messages are reported here. */
+  readonly events: EventHub;
   readonly concurrency: ConcurrencyLimiter | undefined;
   /** Who the client is, for calls no rule counted (maxConcurrent still applies to them). */
   readonly identity: Identity<GrpcRaw>;
@@ -405,6 +433,8 @@ class Guard {
   private ended = false;
   private headers: HeaderMap | undefined;
   private messageKey: string | undefined;
+  /** Who the caller is, for events: its identity key, else the call's own number. */
+  private who: string | undefined;
 
   constructor(
     private readonly ctx: Context,
@@ -509,8 +539,12 @@ class Guard {
 
   private acquire(key: string, metadata: Metadata, next: (m: Metadata) => void): void {
     const concurrency = this.ctx.concurrency!;
+    const events = this.ctx.events;
+    const start = events.timing ? performance.now() : 0;
     concurrency.acquire(key).then(
       (r) => {
+        // A concurrency limiter does not emit: its answer is reported here, once per call.
+        if (events.active) this.report(MAX_CONCURRENT_RULE, key, r.decision, start);
         if (!r.allowed) {
           if (!this.ended) this.refuseDecision(r.decision);
           return;
@@ -531,8 +565,16 @@ class Guard {
   private admitted(key: string | undefined, metadata: Metadata, next: (m: Metadata) => void): void {
     if (this.ctx.messages !== undefined && this.method.requestStream) {
       this.messageKey = this.ctx.messagesPerCall ? String(++this.ctx.seq) : key;
+      this.who = key ?? `call:${this.messageKey}`;
     }
     next(metadata);
+  }
+
+  /** Emits a decision the interceptor made; only when the hub is active. */
+  private report(rule: string, key: string, d: Decision, start: number): void {
+    const events = this.ctx.events;
+    const ms = events.timing ? performance.now() - start : undefined;
+    emitDecision(events, this.ctx.now(), rule, key, 1, d, false, ms);
   }
 
   private message(message: unknown, next: (m: unknown) => void): void {
@@ -542,14 +584,19 @@ class Guard {
       next(message);
       return;
     }
+    // Per identity the limiter emits itself; per call its key is the call's number.
+    const events = this.ctx.messagesPerCall ? this.ctx.events : undefined;
+    const start = events?.timing ? performance.now() : 0;
     if (limiter.canConsumeSync) {
       const d = limiter.consumeSync(key);
+      if (events?.active) this.report(MESSAGES_RULE, this.who!, d, start);
       if (d.allowed) next(message);
       else this.refuseDecision(d);
       return;
     }
     limiter.consume(key).then(
       (d) => {
+        if (events?.active) this.report(MESSAGES_RULE, this.who!, d, start);
         if (this.ended) return;
         if (d.allowed) next(message);
         else this.refuseDecision(d);
