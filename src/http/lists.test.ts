@@ -1,8 +1,11 @@
 import { describe, expect, it } from "vitest";
 import type { ListEntry, ListStore } from "../core/list-store.js";
+import { memoryLists } from "../core/memory-list-store.js";
 import { memoryStore } from "../core/memory-store.js";
 import { manualClock } from "../testing/manual-clock.js";
 import { createHttpLimiter } from "./http-limiter.js";
+import { parseIp } from "./ip-address.js";
+import { ListIndex } from "./lists.js";
 import type { HttpOutcome } from "./options.js";
 import type { HttpRequest } from "./request.js";
 
@@ -166,5 +169,32 @@ describe("lists during a store outage (issue 13, item 2)", () => {
     });
     const { limiter } = build(f.lists);
     expect((await limiter.handle(req())).reason).toBe("ok");
+  });
+});
+
+describe("matched entries", () => {
+  it("carry their list, expiry and reason; a deny wins; the longest of one list speaks", async () => {
+    const clock = manualClock();
+    const store = memoryLists()("t");
+    const index = new ListIndex(store, true, clock.now, [{ list: "allow", value: "user:a" }], 5000);
+    const now = clock.now();
+    await index.deny("user:a", { for: "1m", reason: "short" });
+    await index.deny("user:a", { for: "1h", reason: "long" });
+    await index.deny("10.0.0.0/8", { reason: "range" });
+    await index.allow("10.1.0.0/16");
+    expect(index.matchKey("user:a", now)).toEqual({
+      list: "deny",
+      expiresAt: now + 3_600_000,
+      reason: "long",
+    });
+    expect(index.matchKey("user:a", now + 3_600_000)).toMatchObject({ list: "allow" });
+    expect(index.matchKey("user:b", now)).toBeUndefined();
+    expect(index.matchAddress(parseIp("10.1.2.3"), now)).toMatchObject({
+      list: "deny",
+      reason: "range",
+      expiresAt: Number.POSITIVE_INFINITY,
+    });
+    expect(index.matchAddress(parseIp("192.0.2.1"), now)).toBeUndefined();
+    index.close();
   });
 });
