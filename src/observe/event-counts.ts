@@ -57,7 +57,12 @@ export type Cell = {
     readonly policy: string;
     readonly outcome: Outcome;
   }[];
+  /** Store latency of this pair's timed decisions, when the counts keep a histogram. */
+  readonly durations: Durations | undefined;
 };
+
+/** A fixed-bucket histogram (seconds): `counts[i]` ≤ bounds[i], the last one above them all. */
+export type Durations = { readonly counts: number[]; sum: number; count: number };
 
 export type StoreState = { outages: number; degraded: boolean };
 
@@ -66,6 +71,12 @@ export type DecisionHook = (event: DecisionEvent, cell: Cell) => void;
 export type DeniedHook = (event: DeniedEvent) => void;
 
 export class EventCounts {
+  /**
+   * @param bounds When given, the store latency of timed decisions is kept per pair in buckets
+   * with these upper bounds (seconds), read back by `durations()`.
+   */
+  constructor(private readonly bounds?: readonly number[]) {}
+
   private readonly rules = new Map<string, Map<string, Cell>>();
   private pairs = 0;
   readonly stores = new Map<string, StoreState>();
@@ -97,6 +108,10 @@ export class EventCounts {
       ruleLabels: Object.freeze({ rule }),
       pairLabels: Object.freeze({ rule, policy }),
       outcomeLabels: OUTCOME_LABELS.map((outcome) => Object.freeze({ rule, policy, outcome })),
+      durations:
+        this.bounds === undefined
+          ? undefined
+          : { counts: new Array<number>(this.bounds.length + 1).fill(0), sum: 0, count: 0 },
     };
     policies.set(policy, cell);
     // The overflow pair itself never counts against the cap, so it can always be created.
@@ -108,6 +123,17 @@ export class EventCounts {
   decision(e: DecisionEvent): Cell {
     const d = e.decision;
     const cell = this.cell(e.rule, d.policy.name);
+    const ms = e.durationMs;
+    if (ms !== undefined && cell.durations !== undefined) {
+      const h = cell.durations;
+      const bounds = this.bounds!;
+      const s = ms / 1000;
+      let i = 0;
+      while (i < bounds.length && s > bounds[i]!) i++;
+      h.counts[i]!++;
+      h.sum += s;
+      h.count++;
+    }
     switch (d.reason) {
       case "ok":
       case "exempt":
@@ -131,6 +157,24 @@ export class EventCounts {
     cell.violations++;
     if (e.shadow) cell.shadowed++;
     return cell;
+  }
+
+  /** The latency histogram per rule (its pairs' added up), when kept. */
+  durations(): Map<string, Durations> {
+    const byRule = new Map<string, Durations>();
+    for (const cell of this.cells()) {
+      const h = cell.durations;
+      if (h === undefined || h.count === 0) continue;
+      let sum = byRule.get(cell.rule);
+      if (sum === undefined) {
+        sum = { counts: new Array<number>(h.counts.length).fill(0), sum: 0, count: 0 };
+        byRule.set(cell.rule, sum);
+      }
+      for (let i = 0; i < h.counts.length; i++) sum.counts[i]! += h.counts[i]!;
+      sum.sum += h.sum;
+      sum.count += h.count;
+    }
+    return byRule;
   }
 
   denied(e: DeniedEvent): void {

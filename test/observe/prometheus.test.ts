@@ -192,6 +192,30 @@ describe("prometheusMetrics", () => {
     expect(events.timing).toBe(false);
   });
 
+  it("reads like prom-client's own metrics: default labels, JSON, resetMetrics", async () => {
+    const events = createEvents();
+    const registry = new Registry();
+    registry.setDefaultLabels({ app: "shop" });
+    metrics({ events, registry, buckets: [0.5, 1] });
+    const l = createLimiter({ policies: "1/min", events, name: "api", clock: manualClock().now });
+    await hit(l, "a", 2);
+    const e = await scrape(registry);
+    const name = "throttlekit_store_duration_seconds";
+    expect(sampleValue(e, `${name}_bucket`, { app: "shop", rule: "api", le: "+Inf" })).toBe(2);
+    expect(sampleValue(e, REQUESTS, { app: "shop", outcome: "limited" })).toBe(1);
+    const json = await registry.getMetricsAsJSON();
+    const histogram = json.find((m) => m.name === name)!;
+    expect(histogram.type).toBe("histogram");
+    expect(histogram.values).toContainEqual(
+      expect.objectContaining({ metricName: `${name}_count`, value: 2 }),
+    );
+    // The exporter owns its totals: a registry reset does not lose them (nor break a scrape).
+    registry.resetMetrics();
+    const after = await scrape(registry);
+    expect(sampleValue(after, `${name}_count`, { rule: "api" })).toBe(2);
+    expect(sampleValue(after, REQUESTS, { outcome: "allowed" })).toBe(1);
+  });
+
   it("keeps series bounded: 100,000 distinct clients add no series and no key", async () => {
     const events = createEvents();
     const registry = new Registry();
