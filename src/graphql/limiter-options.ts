@@ -1,7 +1,9 @@
 import { type Identity, ip } from "../http/index.js";
 import {
   ConfigError,
+  createEvents,
   createLimiter,
+  type EventHub,
   type Limiter,
   type Logger,
   type PolicyInput,
@@ -36,6 +38,7 @@ const KNOWN = [
   "clock",
   "logger",
   "settleTimeout",
+  "events",
   ...COST_KEYS,
 ];
 
@@ -48,6 +51,9 @@ export const RATE_OPTIONS: Readonly<Record<OperationType, { option: string; suff
   mutation: { option: "mutations", suffix: "m" },
   subscription: { option: "subscriptions", suffix: "s" },
 };
+
+/** The rule a budget's decisions are emitted under: `graphql:<option>`. */
+const ruleOf = (option: string): string => `graphql:${option}`;
 
 /** The validated, resolved options the limiter runs on. */
 export type ResolvedOptions<Raw> = {
@@ -64,6 +70,8 @@ export type ResolvedOptions<Raw> = {
   readonly identity: Identity<Raw>;
   readonly clock: () => number;
   readonly logger: Logger | false | undefined;
+  /** The hub every budget's limiter emits into. */
+  readonly events: EventHub;
 };
 
 /**
@@ -108,6 +116,7 @@ export function resolveOptions<Raw>(options: GraphQLLimiterOptions<Raw>): Resolv
     problems.add("prefix", options.prefix, "a non-empty string");
   }
   const identity = resolveIdentity(options, problems);
+  const events = resolveEvents(options.events, problems);
   const prefix = typeof options.prefix === "string" ? options.prefix : "tkg";
   const build = (option: string, suffix: string): Limiter | undefined => {
     const input = (options as Record<string, unknown>)[option] as
@@ -121,6 +130,7 @@ export function resolveOptions<Raw>(options: GraphQLLimiterOptions<Raw>): Resolv
         input,
         options as GraphQLLimiterOptions<never>,
         `${prefix}:${suffix}`,
+        { events, name: ruleOf(option) },
         problems,
       );
     } catch (error) {
@@ -151,7 +161,24 @@ export function resolveOptions<Raw>(options: GraphQLLimiterOptions<Raw>): Resolv
     identity,
     clock,
     logger: options.logger,
+    events,
   };
+}
+
+/** The `events` option: a hub (anything with on and emit), or a hub of the limiter's own. */
+function resolveEvents(option: unknown, problems: ProblemList): EventHub {
+  if (option === undefined) return createEvents();
+  const o = option as { on?: unknown; emit?: unknown } | null;
+  if (
+    typeof o !== "object" ||
+    o === null ||
+    typeof o.on !== "function" ||
+    typeof o.emit !== "function"
+  ) {
+    problems.add("events", option, "an EventHub from createEvents()");
+    return createEvents();
+  }
+  return option as EventHub;
 }
 
 // createLimiter's ConfigError (store, prefix) is collected with the others, once.
@@ -159,12 +186,15 @@ function createLimiterCollecting(
   policies: PolicyInput | readonly PolicyInput[],
   options: GraphQLLimiterOptions<never>,
   prefix: string,
+  emit: { readonly events: EventHub; readonly name: string },
   problems: ProblemList,
 ): Limiter | undefined {
   try {
     return createLimiter({
       policies,
       prefix,
+      events: emit.events,
+      name: emit.name,
       ...(options.store === undefined ? {} : { store: options.store }),
       ...(options.clock === undefined ? {} : { clock: options.clock }),
     });

@@ -5,7 +5,13 @@ import {
   retryAfterSeconds,
   UNLIMITED,
 } from "../http/index.js";
-import { ConfigError, type Decision, formatDuration, type Limiter } from "../index.js";
+import {
+  ConfigError,
+  type Decision,
+  type EventHub,
+  formatDuration,
+  type Limiter,
+} from "../index.js";
 import { analyze } from "./analyze.js";
 import { COST_KEYS, type ResolvedOptions, resolveOptions } from "./limiter-options.js";
 import type {
@@ -75,12 +81,14 @@ class GraphQLRateLimiter<Raw> implements GraphQLLimiter<Raw> {
   // Yoga, Apollo and Mercurius hand the same DocumentNode for the same query text (their parse
   // caches), so an operation whose cost no variable can change is priced once per document.
   private readonly memo = new WeakMap<object, WeakMap<object, PerDocument>>();
+  readonly events: EventHub;
 
   constructor(
     private readonly o: ResolvedOptions<Raw>,
     private readonly costOptions: CostOptions,
   ) {
     this.context = { now: o.clock };
+    this.events = o.events;
     const cost = Math.min(o.maxCost, o.pointsCapacity);
     this.stopAbove = {
       ...(cost === Number.POSITIVE_INFINITY ? {} : { cost }),

@@ -5,7 +5,7 @@
  */
 
 import type { HttpRequest, Identity, ProxyHeader, TrustProxy } from "../http/index.js";
-import type { Decision, Duration, Logger, PolicyInput, Store } from "../index.js";
+import type { Decision, Duration, EventHub, Logger, PolicyInput, Store } from "../index.js";
 
 /** "query" | "mutation" | "subscription". */
 export type OperationType = "query" | "mutation" | "subscription";
@@ -115,6 +115,14 @@ export type GraphQLLimiterOptions<Raw = unknown> = CostOptions & {
   logger?: Logger | false;
   /** How long a settle may wait for execution before the reservation stands as charged. @default "30s" */
   settleTimeout?: Duration;
+  /**
+   * Where every decision goes: one event per budget asked, named `graphql:queries`,
+   * `graphql:mutations`, `graphql:subscriptions` (the operation rates) and `graphql:points`,
+   * keyed by the identity; and the store's `degraded` / `recovered`. Static refusals
+   * (QUERY_TOO_DEEP, QUERY_TOO_COMPLEX) ask no budget and emit nothing.
+   * @default a hub of its own (`limiter.events`)
+   */
+  events?: EventHub;
 };
 
 /** `extensions.rateLimit` on every response the limiter saw. */
@@ -190,4 +198,6 @@ export interface GraphQLLimiter<Raw = unknown> {
   /** Analyses, checks static limits, then charges rates and points (one decision per policy set). */
   check(input: CheckInput<Raw>): Promise<CheckResult>;
   close(): Promise<void>;
+  /** Where its decisions are emitted (the `events` option, or a hub of its own). */
+  readonly events?: EventHub;
 }
