@@ -4,6 +4,7 @@ import { ConfigError } from "../core/errors/config-error.js";
 import { emitDecision } from "../core/events.js";
 import type { Logger } from "../core/logger.js";
 import type { Store } from "../core/store.js";
+import { refundByStatus, releaseOnce } from "./after.js";
 import type { AddressResolver } from "./client-address.js";
 import { deniedOutcome } from "./denied.js";
 import { type HeaderMap, retryAfterSeconds } from "./headers.js";
@@ -16,7 +17,7 @@ import type { ListHit, ListIndex } from "./lists.js";
 import type { ContinueOutcome, HttpLimiterOptions, HttpOutcome } from "./options.js";
 import { EXEMPT, SKIPPED, UNMATCHED } from "./outcomes.js";
 import { analyzedAfter } from "./protect.js";
-import { refusedOutcome } from "./refused.js";
+import { refusedOutcome, shadowOutcome } from "./refused.js";
 import { type HttpRequest, isThenable, type MaybePromise } from "./request.js";
 import { type CompiledRule, matchRule, type Target } from "./rules.js";
 import { throughShedder } from "./shed-gate.js";
@@ -300,9 +301,9 @@ export class Engine<Raw> extends Watching implements HttpLimiter<Raw> {
   ): MaybePromise<HttpOutcome> {
     const refund =
       target !== undefined && cost > 0 && (this.refundFailed || this.refundSuccessful)
-        ? this.refunder(target, key, cost)
+        ? refundByStatus(target, key, cost, this.refundFailed, this.refundSuccessful)
         : undefined;
-    let after = held === undefined ? refund : this.releaser(held, refund);
+    let after = held === undefined ? refund : releaseOnce(this.capacity.inFlight!, held, refund);
     if (this.protect !== undefined)
       after = analyzedAfter(this.protect, req, key, after, this.logger);
     const shadow = rule.shadow;
@@ -321,25 +322,9 @@ export class Engine<Raw> extends Watching implements HttpLimiter<Raw> {
     return outcome;
   }
 
-  /**
-   * A refusal of a rule in shadow mode, whatever its reason (a limit, a block, a concurrency
-   * refusal, a store outage failing closed): the request goes on as if no rule were there, with
-   * no headers and no slot.
-   */
+  /** A refusal of a rule in shadow mode (refused.ts): the request goes on. */
   private shadowed(req: HttpRequest<Raw>, key: string, d: Decision): ContinueOutcome {
-    const protect = this.protect;
-    return {
-      action: "continue",
-      reason: d.reason,
-      headers: undefined,
-      decision: d,
-      key,
-      after:
-        protect === undefined
-          ? undefined
-          : analyzedAfter(protect, req, key, undefined, this.logger),
-      holds: false,
-    };
+    return shadowOutcome(req, key, d, this.protect, this.logger);
   }
 
   /**
@@ -404,32 +389,6 @@ export class Engine<Raw> extends Watching implements HttpLimiter<Raw> {
     const { onLimited } = this.options;
     const args = [d, retryAfter, headers, onLimited, this.protect, this.logger] as const;
     return refusedOutcome(req, rule.name, key, group, ...args);
-  }
-
-  /** `after` for a request holding a slot: the slot goes back once, then the refund applies. */
-  private releaser(
-    held: Held,
-    refund: ((status: number) => void) | undefined,
-  ): (status: number) => void {
-    const inFlight = this.capacity.inFlight!;
-    let done = false;
-    return (status) => {
-      // Once, whatever the adapter does: a second release could free another request's slot
-      // count in the shedder, and a second refund would credit the client twice.
-      if (done) return;
-      done = true;
-      inFlight.release(held);
-      refund?.(status);
-    };
-  }
-
-  private refunder(target: Target, key: string, cost: number): (status: number) => void {
-    return (status) => {
-      if (status >= 400 ? this.refundFailed : this.refundSuccessful) {
-        // A refund that fails leaves the request counted: the safe side.
-        target.limiter.refund(key, cost).catch(() => {});
-      }
-    };
   }
 
   private denied(

@@ -2,10 +2,10 @@ import type { Decision } from "../core/decision.js";
 import type { Logger } from "../core/logger.js";
 import type { AbuseDetector } from "../protect/types.js";
 import type { HeaderMap } from "./headers.js";
-import type { HttpLimiterOptions, HttpOutcome } from "./options.js";
+import type { ContinueOutcome, HttpLimiterOptions, HttpOutcome } from "./options.js";
 import { finish, respond } from "./outcomes.js";
 import { rejectedProblem, rejectedStatus } from "./problem.js";
-import { analyze } from "./protect.js";
+import { analyze, analyzedAfter } from "./protect.js";
 import type { HttpRequest, MaybePromise } from "./request.js";
 
 /**
@@ -44,4 +44,27 @@ export function refusedOutcome<Raw>(
     headers,
   });
   return finish(custom, status, { ...headers, "Cache-Control": "no-store" }, d.reason, d, key);
+}
+
+/**
+ * A refusal of a rule in shadow mode, whatever its reason (a limit, a block, a concurrency
+ * refusal, a store outage failing closed): the request goes on as if no rule were there, with
+ * no headers and no slot. The abuse detector still hears of it when the response ends.
+ */
+export function shadowOutcome<Raw>(
+  req: HttpRequest<Raw>,
+  key: string,
+  d: Decision,
+  protect: AbuseDetector | undefined,
+  logger: Logger,
+): ContinueOutcome {
+  return {
+    action: "continue",
+    reason: d.reason,
+    headers: undefined,
+    decision: d,
+    key,
+    after: protect === undefined ? undefined : analyzedAfter(protect, req, key, undefined, logger),
+    holds: false,
+  };
 }
