@@ -42,7 +42,9 @@ class Detector implements AbuseDetector {
 
   analyze(identifier: string, endpoint: string, info?: TrafficInfo): TrafficVerdict {
     const o = this.o;
-    const now = info?.time ?? o.clock();
+    const time = info?.time;
+    // A time that is not a number would poison the client's decayed counters for good.
+    const now = time !== undefined && Number.isFinite(time) ? time : o.clock();
     const epoch = Math.floor(now / this.epochMs);
     let state = this.clients.touch(identifier);
     let decay = 1;

@@ -19,6 +19,9 @@ export function isNotFound(status: number): boolean {
   return status === 404 || status === 405 || status === 410;
 }
 
+/** Errors closer together than this are one episode (a page's missing images). */
+const SPACED_MS = 100;
+
 export class ClientState {
   /** When this run of activity began (a client silent for a whole window starts over). */
   first: number;
@@ -32,6 +35,14 @@ export class ClientState {
   authFailures = 0;
   /** 404 / 405 / 410 answers. */
   notFound = 0;
+  /**
+   * Errors that came at least SPACED_MS after the previous one: persistence. A page with eight
+   * missing images is eight errors in one burst, one spaced error; a prober sending one request
+   * every second or two scores one per probe.
+   */
+  spacedErrors = 0;
+  /** When the latest error came (−Infinity: none yet). */
+  lastErrorAt = Number.NEGATIVE_INFINITY;
   /** Requests whose user agent was reported (present or missing). */
   withAgentInfo = 0;
   /** Requests with no user agent, or an empty one. */
@@ -65,6 +76,8 @@ export class ClientState {
     this.withStatus = 0;
     this.authFailures = 0;
     this.notFound = 0;
+    this.spacedErrors = 0;
+    this.lastErrorAt = Number.NEGATIVE_INFINITY;
     this.withAgentInfo = 0;
     this.missingAgent = 0;
     this.recent = 0;
@@ -97,12 +110,19 @@ export class ClientState {
     this.withStatus *= decay;
     this.authFailures *= decay;
     this.notFound *= decay;
+    this.spacedErrors *= decay;
     this.withAgentInfo *= decay;
     this.missingAgent *= decay;
     if (status !== undefined) {
       this.withStatus += 1;
+      let error = true;
       if (isAuthFailure(status)) this.authFailures += 1;
       else if (isNotFound(status)) this.notFound += 1;
+      else error = false;
+      if (error) {
+        if (now - this.lastErrorAt >= SPACED_MS) this.spacedErrors += 1;
+        this.lastErrorAt = now;
+      }
     }
     if (epoch !== this.epoch) {
       // One half-window later the current bitmaps become the previous ones; two or more later

@@ -3,12 +3,13 @@ import type { AbuseSignal } from "./types.js";
 
 /**
  * The signals, each a strength from 0 (nothing unusual) to 1 (certain), from one client's state.
- * Only the rate can make a client suspicious on its own: it is the operator's own statement
- * ("no legitimate client sends more than `threshold` per `window`"). Error storms nearly can.
- * The others (burstiness, scanning without 404s, odd user agents) each stay below any sensible
- * score threshold alone, because heavy legitimate users show them too (a browser loading a page
- * is a burst over many paths; an office behind one address has many user agents); they add up
- * in the score (./scoring.ts) when they come together.
+ *
+ * Hard signals can make a client suspicious on their own: the rate over the threshold (the
+ * operator's own statement: "no legitimate client sends more than `threshold` per `window`"),
+ * error storms, a scan of mostly-404 paths. Soft signals (burstiness, many distinct paths,
+ * missing or rotating user agents) are what heavy legitimate users show too: a browser loading
+ * a page is a burst over many paths; an office behind one address has many user agents. They
+ * only ever add to a hard signal (./scoring.ts caps them together).
  */
 
 /** What signals need from the options. */
@@ -42,7 +43,7 @@ export function requestRate(state: ClientState, now: number, s: SignalSettings):
 
 /** Weights: the most each soft signal adds on its own. */
 const BURST_MAX = 0.5;
-const SCAN_SPREAD_ONLY = 0.35;
+const SPREAD_MAX = 0.35;
 const AGENT_MISSING_MAX = 0.45;
 const AGENT_ROTATING_MAX = 0.55;
 
@@ -62,30 +63,43 @@ export function rateStrength(projected: number, threshold: number): number {
  */
 export function burstStrength(state: ClientState, s: SignalSettings): number {
   const pace = s.threshold / (s.windowMs / 1000); // per second, at the threshold
-  return BURST_MAX * ramp(state.recent / Math.max(pace, 1), 3, 12);
+  return BURST_MAX * ramp(state.recent / Math.max(pace, 1), 2, 8);
 }
 
 /**
- * Scanning: many distinct endpoints, weighed by how many of them were not found. A browser uses
- * tens of paths with few 404s; a scanner tries hundreds, nearly all 404.
+ * Scanning: many distinct endpoints answered 404. A scanner tries hundreds of paths, nearly all
+ * missing; a browser or an API client walking through ids uses many paths too, nearly all found.
  */
 export function scanningStrength(state: ClientState): number {
   const spread = ramp(state.distinctEndpoints(), 8, 40);
-  if (spread === 0) return 0;
-  const missing = state.withStatus > 0 ? state.notFound / state.withStatus : 0;
-  // Spread alone (a crawler, a page with many assets) stays at SCAN_SPREAD_ONLY; a majority of
-  // 404s makes it certain.
-  return spread * (SCAN_SPREAD_ONLY + (1 - SCAN_SPREAD_ONLY) * ramp(missing, 0.1, 0.6));
+  if (spread === 0 || state.withStatus === 0) return 0;
+  return spread * ramp(state.notFound / state.withStatus, 0.1, 0.6);
+}
+
+/** Spread alone: many distinct endpoints, whatever their answers (soft: browsers do it). */
+export function spreadStrength(state: ClientState): number {
+  return SPREAD_MAX * ramp(state.distinctEndpoints(), 8, 40);
 }
 
 /**
- * Errors: a storm of 401 / 403 (credential stuffing, token guessing) or 404 (probing). Both the
- * share and the number matter: one mistyped password is 100% errors of one request.
+ * Errors, three ways, the strongest counting:
+ * - authentication failures (401 / 403 / 407): a handful, making up a fair share of the client's
+ *   requests, is credential stuffing or token guessing (one mistyped password is one);
+ * - a storm of errors of any kind (404 probing included) making up most of its requests;
+ * - persistence: errors spread over time rather than in one burst, a prober's signature (a page
+ *   with missing images gives one burst of 404s among many 200s).
+ * Each needs both a number and a share: one failed request is 100% errors of one request.
  */
 export function errorStrength(state: ClientState): number {
+  const known = state.withStatus;
+  if (known === 0) return 0;
   const errors = state.authFailures + state.notFound;
-  if (errors < 2 || state.withStatus === 0) return 0;
-  return ramp(errors / state.withStatus, 0.25, 0.75) * ramp(errors, 2, 10);
+  if (errors < 2) return 0;
+  const share = errors / known;
+  const auth = ramp(state.authFailures, 2, 6) * ramp(state.authFailures / known, 0.15, 0.45);
+  const storm = ramp(errors, 3, 10) * ramp(share, 0.3, 0.7);
+  const persistent = ramp(state.spacedErrors, 2, 5) * ramp(share, 0.25, 0.45);
+  return Math.max(auth, storm, persistent);
 }
 
 /** User agents: requests without one, or one client cycling through many. */
