@@ -26,12 +26,14 @@ import {
   ConfigError,
   createLimiter,
   type Decision,
+  emitDecision,
   isThrottlekitError,
   type Limiter,
 } from "../../index.js";
 import type { NamedPolicy } from "./named-policies.js";
 import { NestRequest, type Target, targetOf, writeHeaders } from "./nest-request.js";
 import type { ThrottlekitConfig } from "./options.js";
+import { SILENT_EVENTS } from "./silent-events.js";
 import type { SkipThrottleMetadata } from "./skip-throttle.js";
 import type { ThrottleMetadata } from "./throttle.js";
 import { ThrottlekitException } from "./throttlekit-exception.js";
@@ -44,6 +46,8 @@ type Route = {
   readonly render: HeaderRenderer | undefined;
   /** The route's throttler names, joined by "+" (passed to generateKey). */
   readonly name: string;
+  /** The rule its decisions are emitted under: `nest:<Controller>.<handler>`. */
+  readonly rule: string;
 };
 
 // Reflector holds no state: one instance reads every class's metadata, no injection needed.
@@ -141,10 +145,24 @@ export class ThrottlekitGuard implements CanActivate {
   ): boolean | Promise<boolean> {
     if (tracker === UNLIMITED) return true;
     const key = this.generateKey(context, tracker, route.name);
-    if (route.limiter.canConsumeSync) {
-      return this.decide(target, route, route.limiter.consumeSync(key));
+    const events = this.config.events;
+    if (!events.active) {
+      if (route.limiter.canConsumeSync) {
+        return this.decide(target, route, route.limiter.consumeSync(key));
+      }
+      return route.limiter.consume(key).then((d) => this.decide(target, route, d));
     }
-    return route.limiter.consume(key).then((d) => this.decide(target, route, d));
+    // The limiter is silent (its key is generateKey's): the guard reports under the tracker.
+    const start = events.timing ? performance.now() : 0;
+    const report = (d: Decision): Decision => {
+      const ms = events.timing ? performance.now() - start : undefined;
+      emitDecision(events, this.identityContext.now(), route.rule, tracker, 1, d, false, ms);
+      return d;
+    };
+    if (route.limiter.canConsumeSync) {
+      return this.decide(target, route, report(route.limiter.consumeSync(key)));
+    }
+    return route.limiter.consume(key).then((d) => this.decide(target, route, report(d)));
   }
 
   private decide(target: Target, route: Route, d: Decision): boolean {
@@ -245,18 +263,32 @@ export class ThrottlekitGuard implements CanActivate {
       policies: [...set.values()],
       store,
       prefix,
+      events: SILENT_EVENTS,
       ...(clock === undefined ? {} : { clock }),
     });
     return {
       limiter,
       render: headerRenderer(this.config.headers, limiter.policies, this.identityContext.now),
       name: [...set.keys()].join("+"),
+      rule: ruleOf(cls, handler),
     };
   }
 }
 
 Injectable()(ThrottlekitGuard);
 Inject(THROTTLEKIT_CONFIG)(ThrottlekitGuard, undefined, 0);
+
+/**
+ * `nest:<Controller>.<handler>`: bounded (one per handler), in the characters a metrics label
+ * takes (anything else becomes "_"), at most 64 characters.
+ */
+function ruleOf(cls: object, handler: object): string {
+  const name = (f: object) => (f as { name?: unknown }).name;
+  const c = name(cls);
+  const h = name(handler);
+  const raw = `nest:${typeof c === "string" ? c : "?"}.${typeof h === "string" ? h : "?"}`;
+  return raw.replace(/[^\w.:-]/g, "_").slice(0, 64);
+}
 
 function read<T>(key: string, target: object): T | undefined {
   return reflector.get<T | undefined>(key, target as never);

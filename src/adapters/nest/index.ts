@@ -15,6 +15,8 @@ export {
   SKIP_THROTTLE_METADATA,
   THROTTLE_METADATA,
   THROTTLEKIT_CONFIG,
+  THROTTLEKIT_EVENTS,
+  THROTTLEKIT_METRICS,
   THROTTLEKIT_OPTIONS,
 } from "./tokens.js";
 export { TooManyRequestsError } from "./too-many-requests-error.js";

@@ -12,7 +12,12 @@ import {
   type ThrottlekitConfig,
   type ThrottlekitModuleOptions,
 } from "./options.js";
-import { THROTTLEKIT_CONFIG, THROTTLEKIT_OPTIONS } from "./tokens.js";
+import {
+  THROTTLEKIT_CONFIG,
+  THROTTLEKIT_EVENTS,
+  THROTTLEKIT_METRICS,
+  THROTTLEKIT_OPTIONS,
+} from "./tokens.js";
 
 /** forRootAsync's options: Nest's usual factory provider. */
 export type ThrottlekitModuleAsyncOptions = {
@@ -28,6 +33,8 @@ export type ThrottlekitModuleAsyncOptions = {
  * Registers throttlekit for a Nest application (global: import it once, in the root module).
  * It provides ThrottlekitGuard; install the guard globally with APP_GUARD or per controller with
  * @UseGuards. Options are validated at bootstrap: a bad one fails startup with a ConfigError.
+ * The event hub is injectable as THROTTLEKIT_EVENTS, the `metrics` collector as
+ * THROTTLEKIT_METRICS (null when the option is off).
  *
  * @example
  * Module({
@@ -67,14 +74,34 @@ export class ThrottlekitModule implements OnApplicationShutdown {
       providers: [
         ...providers,
         { provide: THROTTLEKIT_CONFIG, useFactory: resolveOptions, inject: [THROTTLEKIT_OPTIONS] },
+        {
+          provide: THROTTLEKIT_EVENTS,
+          useFactory: (c: ThrottlekitConfig) => c.events,
+          inject: [THROTTLEKIT_CONFIG],
+        },
+        {
+          provide: THROTTLEKIT_METRICS,
+          useFactory: (c: ThrottlekitConfig) => c.metrics ?? null,
+          inject: [THROTTLEKIT_CONFIG],
+        },
         ThrottlekitGuard,
       ],
-      exports: [THROTTLEKIT_OPTIONS, THROTTLEKIT_CONFIG, ThrottlekitGuard],
+      exports: [
+        THROTTLEKIT_OPTIONS,
+        THROTTLEKIT_CONFIG,
+        THROTTLEKIT_EVENTS,
+        THROTTLEKIT_METRICS,
+        ThrottlekitGuard,
+      ],
     };
   }
 
-  /** Closes the store the module made itself; a store you passed in stays yours to close. */
+  /**
+   * Stops the metrics collector (flushing what is left to a fleet store) and closes the store
+   * the module made itself; a store you passed in stays yours to close.
+   */
   async onApplicationShutdown(): Promise<void> {
+    await this.config.metrics?.close();
     if (this.config.ownsStore) await this.config.store.close?.();
   }
 }

@@ -9,7 +9,18 @@ import {
   type ProxyHeader,
   type TrustProxy,
 } from "../../http/index.js";
-import { memoryStore, type PolicyInput, ProblemList, type Store } from "../../index.js";
+import {
+  ConfigError,
+  createEvents,
+  createMetrics,
+  type EventHub,
+  type Metrics,
+  type MetricsOptions,
+  memoryStore,
+  type PolicyInput,
+  ProblemList,
+  type Store,
+} from "../../index.js";
 import {
   isNamedPolicies,
   listPolicies,
@@ -58,6 +69,19 @@ export type ThrottlekitModuleOptions = {
   headers?: HeaderStyle | false;
   /** Requests to leave alone (no counting, no headers), decided per request. @default undefined */
   skipIf?: (context: ExecutionContext) => MaybePromise<boolean>;
+  /**
+   * Where every guarded decision goes (one `decision` per request, `limited`, `blocked` and
+   * `violation` for refusals, rule `nest:<Controller>.<handler>`, key the tracker), with the
+   * store's `degraded` / `recovered`. Injectable as THROTTLEKIT_EVENTS.
+   * @default a hub of the module's own
+   */
+  events?: EventHub;
+  /**
+   * Collect metrics from those events: `true`, or the collector's options (a `store` shares
+   * them with the fleet). The collector is injectable as THROTTLEKIT_METRICS.
+   * @default false
+   */
+  metrics?: boolean | MetricsOptions;
 };
 
 /** The options, validated and with defaults applied; what the guard reads. */
@@ -71,6 +95,9 @@ export type ThrottlekitConfig = {
   readonly identity: Identity;
   readonly headers: HeaderStyle | false;
   readonly skipIf: ((context: ExecutionContext) => MaybePromise<boolean>) | undefined;
+  readonly events: EventHub;
+  /** The `metrics` option's collector; undefined when it is off. */
+  readonly metrics: Metrics | undefined;
 };
 
 const KEYS = [
@@ -85,6 +112,8 @@ const KEYS = [
   "ipv4Prefix",
   "headers",
   "skipIf",
+  "events",
+  "metrics",
 ] as const;
 
 /** Validates the module options all at once and applies defaults. */
@@ -151,15 +180,45 @@ export function resolveOptions(options: ThrottlekitModuleOptions): ThrottlekitCo
       }
     }
   }
+  const events = options.events ?? createEvents();
+  if (
+    typeof events !== "object" ||
+    events === null ||
+    typeof events.on !== "function" ||
+    typeof events.emit !== "function"
+  ) {
+    problems.add("events", options.events, "an EventHub from createEvents()");
+  }
+  const m = options.metrics;
+  if (m !== undefined && typeof m !== "boolean" && (typeof m !== "object" || m === null)) {
+    problems.add("metrics", m, "true, false or the metrics options { store?, ... }");
+  }
   problems.throwIfAny();
+  let metrics: Metrics | undefined;
+  if (m !== undefined && m !== false) {
+    try {
+      metrics = createMetrics(events, {
+        ...(options.clock === undefined ? {} : { clock: options.clock }),
+        ...(m === true ? {} : m),
+      });
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      throw new ConfigError(error.problems.map((p) => ({ ...p, option: `metrics.${p.option}` })));
+    }
+  }
+  const resolvedStore = store ?? memoryStore();
+  // Outages reach the hub from bootstrap on, before any route has built its limiter.
+  resolvedStore.observe?.(events);
   return {
     throttlers,
-    store: store ?? memoryStore(),
+    store: resolvedStore,
     ownsStore: store === undefined,
     prefix,
     clock: options.clock,
     identity: identity!,
     headers,
     skipIf: options.skipIf,
+    events,
+    metrics,
   };
 }

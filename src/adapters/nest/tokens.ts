@@ -14,3 +14,9 @@ export const THROTTLE_METADATA = "throttlekit:throttle";
 
 /** Metadata key set by @SkipThrottle() on a class or a handler. */
 export const SKIP_THROTTLE_METADATA = "throttlekit:skip";
+
+/** The EventHub every guarded decision is emitted into (the `events` option, or the module's own). */
+export const THROTTLEKIT_EVENTS: unique symbol = Symbol.for("throttlekit.nest.events") as never;
+
+/** The metrics collector of the `metrics` option (`.snapshot()`); null when it is off. */
+export const THROTTLEKIT_METRICS: unique symbol = Symbol.for("throttlekit.nest.metrics") as never;
