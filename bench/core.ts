@@ -30,6 +30,12 @@ import { makeKeys, shuffled } from "./lib/keys.js";
 import { type Figures, measureCase, type Plan } from "./lib/measure.js";
 import { MEMORY_KEYS, MEMORY_SUBJECTS, type MemoryFigures, measureMemory } from "./lib/memory.js";
 import {
+  OBSERVE_MODES,
+  observeAsync,
+  observeRatios,
+  observeSync,
+} from "./lib/observe-contenders.js";
+import {
   memoryTable,
   type Row,
   type Target,
@@ -112,6 +118,26 @@ const THROUGHPUT: readonly ThroughputCase[] = [
       contenders: algorithmRows(algorithm),
     }),
   ),
+  // Issue 17: what events and metrics cost consume, against the same consume with an inert hub,
+  // interleaved in one process (bench/results/observe-overhead.md).
+  ...(["allowed", "rejected"] as const).map(
+    (traffic): ThroughputCase => ({
+      id: `observe/100k-keys/${traffic}`,
+      title: `events and metrics overhead, 100k keys, ${traffic} traffic, async consume`,
+      keys: 100_000,
+      traffic,
+      algorithm: undefined,
+      contenders: (t) => OBSERVE_MODES.map((m) => observeAsync(t, m)),
+    }),
+  ),
+  {
+    id: "observe/100k-keys/allowed/sync",
+    title: "events and metrics overhead, 100k keys, allowed traffic, consumeSync",
+    keys: 100_000,
+    traffic: "allowed",
+    algorithm: undefined,
+    contenders: (t) => OBSERVE_MODES.map((m) => observeSync(t, m)),
+  },
 ];
 
 const MEMORY_IDS = Object.keys(MEMORY_SUBJECTS);
@@ -185,6 +211,30 @@ function targets(rows: ReadonlyMap<string, Row[]>, memory: readonly MemoryFigure
       met: at(ratioOf(rejected, "tk-sync", "vsNaive"), 0.6),
     },
   ];
+  const vsPlain = (caseId: string, id: string) => {
+    const r = rows.get(caseId);
+    return r === undefined ? null : (observeRatios(r).find((o) => o.id === id)?.vsPlain ?? null);
+  };
+  for (const traffic of ["allowed", "rejected"]) {
+    const caseId = `observe/100k-keys/${traffic}`;
+    if (!rows.has(caseId)) continue;
+    const idle = vsPlain(caseId, "obs-idle");
+    const metrics = vsPlain(caseId, "obs-metrics");
+    out.push(
+      {
+        name: `100k ${traffic}: consume, no listener ÷ plain (issue 17)`,
+        measured: idle,
+        target: "≥ 0.99",
+        met: at(idle, 0.99),
+      },
+      {
+        name: `100k ${traffic}: consume, listener + metrics ÷ plain (issue 17)`,
+        measured: metrics,
+        target: "≥ 0.95",
+        met: at(metrics, 0.95),
+      },
+    );
+  }
   for (const id of ["tk-gcra", "tk-token-bucket"]) {
     const m = memory.find((x) => x.id === id)?.bytesPerKey ?? null;
     out.push({
@@ -246,6 +296,9 @@ async function main(): Promise<void> {
       const r = withRatios(result.figures);
       rows.set(id, r);
       log(throughputTable(r));
+      if (id.startsWith("observe/")) {
+        for (const o of observeRatios(r)) log(`  ${o.id}: ${o.vsPlain ?? "?"} × plain`);
+      }
     }
   }
   if (memory.length > 0)
