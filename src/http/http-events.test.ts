@@ -27,7 +27,14 @@ function watched(options: HttpLimiterOptions) {
   const clock = manualClock();
   const events = createEvents();
   const seen: ThrottleEvent[] = [];
-  for (const type of ["decision", "limited", "blocked", "denied", "violation"] as const)
+  for (const type of [
+    "decision",
+    "limited",
+    "blocked",
+    "denied",
+    "violation",
+    "autoBlock",
+  ] as const)
     events.on(type, (e) => seen.push(e));
   const limiter = createHttpLimiter({ clock: clock.now, events, ...options });
   const types = () => seen.map((e) => e.type);
@@ -498,5 +505,21 @@ describe("metrics", () => {
     limiter.resetMetrics();
     expect(limiter.metrics().total.requests).toBe(0);
     await limiter.close();
+  });
+});
+
+describe("a rule's ban", () => {
+  it("announces its autoBlock on the limiter's hub; the banned client's refusals are blocked events", async () => {
+    const { seen, types, limiter } = watched({
+      rules: [
+        { name: "login", policies: "1/min", ban: { after: 2, within: "10m", duration: "1h" } },
+      ],
+      logger: false,
+    });
+    for (let i = 0; i < 4; i++) await handle(limiter);
+    expect(seen.filter((e) => e.type === "autoBlock")).toEqual([
+      expect.objectContaining({ identifier: "192.0.2.1", by: "ban" }),
+    ]);
+    expect(types().at(-2)).toBe("blocked");
   });
 });

@@ -270,6 +270,10 @@ export function createHttpLimiter<Raw = unknown>(
           : HEADER_STYLES.includes(options.headers as never)
             ? options.headers
             : false,
+      // A rule's `ban` reports its autoBlock here, and logs it once; decisions are the
+      // engine's to emit.
+      events,
+      ...(logger !== undefined ? { logger } : {}),
     },
     problems,
     (i) => (i < rules.length ? `rules[${i}]` : "options"),
