@@ -5,6 +5,7 @@
  * through the `events` hub, under its rule, keyed by the client's identity, with ratethrottle's
  * violation payload for each refusal.
  */
+import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type WsRateLimitOptions, wsRateLimit } from "../../src/adapters/ws/index.js";
 import { manualClock } from "../../src/testing/manual-clock.js";
@@ -119,6 +120,33 @@ describe.each(stores.cases)("ws events on $name", ({ store }) => {
       { identifier: "user:carol", requestsMade: 5, limit: 4, policy: "4/1m", reason: "limited" },
     ]);
     expect(derivedAgree(rec)).toEqual([]);
+  });
+
+  it("a diagnostics channel subscriber sees each decision once, as the hub does", async () => {
+    const published: unknown[] = [];
+    const onDecision = (message: unknown) => published.push(message);
+    subscribe("throttlekit:decision", onDecision);
+    try {
+      const rec = await start({
+        maxConnections: 2,
+        messages: { perConnection: "2/min", perIdentity: "10/min" },
+        bytes: "1000/min",
+        onLimited: "reply",
+      });
+      const erin = await open(served!.port, user("erin"));
+      for (let i = 0; i < 3; i++) erin.send(`e${i}`);
+      await erin.frameCount(3);
+      // Upgrade rule, slot, and per message: connection messages, connection bytes, identity
+      // messages (the third message stops at its per-connection refusal on the memory store;
+      // on Redis every meter is asked).
+      const decisions = rec.decisions();
+      expect(decisions.length).toBeGreaterThanOrEqual(2 + 3 * 2 + 1);
+      expect(published).toEqual(decisions);
+      // Connection ids never reach events: every decision is keyed by the identity.
+      expect(new Set(decisions.map((d) => d.key))).toEqual(new Set(["user:erin"]));
+    } finally {
+      unsubscribe("throttlekit:decision", onDecision);
+    }
   });
 
   it("bytes: a message costs its size, and the violation counts bytes", async () => {
