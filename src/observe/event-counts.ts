@@ -38,7 +38,7 @@ export const DENY_LIST_POLICY = "deny-list";
  * Rules and policies come from configuration (never from a request), so a real setup stays far
  * below; the cap only keeps a misuse (a rule named after each client) from growing without end.
  */
-export const MAX_PAIRS = 10_000;
+export const MAX_PAIRS = 1000;
 export const OVERFLOW = "_overflow";
 
 /** Counts of one (rule, policy) pair, and its label sets (built once, shared by every scrape). */
@@ -91,10 +91,8 @@ export class EventCounts {
     let policies = this.rules.get(rule);
     let cell = policies?.get(policy);
     if (cell !== undefined) return cell;
-    if (this.pairs >= MAX_PAIRS) {
-      if (rule === OVERFLOW) throw new Error("unreachable: the overflow pair is always present");
-      return this.cell(OVERFLOW, OVERFLOW);
-    }
+    const overflow = rule === OVERFLOW && policy === OVERFLOW;
+    if (this.pairs >= MAX_PAIRS && !overflow) return this.cell(OVERFLOW, OVERFLOW);
     if (policies === undefined) {
       policies = new Map();
       this.rules.set(rule, policies);
@@ -115,7 +113,7 @@ export class EventCounts {
     };
     policies.set(policy, cell);
     // The overflow pair itself never counts against the cap, so it can always be created.
-    if (rule !== OVERFLOW) this.pairs++;
+    if (!overflow) this.pairs++;
     return cell;
   }
 

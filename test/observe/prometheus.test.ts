@@ -258,6 +258,23 @@ describe("prometheusMetrics", () => {
     expect(e.samples.length).toBeLessThan(100);
   });
 
+  it("keeps at most 1000 (rule, policy) pairs, the rest under _overflow, totals exact", async () => {
+    const events = createEvents();
+    const registry = new Registry();
+    metrics({ events, registry });
+    const allowed = createLimiter({ policies: "10/s" }).consumeSync("k");
+    // A misuse: a rule named after each client. The series stop growing; nothing is lost.
+    for (let i = 0; i < 1500; i++) {
+      emitDecision(events, 0, `user-${i}`, "k", 1, allowed, false, 0.01);
+    }
+    const e = await scrape(registry);
+    const requests = series(e, REQUESTS);
+    expect(requests).toHaveLength(1001);
+    expect(requests.reduce((a, s) => a + s.value, 0)).toBe(1500);
+    expect(sampleValue(e, REQUESTS, { rule: "_overflow", policy: "_overflow" })).toBe(500);
+    expect(series(e, "throttlekit_store_duration_seconds_count")).toHaveLength(1001);
+  });
+
   it("listens to several hubs, counting each decision once", async () => {
     const a = createEvents();
     const b = createEvents();
