@@ -87,12 +87,14 @@ export function countsForBan(d: Decision): boolean {
  * `<prefix>:ban`, with one sliding-log policy `{ limit: after, window: within }`: each refusal
  * consumes one unit. The store decides each consume atomically (one Lua run on Redis), so
  * exactly one refusal sees the count reach `after` (allowed, 0 remaining): that one, and only
- * that one, starts the ban. Refusals that race it find the log full (rejected, not counted)
- * until the starter empties it (reset) right after blocking the key; the key is then blocked,
- * and refusals of a blocked key are not counted. So each ban needs `after` fresh refusals.
+ * that one, starts the ban. It blocks the key, and empties the count and blocks the count's own
+ * key for the ban's duration (one batch: reset, then block). Refusals racing it find the log
+ * full (rejected, not counted); refusals during the ban find the count blocked (not counted),
+ * even those another process still answers "limited" from its local cache, which has not seen
+ * the ban yet. So a ban starts once, and each ban needs `after` fresh refusals.
  *
  * Costs nothing for an allowed request: the count is touched only on a refusal (one store call),
- * and a ban's start adds two (block and reset, sent together).
+ * and a ban's start adds two (the key's block; the count's reset and block, sent together).
  */
 export class Ban {
   private readonly counts: StoreBinding;
@@ -126,9 +128,11 @@ export class Ban {
     }
     if (!started) return d;
     const ms = this.spec.durationMs;
+    // Issued in one turn: the Redis store sends the count's reset and block in one script run.
     const [blocked] = await Promise.allSettled([
       this.target.block(key, ms, now),
       this.counts.reset(key),
+      this.counts.block(key, ms, now),
     ]);
     return blocked.status === "fulfilled" ? banned(d, ms) : d;
   }
@@ -145,8 +149,13 @@ export class Ban {
     const ms = this.spec.durationMs;
     if (this.target.blockSync !== undefined) this.target.blockSync(key, ms, now);
     else void this.target.block(key, ms, now).catch(noop);
-    if (this.counts.resetSync !== undefined) this.counts.resetSync(key);
-    else void this.counts.reset(key).catch(noop);
+    if (this.counts.resetSync !== undefined && this.counts.blockSync !== undefined) {
+      this.counts.resetSync(key);
+      this.counts.blockSync(key, ms, now);
+    } else {
+      void this.counts.reset(key).catch(noop);
+      void this.counts.block(key, ms, now).catch(noop);
+    }
     return banned(d, ms);
   }
 
