@@ -7,7 +7,9 @@
  */
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { WebSocket } from "ws";
 import { type WsRateLimitOptions, wsRateLimit } from "../../src/adapters/ws/index.js";
+import type { Decision } from "../../src/index.js";
 import { manualClock } from "../../src/testing/manual-clock.js";
 import { connect, open, type Served, serve } from "../ws/harness.js";
 import {
@@ -32,6 +34,7 @@ afterEach(async () => {
 });
 
 const user = (name: string) => ({ "x-user": name });
+let consume: (ws: WebSocket, kind: string) => Promise<Decision>;
 
 describe.each(stores.cases)("ws events on $name", ({ store }) => {
   async function start(options: Partial<WsRateLimitOptions>): Promise<Recorder> {
@@ -46,6 +49,7 @@ describe.each(stores.cases)("ws events on $name", ({ store }) => {
       ...options,
     });
     closeLimit = () => limit.close();
+    consume = (ws, kind) => limit.consume(ws, kind);
     served = await serve(limit);
     return rec;
   }
@@ -147,6 +151,28 @@ describe.each(stores.cases)("ws events on $name", ({ store }) => {
     } finally {
       unsubscribe("throttlekit:decision", onDecision);
     }
+  });
+
+  it("the explicit form: consume(ws, kind) is one event per call, the kind after the identity", async () => {
+    const rec = await start({
+      messages: { perConnection: "2/min", perIdentity: "5/min" },
+      mode: "manual",
+    });
+    await open(served!.port, user("fay"));
+    const ws = served!.sockets[0]!;
+    const answers = [];
+    for (let i = 0; i < 3; i++) answers.push((await consume(ws, "chat")).allowed);
+    expect(answers).toEqual([true, true, false]);
+    expect(rec.summary("ws:messages")).toEqual([
+      "ws:messages user:fay:chat 1 allowed ok",
+      "ws:messages user:fay:chat 1 allowed ok",
+      "ws:messages user:fay:chat 1 refused limited",
+    ]);
+    // Both meters are asked at once; the refused message's identity charge is given back.
+    expect(rec.summary("ws:messages:identity")).toEqual(
+      Array(3).fill("ws:messages:identity user:fay:chat 1 allowed ok"),
+    );
+    expect(derivedAgree(rec)).toEqual([]);
   });
 
   it("bytes: a message costs its size, and the violation counts bytes", async () => {
