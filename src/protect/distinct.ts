@@ -38,6 +38,9 @@ export function popcount32(word: number): number {
  */
 export function linearCount(ones: number, m: number): number {
   if (ones <= 0) return 0;
+  // With few bits set, collisions are rare and the estimate is within a fraction of `ones`:
+  // skip the logarithm (every signal using these counts starts well above 4).
+  if (ones <= 4) return ones;
   const zeros = m - ones;
   return -m * Math.log((zeros > 0 ? zeros : 0.5) / m);
 }

@@ -38,8 +38,9 @@ export function judge(state: ClientState, now: number, settings: SignalSettings)
   const rate = requestRate(state, now, settings);
   const r = rateStrength(rate * (settings.windowMs / 1000), settings.threshold);
   const e = errorStrength(state);
-  const sc = scanningStrength(state);
-  const sp = spreadStrength(state);
+  const distinct = state.distinctEndpoints();
+  const sc = scanningStrength(state, distinct);
+  const sp = spreadStrength(distinct);
   const b = burstStrength(state, settings);
   const ua = agentStrength(state);
   const hard = 1 - (1 - r) * (1 - e) * (1 - sc);

@@ -37,7 +37,8 @@ function ramp(value: number, from: number, to: number): number {
  */
 export function requestRate(state: ClientState, now: number, s: SignalSettings): number {
   const age = Math.max(now - state.first, s.warmupMs);
-  const filled = 1 - Math.exp(-age / s.windowMs);
+  // After ten windows the count has long filled (e^-10 < 0.01%): skip the exp.
+  const filled = age >= 10 * s.windowMs ? 1 : 1 - Math.exp(-age / s.windowMs);
   return state.requests / ((s.windowMs / 1000) * filled);
 }
 
@@ -70,15 +71,15 @@ export function burstStrength(state: ClientState, s: SignalSettings): number {
  * Scanning: many distinct endpoints answered 404. A scanner tries hundreds of paths, nearly all
  * missing; a browser or an API client walking through ids uses many paths too, nearly all found.
  */
-export function scanningStrength(state: ClientState): number {
-  const spread = ramp(state.distinctEndpoints(), 8, 40);
+export function scanningStrength(state: ClientState, distinct: number): number {
+  const spread = ramp(distinct, 8, 40);
   if (spread === 0 || state.withStatus === 0) return 0;
   return spread * ramp(state.notFound / state.withStatus, 0.1, 0.6);
 }
 
 /** Spread alone: many distinct endpoints, whatever their answers (soft: browsers do it). */
-export function spreadStrength(state: ClientState): number {
-  return SPREAD_MAX * ramp(state.distinctEndpoints(), 8, 40);
+export function spreadStrength(distinct: number): number {
+  return SPREAD_MAX * ramp(distinct, 8, 40);
 }
 
 /**

@@ -63,7 +63,10 @@ export type AbuseDetectorOptions = {
 export interface AbuseDetector {
   /** Records one request and judges its client. Synchronous; an auto-block is written behind. */
   analyze(identifier: string, endpoint: string, info?: TrafficInfo): TrafficVerdict;
-  /** True while `identifier` is auto-blocked (by this detector or, through the lists, another process's). */
+  /**
+   * True while `identifier` is auto-blocked by this detector: this process's knowledge. Blocks
+   * other processes made reach the fleet through the deny list, which the HTTP layer reads.
+   */
   isBlocked(identifier: string, now?: number): boolean;
   /** Identifiers currently tracked (bounded by maxClients). */
   readonly size: number;
