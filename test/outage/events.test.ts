@@ -4,11 +4,18 @@
  * one `recovered` when it ends, however many decisions are made meanwhile; the log keeps its
  * two lines per outage; a listener that throws never breaks a decision.
  */
+
+import { buildSchema, parse } from "graphql";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { grpcRateLimit } from "../../src/adapters/grpc.js";
+import { resolveOptions as nestOptions } from "../../src/adapters/nest/options.js";
+import { socketIoRateLimit } from "../../src/adapters/socket-io/index.js";
+import { wsRateLimit } from "../../src/adapters/ws/index.js";
 import type { Decision } from "../../src/core/decision.js";
 import { createEvents, type StoreEvent } from "../../src/core/events.js";
 import { createLimiter } from "../../src/core/limiter.js";
+import { createGraphQLLimiter } from "../../src/graphql/limiter.js";
 import { redisStore } from "../../src/stores/redis/index.js";
 import { type RedisNode, startRedis } from "../support/redis-server.js";
 
@@ -193,5 +200,43 @@ describe("degraded and recovered: once per outage, on every observing hub", () =
     await node.restart();
     await until("recovery", async () => (await limiter.consume("k")).reason === "ok");
     expect(types).toEqual(["degraded", "recovered"]);
+  }, 30_000);
+
+  it("adapters sharing one hub and one store: one degraded and one recovered per outage", async () => {
+    const store = redisStore({ client: redis, timeout: TIMEOUT_MS, logger: false });
+    const hub = createEvents({ logger: false });
+    const types: string[] = [];
+    hub.on("degraded", (e) => types.push(e.type));
+    hub.on("recovered", (e) => types.push(e.type));
+    const prefix = `adapters-${process.pid}`;
+    const closers = [
+      wsRateLimit({ store, prefix: `${prefix}-ws`, messages: { perIdentity: "9/s" }, events: hub }),
+      socketIoRateLimit({ store, prefix: `${prefix}-sio`, maxConnections: 2, eventHub: hub }),
+      grpcRateLimit({ store, prefix: `${prefix}-grpc`, policies: "9/s", events: hub }),
+    ];
+    nestOptions({ throttlers: "9/s", store, prefix: `${prefix}-nest`, events: hub });
+    const graphql = createGraphQLLimiter({
+      store,
+      prefix: `${prefix}-gql`,
+      points: "100/s",
+      events: hub,
+    });
+    const schema = buildSchema("type Query { hello: String }");
+    const document = parse("{ hello }");
+    const check = () => graphql.check({ schema, document, key: "k" });
+    try {
+      await until("ready", async () => (await check()).allowed && types.length === 0);
+      await node.kill();
+      for (let i = 0; i < 5; i++) await check();
+      await node.restart();
+      await until("recovery", async () => {
+        await check();
+        return types.length === 2;
+      });
+      for (let i = 0; i < 5; i++) await check();
+      expect(types).toEqual(["degraded", "recovered"]);
+    } finally {
+      for (const c of closers) await c.close();
+    }
   }, 30_000);
 });
