@@ -44,7 +44,7 @@ import type {
  */
 export function createGraphQLLimiter<Raw = unknown>(
   options: GraphQLLimiterOptions<Raw> = {},
-): GraphQLLimiter<Raw> {
+): GraphQLLimiter<Raw> & { readonly events: EventHub } {
   const resolved = resolveOptions(options);
   const costOptions = costOptionsOf(options);
   const limiter = new GraphQLRateLimiter(resolved, costOptions);

@@ -110,7 +110,7 @@ describe("GraphQL limiter events option", () => {
   it("the hub is the limiter's events; without the option it has one of its own", () => {
     const events = createEvents({ logger: false });
     expect(createGraphQLLimiter({ points: "10/min", events }).events).toBe(events);
-    expect(typeof createGraphQLLimiter({ points: "10/min" }).events?.on).toBe("function");
+    expect(typeof createGraphQLLimiter({ points: "10/min" }).events.on).toBe("function");
   });
 
   it("a bad hub is a ConfigError with the other problems", () => {
