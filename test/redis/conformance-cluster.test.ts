@@ -40,5 +40,6 @@ for (const name of ["ioredis", "node-redis", "iovalkey"]) {
     describe,
     it,
     store: () => stores[name]!,
+    escalation: true,
   });
 }
