@@ -58,9 +58,12 @@ function parseSample(line: string): Sample {
     i++;
   }
   const rest = line.slice(i).trim().split(/\s+/);
-  const raw = rest[0]!;
-  const value = raw === "+Inf" ? Infinity : raw === "-Inf" ? -Infinity : Number(raw);
-  if (Number.isNaN(value) && raw !== "NaN") throw new Error(`bad value: ${line}`);
+  // Prometheus parses values as Go's ParseFloat does: NaN and Inf in any case (prom-client
+  // writes "Nan" for a gauge not measured yet).
+  const raw = rest[0]!.toLowerCase();
+  const value =
+    raw === "+inf" || raw === "inf" ? Infinity : raw === "-inf" ? -Infinity : Number(raw);
+  if (Number.isNaN(value) && raw !== "nan") throw new Error(`bad value: ${line}`);
   return { name, labels, value };
 }
 
