@@ -33,6 +33,7 @@ import {
   type Limiter,
   type Store,
 } from "throttlekit";
+import { nodeRateLimit } from "throttlekit/node";
 import { otelMetrics } from "throttlekit/otel";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { redisStore } from "../../src/stores/redis/index.js";
@@ -325,6 +326,59 @@ describe("otelMetrics: attributes on the active span", () => {
       }
     });
   }
+
+  it("through throttlekit/node: a denial and a shadow rule's refusal say so on the span", async () => {
+    spans.reset();
+    const events = createEvents({ logger: false });
+    const otel = otelMetrics({ events, meter: sdkMetrics().meter });
+    cleanups.push(() => otel.close());
+    const limit = nodeRateLimit({
+      events,
+      logger: false,
+      trustProxy: 1,
+      deny: ["203.0.113.66"],
+      rules: [{ name: "canary", policies: "1/min", mode: "shadow" }],
+    });
+    const handle = limit.wrap((_req, res) => res.end("ok"));
+    const tracer = trace.getTracer("test-server");
+    const server: Server = createServer((req, res) => {
+      tracer.startActiveSpan("request", (span) => {
+        res.once("close", () => span.end());
+        handle(req, res);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    cleanups.push(() => new Promise((r) => server.close(r)));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    const from = async (address: string) => {
+      const r = await fetch(url, { headers: { "x-forwarded-for": address } });
+      await r.arrayBuffer();
+      return r.status;
+    };
+    expect(await from("203.0.113.66")).toBe(403);
+    expect(await from("198.51.100.1")).toBe(200);
+    expect(await from("198.51.100.1")).toBe(200); // refused on paper only
+    const attrs = spans.getFinishedSpans().map((x) => x.attributes);
+    expect(attrs).toHaveLength(3);
+    expect(attrs[0]).toEqual({
+      "ratelimit.allowed": false,
+      "ratelimit.policy": "deny-list",
+      "ratelimit.remaining": 0,
+      "ratelimit.rule": "canary",
+      "ratelimit.reason": "denied",
+    });
+    expect(attrs[1]).toMatchObject({ "ratelimit.allowed": true, "ratelimit.reason": "ok" });
+    expect(attrs[1]).not.toHaveProperty("ratelimit.shadow");
+    expect(attrs[2]).toEqual({
+      "ratelimit.allowed": true,
+      "ratelimit.policy": "1/1m",
+      "ratelimit.remaining": 0,
+      "ratelimit.rule": "canary",
+      "ratelimit.reason": "limited",
+      "ratelimit.shadow": true,
+    });
+    expect(JSON.stringify(attrs)).not.toMatch(/198\.51\.100|203\.0\.113/);
+  });
 
   it("sets nothing with spanAttributes: false, and nothing outside a span", async () => {
     spans.reset();
