@@ -184,22 +184,8 @@ type Channels = { [K in ThrottleEventType]: Channel | undefined };
 
 const NONE: readonly never[] = Object.freeze([]);
 
-/**
- * The diagnostics channels of a decision's event types, held: `active` is read for every
- * decision, so it asks their `hasSubscribers` directly instead of looking them up by name
- * (bench/results/observe-overhead.md: a lookup per type cost ~10% of a memory-store consume).
- */
-let decisionChannels: readonly Channel[] | undefined;
-
-function decisionChannelSubscribed(): boolean {
-  let list = decisionChannels;
-  if (list === undefined) {
-    list = DECISION_TYPES.flatMap((t) => channelOf(t) ?? []);
-    decisionChannels = list;
-  }
-  for (let i = 0; i < list.length; i++) if (list[i]!.hasSubscribers) return true;
-  return false;
-}
+/** A channel that never has subscribers: where the host has no diagnostics channels. */
+const NO_CHANNEL: Channel = Object.freeze({ hasSubscribers: false, publish: () => {} });
 
 class Hub implements EventHub {
   /** One list per type (a fixed shape, no Map lookup per emit), replaced on every change. */
@@ -225,11 +211,24 @@ class Hub implements EventHub {
   };
   private decisionListeners = 0;
   private timers = 0;
+  // The diagnostics channels of a decision's events, held in fields: `active` is read for every
+  // decision, and four field loads and getters cost a fraction of a lookup per type by name
+  // (bench/results/observe-overhead.md).
+  private readonly dcDecision = channelOf("decision") ?? NO_CHANNEL;
+  private readonly dcLimited = channelOf("limited") ?? NO_CHANNEL;
+  private readonly dcBlocked = channelOf("blocked") ?? NO_CHANNEL;
+  private readonly dcViolation = channelOf("violation") ?? NO_CHANNEL;
 
   constructor(private readonly logger: Logger) {}
 
   get active(): boolean {
-    return this.decisionListeners > 0 || decisionChannelSubscribed();
+    return (
+      this.decisionListeners > 0 ||
+      this.dcDecision.hasSubscribers ||
+      this.dcLimited.hasSubscribers ||
+      this.dcBlocked.hasSubscribers ||
+      this.dcViolation.hasSubscribers
+    );
   }
 
   get timing(): boolean {
