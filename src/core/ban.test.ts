@@ -151,6 +151,25 @@ describe("ban: after N refusals within a span, the key is blocked", () => {
     expect(store.size).toBe(101); // a refusal: its count
   });
 
+  it("unblock lifts a ban and lets refusals count again; reset forgets the count", async () => {
+    const { limiter, bans, clock } = setup({ after: 2, within: "1h", duration: "1d" });
+    limiter.consumeSync("k");
+    limiter.consumeSync("k");
+    expect(limiter.consumeSync("k").retryAfterMs).toBe(DAY);
+    await limiter.unblock("k");
+    expect(limiter.consumeSync("k").reason).toBe("limited"); // refusal 1 of a new count
+    expect(limiter.consumeSync("k").retryAfterMs).toBe(DAY); // refusal 2: banned again
+    expect(bans).toHaveLength(2);
+    await limiter.reset("k");
+    clock.advance("1m");
+    limiter.consumeSync("k");
+    expect(limiter.consumeSync("k").retryAfterMs).toBeLessThan(DAY); // 1 refusal after reset
+    await limiter.reset("k");
+    limiter.consumeSync("k");
+    expect(limiter.consumeSync("k").retryAfterMs).toBeLessThan(DAY); // the count was forgotten
+    expect(bans).toHaveLength(2);
+  });
+
   it("keys are banned apart", () => {
     const { limiter, bans } = setup({ after: 2, within: "1h", duration: "1d" });
     for (const key of ["a", "b", "a"]) {

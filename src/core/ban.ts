@@ -159,6 +159,19 @@ export class Ban {
     return banned(d, ms);
   }
 
+  /** Forgets the key's count (limiter.reset): its next ban needs `after` refusals again. */
+  reset(key: string): Promise<void> {
+    return this.counts.reset(key);
+  }
+
+  /**
+   * Lifts the count's own block (limiter.unblock): once a banned key is let back in by hand, its
+   * refusals count again (the count was emptied when the ban started).
+   */
+  unblock(key: string): Promise<void> {
+    return this.counts.unblock(key);
+  }
+
   /**
    * Reports a ban that started: the `autoBlock` event, and one warning (one per ban, never per
    * request: every later refusal of the key is "blocked", which a ban does not count).

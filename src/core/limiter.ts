@@ -383,7 +383,8 @@ class RateLimiter implements Limiter {
 
   reset(key: string): Promise<void> {
     if (!isKey(key)) return Promise.reject(callError(key, 0, "key"));
-    return this.binding.reset(key);
+    if (this.ban === undefined) return this.binding.reset(key);
+    return Promise.all([this.binding.reset(key), this.ban.reset(key)]).then(() => {});
   }
 
   block(key: string, duration: Duration): Promise<void> {
@@ -399,7 +400,8 @@ class RateLimiter implements Limiter {
 
   unblock(key: string): Promise<void> {
     if (!isKey(key)) return Promise.reject(callError(key, 0, "key"));
-    return this.binding.unblock(key);
+    if (this.ban === undefined) return this.binding.unblock(key);
+    return Promise.all([this.binding.unblock(key), this.ban.unblock(key)]).then(() => {});
   }
 }
 
