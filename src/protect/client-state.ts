@@ -146,7 +146,7 @@ export class ClientState {
     }
   }
 
-  /** Distinct endpoints over the last one to one and a half windows (estimated). */
+  /** Distinct endpoints over the last half window to whole window (estimated). */
   distinctEndpoints(): number {
     const ones =
       popcount32(this.paths0 | this.prevPaths0) + popcount32(this.paths1 | this.prevPaths1);
