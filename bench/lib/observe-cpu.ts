@@ -4,6 +4,7 @@
  * each round timed in process CPU time (process.cpuUsage), not wall time: a process waiting for
  * a core on a loaded machine is not charged. Median of the rounds per contender.
  *   node --expose-gc --single-threaded --import tsx bench/lib/observe-cpu.ts [sync|async] [rounds]
+ *     [allowed|rejected]
  */
 import type { Contender } from "./contenders.js";
 import { makeKeys } from "./keys.js";
@@ -12,11 +13,12 @@ import { type ObserveMode, observeAsync, observeSync } from "./observe-contender
 
 const api = process.argv[2] === "async" ? "async" : "sync";
 const rounds = Number(process.argv[3] ?? 21);
+const traffic = process.argv[4] === "rejected" ? "rejected" : "allowed";
 const CALLS = 100_000;
 const modes: ObserveMode[] = ["plain", "idle", "listener", "timed", "metrics"];
 const keys = makeKeys(100_000);
 const cs: Contender[] = modes.map((m) =>
-  api === "sync" ? observeSync("allowed", m) : observeAsync("allowed", m),
+  api === "sync" ? observeSync(traffic, m) : observeAsync(traffic, m),
 );
 for (const c of cs) await c.prime(keys);
 const samples = cs.map(() => [] as number[]);
@@ -35,6 +37,6 @@ const plain = median(samples[0]!);
 for (const [i, m] of modes.entries()) {
   const ns = median(samples[i]!) * 1000;
   console.log(
-    `${api} ${m}: ${ns.toFixed(0)} ns CPU per call, ${(plain / median(samples[i]!)).toFixed(3)} × plain throughput`,
+    `${api} ${traffic} ${m}: ${ns.toFixed(0)} ns CPU per call, ${(plain / median(samples[i]!)).toFixed(3)} × plain throughput`,
   );
 }
