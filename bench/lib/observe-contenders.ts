@@ -18,9 +18,11 @@ import { type Contender, limitFor, type Tally, type Traffic, WINDOW_MS } from ".
  * - `listener`: one `decision` listener;
  * - `metrics`: one `decision` listener plus createMetrics on the same hub;
  * - `timed` (instruction counts only): one listener that asks for timings, as metrics does, to
- *   tell the clock reads from the collector's own work.
+ *   tell the clock reads from the collector's own work;
+ * - `untimed`: `metrics`, but the limiter sees a hub that never asks for timings (a forwarding
+ *   wrapper): what metrics would cost if in-process decisions were not timed.
  */
-export type ObserveMode = "plain" | "idle" | "listener" | "timed" | "metrics";
+export type ObserveMode = "plain" | "idle" | "listener" | "timed" | "metrics" | "untimed";
 
 const NOTHING = (): void => {};
 const INERT: EventHub = Object.freeze({
@@ -39,25 +41,41 @@ const LABELS: Record<ObserveMode, string> = {
   listener: "consume, one decision listener",
   timed: "consume, one listener asking for timings",
   metrics: "consume, listener + createMetrics",
+  untimed: "consume, listener + createMetrics, untimed",
 };
 
 /** Read by the listener, so its work cannot be optimised away. */
 export const seen = { decisions: 0 };
+
+/** `hub` as the limiter sees it, minus timings. */
+function untimed(hub: EventHub): EventHub {
+  return {
+    get active() {
+      return hub.active;
+    },
+    timing: false,
+    on: (type, listener) => hub.on(type, listener),
+    off: (type, listener) => hub.off(type, listener),
+    wants: (type) => hub.wants(type),
+    emit: (type, event) => hub.emit(type, event),
+    wantTimings: () => NOTHING,
+  };
+}
 
 function observedLimiter(traffic: Traffic, mode: ObserveMode): Limiter {
   const events = mode === "plain" ? INERT : createEvents();
   const limiter = createLimiter({
     policies: { limit: limitFor(traffic), window: WINDOW_MS },
     store: memoryStore(),
-    events,
+    events: mode === "untimed" ? untimed(events) : events,
   });
   if (mode === "timed") events.wantTimings();
-  if (mode === "listener" || mode === "metrics" || mode === "timed") {
+  if (mode === "listener" || mode === "metrics" || mode === "timed" || mode === "untimed") {
     events.on("decision", () => {
       seen.decisions++;
     });
   }
-  if (mode === "metrics") createMetrics(events);
+  if (mode === "metrics" || mode === "untimed") createMetrics(events);
   return limiter;
 }
 
@@ -123,7 +141,13 @@ export function observeSync(traffic: Traffic, mode: ObserveMode): Contender {
   };
 }
 
-export const OBSERVE_MODES: readonly ObserveMode[] = ["plain", "idle", "listener", "metrics"];
+export const OBSERVE_MODES: readonly ObserveMode[] = [
+  "plain",
+  "idle",
+  "listener",
+  "metrics",
+  "untimed",
+];
 
 /** Each contender's median ÷ the plain one's of the same mode, for the report. */
 export function observeRatios(

@@ -15,7 +15,7 @@ const api = process.argv[2] === "async" ? "async" : "sync";
 const rounds = Number(process.argv[3] ?? 21);
 const traffic = process.argv[4] === "rejected" ? "rejected" : "allowed";
 const CALLS = 100_000;
-const modes: ObserveMode[] = ["plain", "idle", "listener", "timed", "metrics"];
+const modes: ObserveMode[] = ["plain", "idle", "listener", "timed", "metrics", "untimed"];
 const keys = makeKeys(100_000);
 const cs: Contender[] = modes.map((m) =>
   api === "sync" ? observeSync(traffic, m) : observeAsync(traffic, m),
