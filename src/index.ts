@@ -63,7 +63,9 @@ export {
 } from "./core/logger.js";
 export { memoryLists } from "./core/memory-list-store.js";
 export { type MemoryStore, type MemoryStoreOptions, memoryStore } from "./core/memory-store.js";
+export { type BanOptions, MAX_BAN_AFTER } from "./core/ban.js";
 export { createMetrics } from "./core/metrics/collector.js";
+export { type ReadFleetMetricsOptions, readFleetMetrics } from "./core/metrics/read-fleet.js";
 export {
   type FleetMetrics,
   type FleetSecond,
@@ -81,6 +83,9 @@ export {
 export {
   ALGORITHMS,
   type AlgorithmName,
+  type BlockForInput,
+  type EscalatingBlockFor,
+  type Escalation,
   MAX_LIMIT,
   MAX_POLICY_MS,
   type Policy,
@@ -125,6 +130,7 @@ export {
   type WrapOptions,
   type Wrapped,
 } from "./core/wrap.js";
+export { createAbuseDetector } from "./protect/abuse-detector.js";
 export {
   ABUSE_REASON_PREFIX,
   type AbuseDetector,

@@ -26,7 +26,9 @@ export {
 } from "./core/algorithms/index.js";
 export { combine, type Decision, type PolicyDecision, verdictFree } from "./core/decision.js";
 export type { ListEntry, ListEntryInput, ListKind, ListStore } from "./core/list-store.js";
-export type { Policy } from "./core/policy.js";
+/** How long an escalating policy's next block lasts, from the previous one (stores that remember rows). */
+export { nextBlockMs } from "./core/memory/escalations.js";
+export type { Escalation, Policy } from "./core/policy.js";
 export type {
   ConcurrencyAnswer,
   ConcurrencyBinding,

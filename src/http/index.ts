@@ -35,6 +35,7 @@ export type {
   HttpLimiterOptions,
   HttpOutcome,
   LimitedContext,
+  ProtectOption,
   RespondOutcome,
   ShedContext,
 } from "./options.js";
@@ -42,6 +43,8 @@ export type { PathPattern } from "./path-pattern.js";
 // The default responses, public so adapters that answer in their own shape (Nest's exceptions,
 // GraphQL errors) send the same problems as the HTTP limiter does.
 export {
+  ABNORMAL_USAGE_DETECTED_TYPE,
+  abnormalUsageProblem,
   degradedProblem,
   deniedProblem,
   limitedProblem,
@@ -71,8 +74,12 @@ export type {
   HttpRule,
   PolicySet,
   RuleConcurrency,
+  RuleMode,
   RulePolicies,
 } from "./rules.js";
+export { RULE_MODES } from "./rules.js";
+/** An inert hub for limiters an adapter builds per rule or connection, whose decisions it reports itself. */
+export { SILENT_EVENTS } from "./silent-events.js";
 export { type LoadShedder, PRIORITIES, type Priority, type ShedOptions } from "./shedder.js";
 /** How a framework's own trust-proxy setting differs from throttlekit's (for adapters' warning). */
 export { trustProxyMismatch } from "./trust-proxy-mismatch.js";

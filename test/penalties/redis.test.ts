@@ -141,7 +141,11 @@ describe("ban on Redis", () => {
     );
     second.disconnect();
     expect(racing.every((d) => !d.allowed)).toBe(true);
-    expect(racing.filter((d) => d.retryAfterMs === DAY)).toHaveLength(1);
+    // One refusal starts the ban (limited, told the ban's day); refusals that reach Redis after
+    // its block are "blocked" with the same day, how many depends on the interleaving.
+    const starters = racing.filter((d) => d.reason === "limited" && d.retryAfterMs === DAY);
+    expect(starters).toHaveLength(1);
+    expect(racing.every((d) => d.reason === "limited" || d.retryAfterMs === DAY)).toBe(true);
     expect(bans).toHaveLength(1);
     expect((await limiters[0]!.consume("k")).reason).toBe("blocked");
   });
