@@ -2,6 +2,8 @@
  * throttlekit: the core (policies, algorithms, limiter) and the embedded memory store.
  * Runs anywhere JavaScript does: no `node:*` imports below src/core.
  */
+
+export { type BanOptions, MAX_BAN_AFTER } from "./core/ban.js";
 export {
   type AcquireOptions,
   type AcquireResult,
@@ -39,6 +41,7 @@ export {
   type EventHubOptions,
   type EventListener,
   emitDecision,
+  SILENT_EVENTS,
   type StoreEvent,
   type ThrottleEvent,
   type ThrottleEventMap,
@@ -63,7 +66,6 @@ export {
 } from "./core/logger.js";
 export { memoryLists } from "./core/memory-list-store.js";
 export { type MemoryStore, type MemoryStoreOptions, memoryStore } from "./core/memory-store.js";
-export { type BanOptions, MAX_BAN_AFTER } from "./core/ban.js";
 export { createMetrics } from "./core/metrics/collector.js";
 export { type ReadFleetMetricsOptions, readFleetMetrics } from "./core/metrics/read-fleet.js";
 export {

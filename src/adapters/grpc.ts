@@ -39,6 +39,7 @@ import {
   type Limiter,
   memoryStore,
   type PolicyInput,
+  SILENT_EVENTS,
 } from "../index.js";
 
 /** What callbacks (`identity`, `skip`, `cost`) see on `req.raw`: the call and its metadata. */
@@ -132,21 +133,6 @@ const NO_PATH = /(?!)/;
 /** The rule names of the decisions the interceptor makes beside the HTTP layer's rules. */
 const MAX_CONCURRENT_RULE = "grpc:maxConcurrent";
 const MESSAGES_RULE = "grpc:messages";
-const NOTHING = (): void => {};
-/**
- * A hub that never listens, for the per-call message limiter: its keys are call numbers, so
- * the interceptor reports its decisions under the caller's identity. On a hub of its own, a
- * `node:diagnostics_channel` subscriber would see each message twice.
- */
-const SILENT_EVENTS: EventHub = Object.freeze({
-  active: false,
-  timing: false,
-  on: () => NOTHING,
-  off: NOTHING,
-  wants: () => false,
-  emit: NOTHING,
-  wantTimings: () => NOTHING,
-});
 
 /**
  * HTTP statuses of the HTTP layer's answers, as gRPC status codes: a quota refusal is

@@ -10,37 +10,19 @@
 export type Channel = { readonly hasSubscribers: boolean; publish(message: unknown): void };
 type DiagnosticsChannel = { channel(name: string): Channel };
 
-let channels: Map<string, Channel> | null | undefined;
+let dc: DiagnosticsChannel | null | undefined;
+// Held here, strongly: Node keeps channels only while someone references them.
+const held = new Map<string, Channel>();
 
-function lookup(): Map<string, Channel> | null {
+function lookup(): DiagnosticsChannel | null {
   const host = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  let dc: DiagnosticsChannel | undefined;
+  let found: DiagnosticsChannel | undefined;
   try {
-    dc = host?.getBuiltinModule?.("node:diagnostics_channel") as DiagnosticsChannel | undefined;
+    found = host?.getBuiltinModule?.("node:diagnostics_channel") as DiagnosticsChannel | undefined;
   } catch {
-    dc = undefined;
+    found = undefined;
   }
-  if (dc === undefined || typeof dc.channel !== "function") return null;
-  const map = new Map<string, Channel>();
-  for (const name of [
-    "decision",
-    "limited",
-    "blocked",
-    "denied",
-    "violation",
-    "degraded",
-    "recovered",
-    "autoBlock",
-  ]) {
-    // Held here, strongly: Node keeps channels only while someone references them.
-    map.set(name, dc.channel(`throttlekit:${name}`));
-  }
-  return map;
-}
-
-function all(): Map<string, Channel> | null {
-  if (channels === undefined) channels = lookup();
-  return channels;
+  return found !== undefined && typeof found.channel === "function" ? found : null;
 }
 
 /**
@@ -48,21 +30,12 @@ function all(): Map<string, Channel> | null {
  * path can ask its `hasSubscribers` without a lookup per call (events.ts does, per decision).
  */
 export function channelOf(type: string): Channel | undefined {
-  return all()?.get(type);
-}
-
-/** True when a diagnostics channel of one of `types` has a subscriber. */
-export function subscribedChannel(types: readonly string[]): boolean {
-  const map = all();
-  if (map === null) return false;
-  for (const t of types) if (map.get(t)?.hasSubscribers === true) return true;
-  return false;
-}
-
-/** Publishes `message` on `throttlekit:<type>` when that channel has a subscriber. */
-export function publishChannel(type: string, message: unknown): void {
-  const map = all();
-  if (map === null) return;
-  const ch = map.get(type);
-  if (ch?.hasSubscribers) ch.publish(message);
+  if (dc === undefined) dc = lookup();
+  if (dc === null) return undefined;
+  let ch = held.get(type);
+  if (ch === undefined) {
+    ch = dc.channel(`throttlekit:${type}`);
+    held.set(type, ch);
+  }
+  return ch;
 }

@@ -173,6 +173,25 @@ export interface EventHub {
   wantTimings(): () => void;
 }
 
+const NOTHING = (): void => {};
+
+/**
+ * A hub that never listens, for limiters whose decisions their owner reports itself: the HTTP
+ * limiter's rule limiters (it emits one event per request, with the rule's name, shadow mode and
+ * concurrency answer), an adapter's per-connection or per-call message limiters (keyed by a
+ * connection id, reported under the caller's identity). On a hub of their own, a
+ * `node:diagnostics_channel` subscriber would make them active and see each decision twice.
+ */
+export const SILENT_EVENTS: EventHub = Object.freeze({
+  active: false,
+  timing: false,
+  on: () => NOTHING,
+  off: NOTHING,
+  wants: () => false,
+  emit: NOTHING,
+  wantTimings: () => NOTHING,
+});
+
 /** Builds an event hub to share between limiters, metrics and exporters. */
 export function createEvents(options: EventHubOptions = {}): EventHub {
   const logger = resolveLogger(options.logger) ?? resolveLogger(undefined)!;

@@ -14,6 +14,7 @@ import {
 import { LOGGER_FORM, type Logger, resolveLogger } from "./logger.js";
 import { type MemoryStore, memoryStore } from "./memory-store.js";
 import { createMetrics } from "./metrics/collector.js";
+import { requireMetrics } from "./metrics/require.js";
 import type { Metrics, MetricsOptions, MetricsSnapshot } from "./metrics/types.js";
 import { MAX_POLICY_MS, type Policy, type PolicyInput, parsePolicies } from "./policy.js";
 import type { Store, StoreBinding } from "./store.js";
@@ -269,13 +270,11 @@ class RateLimiter implements Limiter {
   }
 
   metrics(): MetricsSnapshot {
-    if (this.collector === undefined) throw metricsOff();
-    return this.collector.snapshot();
+    return requireMetrics(this.collector).snapshot();
   }
 
   resetMetrics(): void {
-    if (this.collector === undefined) throw metricsOff();
-    this.collector.reset();
+    requireMetrics(this.collector).reset();
   }
 
   // Built on the first waitFor: most limiters never wait.
@@ -403,16 +402,6 @@ class RateLimiter implements Limiter {
     if (this.ban === undefined) return this.binding.unblock(key);
     return Promise.all([this.binding.unblock(key), this.ban.unblock(key)]).then(() => {});
   }
-}
-
-function metricsOff(): ConfigError {
-  return new ConfigError([
-    {
-      option: "metrics",
-      received: undefined,
-      expected: "metrics: true (or its options) when the limiter is created, to call metrics()",
-    },
-  ]);
 }
 
 function isKey(key: unknown): key is string {

@@ -78,8 +78,6 @@ export type {
   RulePolicies,
 } from "./rules.js";
 export { RULE_MODES } from "./rules.js";
-/** An inert hub for limiters an adapter builds per rule or connection, whose decisions it reports itself. */
-export { SILENT_EVENTS } from "./silent-events.js";
 export { type LoadShedder, PRIORITIES, type Priority, type ShedOptions } from "./shedder.js";
 /** How a framework's own trust-proxy setting differs from throttlekit's (for adapters' warning). */
 export { trustProxyMismatch } from "./trust-proxy-mismatch.js";

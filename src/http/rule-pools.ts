@@ -1,7 +1,7 @@
 import { type ConcurrencyLimiter, createConcurrencyLimiter } from "../core/concurrency.js";
 import { parseTimerDuration, TIMER_DURATION_FORM } from "../core/duration.js";
 import { ConfigError, type ProblemList } from "../core/errors/config-error.js";
-import type { EventHub } from "../core/events.js";
+import { type EventHub, SILENT_EVENTS } from "../core/events.js";
 import { createLimiter, type Limiter } from "../core/limiter.js";
 import {
   type BlockForInput,
@@ -15,7 +15,6 @@ import {
 } from "../core/policy.js";
 import { headerRenderer } from "./headers.js";
 import type { BuildContext, PolicySet, RuleConcurrency, RulePenalties, Target } from "./rules.js";
-import { SILENT_EVENTS } from "./silent-events.js";
 import { UNLIMITED, type Unlimited } from "./unlimited.js";
 
 /**
@@ -78,7 +77,7 @@ export class Pools {
           policies: parsed.inputs,
           store: ctx.store,
           prefix: `${ctx.prefix}:${pool}:${group}`,
-          // The engine emits each request's event itself (silent-events.ts); a ban's autoBlock
+          // The engine emits each request's event itself (SILENT_EVENTS); a ban's autoBlock
           // goes to the HTTP limiter's hub.
           events:
             ban !== undefined && ctx.events !== undefined ? banEvents(ctx.events) : SILENT_EVENTS,

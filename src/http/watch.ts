@@ -1,5 +1,5 @@
-import { ConfigError } from "../core/errors/config-error.js";
 import type { EventHub, EventListener, ThrottleEventType } from "../core/events.js";
+import { requireMetrics } from "../core/metrics/require.js";
 import type { Metrics, MetricsSnapshot } from "../core/metrics/types.js";
 import type { AbuseDetector } from "../protect/types.js";
 
@@ -29,22 +29,10 @@ export abstract class Watching {
   }
 
   metrics(): MetricsSnapshot {
-    if (this.collector === undefined) throw metricsOff();
-    return this.collector.snapshot();
+    return requireMetrics(this.collector).snapshot();
   }
 
   resetMetrics(): void {
-    if (this.collector === undefined) throw metricsOff();
-    this.collector.reset();
+    requireMetrics(this.collector).reset();
   }
-}
-
-function metricsOff(): ConfigError {
-  return new ConfigError([
-    {
-      option: "metrics",
-      received: undefined,
-      expected: "metrics: true (or its options) when the limiter is created, to call metrics()",
-    },
-  ]);
 }

@@ -29,11 +29,11 @@ import {
   emitDecision,
   isThrottlekitError,
   type Limiter,
+  SILENT_EVENTS,
 } from "../../index.js";
 import type { NamedPolicy } from "./named-policies.js";
 import { NestRequest, type Target, targetOf, writeHeaders } from "./nest-request.js";
 import type { ThrottlekitConfig } from "./options.js";
-import { SILENT_EVENTS } from "./silent-events.js";
 import type { SkipThrottleMetadata } from "./skip-throttle.js";
 import type { ThrottleMetadata } from "./throttle.js";
 import { ThrottlekitException } from "./throttlekit-exception.js";

@@ -4,9 +4,9 @@ import {
   createLimiter,
   type Limiter,
   type ProblemList,
+  SILENT_EVENTS,
   type Store,
 } from "../../index.js";
-import { SILENT_EVENTS } from "./silent-events.js";
 
 /**
  * Policies per event name, first match wins: `{ "chat:*": "5/s", "*": "50/s" }`. A name is an
@@ -63,7 +63,7 @@ export class EventRules {
           policies: policies as PolicySet,
           store,
           prefix: `${prefix}:${i}`,
-          // The adapter reports each decision (silent-events.ts).
+          // The adapter reports each decision (SILENT_EVENTS).
           events: SILENT_EVENTS,
         };
         const limiter = createLimiter(clock === undefined ? options : { ...options, clock });

@@ -351,7 +351,7 @@ export function socketIoRateLimit(options: SocketIoRateLimitOptions): SocketIoRa
 
   /**
    * Emits one decision the adapter made (the event rules' and the concurrency limiter's
-   * limiters do not emit: silent-events.ts); call it only when the hub is active. `start` is
+   * limiters do not emit: SILENT_EVENTS); call it only when the hub is active. `start` is
    * performance.now() before the decision when the hub wants timings.
    */
   const report = (rule: string, key: string, d: Decision, start: number): void => {

@@ -23,10 +23,10 @@ import {
   type Lease,
   type Limiter,
   memoryStore,
+  SILENT_EVENTS,
 } from "../../index.js";
 import { Connection, type Meter, type Meters } from "./connection.js";
 import { HTTP_KEYS, parseWsOptions, type WsRateLimitOptions, type WsRaw } from "./options.js";
-import { SILENT_EVENTS } from "./silent-events.js";
 
 export type {
   MessagePolicies,

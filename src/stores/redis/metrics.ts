@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
-import { StoreError } from "../../core/errors/store-error.js";
+import type { StoreError } from "../../core/errors/store-error.js";
 import type { MetricsBinding } from "../../core/metrics/types.js";
 import type { Commands } from "./client.js";
+import { hashPairs, sendWithin } from "./side-commands.js";
 
 /**
  * Adds a second's counts to its hash and renews the hash's expiry, atomically: one key per run,
@@ -69,7 +70,7 @@ class RedisMetrics implements MetricsBinding {
     const worker = async (): Promise<void> => {
       for (let s = next++; s <= toSecond; s = next++) {
         const counts = new Map<string, number>();
-        for (const [f, v] of toPairs(await this.send(this.key(s), ["HGETALL", this.key(s)]))) {
+        for (const [f, v] of hashPairs(await this.send(this.key(s), ["HGETALL", this.key(s)]))) {
           const n = Number(v);
           if (Number.isFinite(n)) counts.set(f, n);
         }
@@ -82,36 +83,6 @@ class RedisMetrics implements MetricsBinding {
   }
 
   private send(key: string, args: string[]): Promise<unknown> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new StoreError(`Redis metrics: ${args[0]} timed out after ${this.timeoutMs} ms`, {
-              timeout: true,
-            }),
-          ),
-        this.timeoutMs,
-      );
-    });
-    const call = this.commands.send(key, args).catch((cause: unknown) => {
-      throw new StoreError(`Redis metrics: ${args[0]} failed`, { cause });
-    });
-    return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
+    return sendWithin(this.commands, key, args, this.timeoutMs, "Redis metrics");
   }
-}
-
-/** HGETALL answers a flat array (RESP2) or a map/object (RESP3, node-redis): accept both. */
-function toPairs(reply: unknown): [string, string][] {
-  const out: [string, string][] = [];
-  if (Array.isArray(reply)) {
-    for (let i = 0; i + 1 < reply.length; i += 2) {
-      out.push([String(reply[i]), String(reply[i + 1])]);
-    }
-  } else if (reply instanceof Map) {
-    for (const [k, v] of reply) out.push([String(k), String(v)]);
-  } else if (typeof reply === "object" && reply !== null) {
-    for (const [k, v] of Object.entries(reply)) out.push([k, String(v)]);
-  }
-  return out;
 }

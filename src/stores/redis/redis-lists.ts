@@ -1,6 +1,6 @@
-import { StoreError } from "../../core/errors/store-error.js";
 import type { ListEntry, ListEntryInput, ListKind, ListStore } from "../../core/list-store.js";
 import type { Commands } from "./client.js";
+import { hashPairs, sendWithin } from "./side-commands.js";
 
 /**
  * Allow and deny lists in Redis, so every process of a fleet sees the same entries: one hash
@@ -39,7 +39,7 @@ class RedisListStore implements ListStore {
   async entries(now: number | undefined): Promise<ListEntry[]> {
     const t = now ?? Date.now();
     const reply = await this.send(["HGETALL", this.key]);
-    const pairs = toPairs(reply);
+    const pairs = hashPairs(reply);
     const live: ListEntry[] = [];
     const expired: string[] = [];
     for (const [field, json] of pairs) {
@@ -69,35 +69,6 @@ class RedisListStore implements ListStore {
   }
 
   private send(args: string[]): Promise<unknown> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new StoreError(`Redis lists: ${args[0]} timed out after ${this.timeoutMs} ms`, {
-              timeout: true,
-            }),
-          ),
-        this.timeoutMs,
-      );
-    });
-    const call = this.commands.send(this.key, args).catch((cause: unknown) => {
-      throw new StoreError(`Redis lists: ${args[0]} failed`, { cause });
-    });
-    return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
+    return sendWithin(this.commands, this.key, args, this.timeoutMs, "Redis lists");
   }
-}
-
-/** HGETALL answers a flat array (RESP2) or a map/object (RESP3, node-redis): accept both. */
-function toPairs(reply: unknown): [string, string][] {
-  const out: [string, string][] = [];
-  if (Array.isArray(reply)) {
-    for (let i = 0; i + 1 < reply.length; i += 2)
-      out.push([String(reply[i]), String(reply[i + 1])]);
-  } else if (reply instanceof Map) {
-    for (const [k, v] of reply) out.push([String(k), String(v)]);
-  } else if (typeof reply === "object" && reply !== null) {
-    for (const [k, v] of Object.entries(reply)) out.push([k, String(v)]);
-  }
-  return out;
 }

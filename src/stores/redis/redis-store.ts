@@ -17,8 +17,8 @@ import { type BindingContext, RedisBinding } from "./binding.js";
 import { CircuitBreaker } from "./breaker.js";
 import { type Commands, type RedisClientLike, wrapClient } from "./client.js";
 import { RedisConcurrency } from "./concurrency.js";
-import { OutageLog } from "./outage-log.js";
 import { redisMetrics } from "./metrics.js";
+import { OutageLog } from "./outage-log.js";
 import { redisLists } from "./redis-lists.js";
 import { ScriptRunner } from "./runner.js";
 
