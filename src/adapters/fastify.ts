@@ -26,7 +26,6 @@ import {
 import {
   ConfigError,
   type ConfigProblem,
-  type Duration,
   memoryStore,
   ProblemList,
   type Store,
@@ -51,8 +50,18 @@ export type FastifyRouteRateLimit = {
   cost?: number | ((req: HttpRequest<FastifyRaw>) => MaybePromise<number>);
   /** Never limited (no identity resolved, no headers); address deny entries still apply. @default false */
   exempt?: boolean;
-  /** Penalty box once a client is rejected on this route. @default each policy's own */
-  blockFor?: Duration;
+  /**
+   * Penalty box once a client is rejected on this route, or an escalating one
+   * `{ base, factor?, max?, forgetAfter? }` (docs/penalties.md). @default each policy's own
+   */
+  blockFor?: HttpRule<FastifyRaw>["blockFor"];
+  /** Blocks a client for `duration` after `after` refusals here within `within` (docs/penalties.md). */
+  ban?: HttpRule<FastifyRaw>["ban"];
+  /**
+   * "shadow": decide, count and emit, never refuse (docs/http.md, shadow mode).
+   * @default the plugin's top-level `mode`, else "enforce"
+   */
+  mode?: HttpRule<FastifyRaw>["mode"];
   /** Routes with the same zone share one pool of counters (same policies required). @default undefined */
   zone?: string;
   /** Who the client is, on this route. @default the plugin's identity */
@@ -89,6 +98,8 @@ const ROUTE_KEYS = [
   "cost",
   "exempt",
   "blockFor",
+  "ban",
+  "mode",
   "zone",
   "identity",
   "skip",
@@ -182,12 +193,19 @@ export function fastifyRateLimit(
   const globalHook = hook(limiter, router);
 
   instance.decorate("throttlekit", limiter);
+  // Fastify's not-found handler is no route, so onRoute never sees it: without this hook a
+  // request for a path that does not exist (a scanner's whole traffic) would pass unlimited and
+  // unseen by the abuse detector. Routes found run their own hook (below), not this one.
+  instance.addHook("onRequest", (request, reply, done) => {
+    if (request.is404) globalHook.call(instance, request, reply, done);
+    else done();
+  });
   instance.addHook("onRoute", (route) => {
     const config = route.config?.rateLimit;
     if (config === false) return;
     let h = globalHook;
     if (config !== undefined) {
-      const routeLimiter = compileRoute(route, config, shared, limiter.shed);
+      const routeLimiter = compileRoute(route, config, shared, limiter);
       limiters.push(routeLimiter);
       h = hook(routeLimiter, router);
     }
@@ -216,7 +234,7 @@ function compileRoute(
   route: RouteOptions,
   config: unknown,
   shared: FastifyRateLimitOptions,
-  shed: HttpLimiter<FastifyRaw>["shed"],
+  plugin: HttpLimiter<FastifyRaw>,
 ): HttpLimiter<FastifyRaw> {
   const at = `${methodsOf(route.method).join(",")} ${route.url} config.rateLimit`;
   if (typeof config !== "object" || config === null || Array.isArray(config)) {
@@ -225,14 +243,14 @@ function compileRoute(
         option: at,
         received: config,
         expected:
-          "false or { policies?, cost?, exempt?, blockFor?, zone?, identity?, skip?, name?, concurrency?, priority? }",
+          "false or { policies?, cost?, exempt?, blockFor?, ban?, mode?, zone?, identity?, skip?, name?, concurrency?, priority? }",
       },
     ]);
   }
   const keys = new ProblemList();
   keys.unknownKeys(config, ROUTE_KEYS, at);
   const extra: ConfigProblem[] = [...keys.items];
-  const { rules: _rules, policies, concurrency, priority, ...rest } = shared;
+  const { rules: _rules, policies, concurrency, priority, mode, ...rest } = shared;
   const rc = config as FastifyRouteRateLimit;
   const inherit = rc.exempt !== true;
   const rule = {
@@ -243,6 +261,7 @@ function compileRoute(
       ? { concurrency }
       : {}),
     ...(rc.priority === undefined && priority !== undefined ? { priority } : {}),
+    ...(rc.mode === undefined && mode !== undefined ? { mode } : {}),
   };
   if (rule.policies === undefined && rule.concurrency === undefined && inherit) {
     extra.push({
@@ -253,11 +272,16 @@ function compileRoute(
     });
   }
   // The plugin's load shedder, not one per route: it counts this process's requests, all routes
-  // together.
+  // together. The plugin's hub, collector and detector too: `app.throttlekit.on(...)` and
+  // `metrics()` see every route, counted once, and the detector sees a client's whole traffic.
+  const { shed, events, protect } = plugin;
   return withProblems(extra, () =>
     createHttpLimiter<FastifyRaw>({
       ...rest,
       ...(shed !== undefined ? { shed } : {}),
+      events,
+      metrics: false,
+      ...(protect !== undefined ? { protect } : {}),
       rules: [rule as never],
     }),
   );

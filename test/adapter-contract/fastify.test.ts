@@ -92,6 +92,17 @@ describe("fastify per-route config", () => {
     expect((await get("/")).status).toBe(429);
   });
 
+  it("a path no route matches is limited by the plugin: a scanner's 404s count", async () => {
+    const get = await start({ policies: "2/min" }, (app) => {
+      app.get("/", async () => "ok");
+    });
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await get(`/probe-${i}`)).status);
+    expect(statuses).toEqual([404, 404, 429, 429]);
+    // The same counter as the routes': the scan used it up.
+    expect((await get("/")).status).toBe(429);
+  });
+
   it("rateLimit: false leaves the route alone (no headers, no limit)", async () => {
     const get = await start({ policies: "1/min" }, (app) => {
       app.get("/health", route(false), async () => "ok");
