@@ -4,7 +4,8 @@
  * Every decision is one read-modify-write of one entry, which is what makes it atomic here
  * (single-threaded JavaScript); a remote store must make that step atomic on its side
  * (a transaction, a compare-and-set, a script). It passes `storeConformance` from
- * throttlekit/testing (test/store-kit.test.ts), the suite the memory and Redis stores pass.
+ * throttlekit/testing (test/store-kit.test.ts), the suite the memory and Redis stores pass,
+ * escalating `blockFor` included.
  *
  * Run it: `npx tsx examples/custom-store/map-store.ts`
  */
@@ -13,6 +14,7 @@ import {
   algorithms,
   combine,
   type Decision,
+  nextBlockMs,
   type Policy,
   pureStep,
   type Store,
@@ -21,8 +23,16 @@ import {
   verdictFree,
 } from "throttlekit/store";
 
-/** One user key of one limiter: every policy's state, and the end of its block (0: none). */
-type Entry = { states: (number[] | undefined)[]; blockedUntil: number };
+/**
+ * One user key of one limiter: every policy's state, the end of its block (0: none), and per
+ * escalating policy its last block: the length `nextBlockMs` gave (unrounded, so a factor like
+ * 1.5 compounds exactly as in the memory and Redis stores) and when it is forgotten.
+ */
+type Entry = {
+  states: (number[] | undefined)[];
+  blockedUntil: number;
+  lastBlocks: ([last: number, until: number] | undefined)[];
+};
 
 /** The store: one Map for everything, namespaced by limiter prefix and policies. */
 export function mapStore(): Store {
@@ -46,14 +56,15 @@ class MapBinding implements StoreBinding {
   async consume(key: string, cost: number, now: number | undefined): Promise<Decision> {
     const t = now ?? Date.now();
     const id = this.prefix + key;
-    const entry = this.data.get(id) ?? { states: [], blockedUntil: 0 };
+    const entry = this.data.get(id) ?? { states: [], blockedUntil: 0, lastBlocks: [] };
     if (entry.blockedUntil > t) {
       return verdictFree(this.policies, "blocked", false, entry.blockedUntil - t);
     }
     const steps = this.policies.map((p, i) => pureStep(alg(p), entry.states[i], t, cost, p));
     if (steps.every((s) => s.decision.allowed)) {
       if (cost > 0) {
-        this.data.set(id, { states: steps.map((s) => s.state), blockedUntil: 0 });
+        // The row of blocks outlives the block: it is what makes the next one longer.
+        this.data.set(id, { ...entry, states: steps.map((s) => s.state), blockedUntil: 0 });
       }
       return combine(
         this.policies,
@@ -63,19 +74,37 @@ class MapBinding implements StoreBinding {
     // All-or-nothing: a rejection charges no policy. Policies that passed are restated as
     // they stand (cost 0); one that rejects with a blockFor starts the penalty box, and its
     // wait is the block's when that is longer (the earliest time the request can pass).
+    // An escalating policy's block follows its last one (nextBlockMs), rounded up to whole ms.
     let blockedUntil = entry.blockedUntil;
+    const started: [i: number, next: number, forgetAfterMs: number][] = [];
     const verdicts = this.policies.map((p, i): Verdict => {
       const step = steps[i]!;
       if (step.decision.allowed) return { ...pureStep(alg(p), entry.states[i], t, 0, p).decision };
       const v: Verdict = { ...step.decision };
       if (p.blockForMs > 0 && v.retryAfterMs !== Number.POSITIVE_INFINITY) {
-        blockedUntil = Math.max(blockedUntil, t + p.blockForMs);
-        v.retryAfterMs = Math.max(v.retryAfterMs, p.blockForMs);
+        let ms = p.blockForMs;
+        if (p.escalation !== undefined) {
+          const [last, until] = entry.lastBlocks[i] ?? [0, 0];
+          const next = nextBlockMs(last, until, t, p, p.escalation);
+          started.push([i, next, p.escalation.forgetAfterMs]);
+          ms = Math.ceil(next);
+        }
+        blockedUntil = Math.max(blockedUntil, t + ms);
+        v.retryAfterMs = Math.max(v.retryAfterMs, ms);
         v.resetMs = Math.max(v.resetMs, v.retryAfterMs);
       }
       return v;
     });
-    if (blockedUntil !== entry.blockedUntil) this.data.set(id, { ...entry, blockedUntil });
+    if (blockedUntil !== entry.blockedUntil) {
+      // Each block started is remembered until forgetAfter past the key's block end (the
+      // longest one started now), not its own: the key cannot offend again before that, so
+      // forgetAfter measures clean time (fail2ban's bantime.increment; the memory store's rule).
+      const lastBlocks = [...entry.lastBlocks];
+      for (const [i, next, forgetAfterMs] of started) {
+        lastBlocks[i] = [next, blockedUntil + forgetAfterMs];
+      }
+      this.data.set(id, { ...entry, blockedUntil, lastBlocks });
+    }
     return combine(this.policies, verdicts);
   }
 
@@ -114,6 +143,7 @@ class MapBinding implements StoreBinding {
     });
   }
 
+  /** Forgets everything, the row of blocks included: the next block starts at base. */
   async reset(key: string): Promise<void> {
     this.data.delete(this.prefix + key);
   }
@@ -121,10 +151,11 @@ class MapBinding implements StoreBinding {
   async block(key: string, ms: number, now: number | undefined): Promise<void> {
     const t = now ?? Date.now();
     const id = this.prefix + key;
-    const entry = this.data.get(id) ?? { states: [], blockedUntil: 0 };
+    const entry = this.data.get(id) ?? { states: [], blockedUntil: 0, lastBlocks: [] };
     this.data.set(id, { ...entry, blockedUntil: Math.max(entry.blockedUntil, t + ms) });
   }
 
+  /** Lifts the block but keeps the row of blocks, as the memory and Redis stores do. */
   async unblock(key: string): Promise<void> {
     const entry = this.data.get(this.prefix + key);
     if (entry !== undefined) entry.blockedUntil = 0;

@@ -3,4 +3,4 @@ import { storeConformance } from "../testing/store-conformance.js";
 import { memoryStore } from "./memory-store.js";
 
 const store = memoryStore();
-storeConformance({ name: "memory", describe, it, store: () => store, escalation: true });
+storeConformance({ name: "memory", describe, it, store: () => store });

@@ -23,10 +23,13 @@ export type ConformanceOptions = {
   /** Algorithms to cover. @default every algorithm */
   algorithms?: readonly AlgorithmName[];
   /**
-   * Also require escalating `blockFor` (`{ base, factor, max, forgetAfter }`, docs/penalties.md):
-   * the store keeps each key's row of blocks with its state. The memory and Redis stores pass
-   * it; a store that ignores `Policy.escalation` blocks for `base` every time.
-   * @default false
+   * Require escalating `blockFor` (`{ base, factor, max, forgetAfter }`, docs/penalties.md):
+   * the store keeps each key's row of blocks with its state and sizes each new block with
+   * `nextBlockMs` from throttlekit/store. Every store throttlekit ships passes it, and so does
+   * the example store (docs/store-authors.md). Pass `false` only for a store that ignores
+   * `Policy.escalation` (it blocks for `base` every time): its users must not be offered
+   * escalating penalties.
+   * @default true
    */
   escalation?: boolean;
 };
@@ -207,7 +210,7 @@ export function storeConformance(options: ConformanceOptions): void {
           );
         });
 
-        if (options.escalation === true) {
+        if (options.escalation !== false) {
           it("an escalating blockFor grows for repeat offenders up to max, and starts over after forgetAfter", async () => {
             const { clock, limiter } = await setup({
               ...policy,

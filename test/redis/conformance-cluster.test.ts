@@ -40,6 +40,5 @@ for (const name of ["ioredis", "node-redis", "iovalkey"]) {
     describe,
     it,
     store: () => stores[name]!,
-    escalation: true,
   });
 }

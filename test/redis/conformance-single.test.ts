@@ -43,6 +43,5 @@ for (const name of ["ioredis", "node-redis", "iovalkey", "ioredis, no batching, 
     describe,
     it,
     store: () => stores[name]!,
-    escalation: true,
   });
 }
