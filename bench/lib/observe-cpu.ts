@@ -4,7 +4,9 @@
  * each round timed in process CPU time (process.cpuUsage), not wall time: a process waiting for
  * a core on a loaded machine is not charged. Median of the rounds per contender.
  *   node --expose-gc --single-threaded --import tsx bench/lib/observe-cpu.ts [sync|async] [rounds]
- *     [allowed|rejected]
+ *     [allowed|rejected] [contender,contender,...]
+ * The last argument runs only the contenders named (the first is the one ratios are to): one per
+ * process keeps the hub's call sites monomorphic, as in an application with one kind of hub.
  */
 import type { Contender } from "./contenders.js";
 import { makeKeys } from "./keys.js";
@@ -15,7 +17,9 @@ const api = process.argv[2] === "async" ? "async" : "sync";
 const rounds = Number(process.argv[3] ?? 21);
 const traffic = process.argv[4] === "rejected" ? "rejected" : "allowed";
 const CALLS = 100_000;
-const modes: ObserveMode[] = ["plain", "idle", "listener", "timed", "metrics", "untimed"];
+const modes: ObserveMode[] = process.argv[5]
+  ? (process.argv[5].split(",") as ObserveMode[])
+  : ["plain", "idle", "listener", "timed", "metrics", "untimed"];
 const keys = makeKeys(100_000);
 const cs: Contender[] = modes.map((m) =>
   api === "sync" ? observeSync(traffic, m) : observeAsync(traffic, m),

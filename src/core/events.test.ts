@@ -10,7 +10,7 @@ import {
   type ThrottleEvent,
   type ViolationEvent,
 } from "./events.js";
-import { createLimiter } from "./limiter.js";
+import { createLimiter, SAMPLE_EVERY } from "./limiter.js";
 import type { Logger } from "./logger.js";
 
 function recorder(): { logger: Logger; lines: string[] } {
@@ -131,7 +131,7 @@ describe("a limiter's events", () => {
     });
   });
 
-  it("fires blocked (and a violation) while a blockFor penalty runs, and measures store time on request", () => {
+  it("fires blocked (and a violation) while a blockFor penalty runs", () => {
     const clock = manualClock(0);
     const limiter = createLimiter({
       policies: { limit: 1, window: "1s", blockFor: "10s" },
@@ -141,18 +141,33 @@ describe("a limiter's events", () => {
     const violations: ViolationEvent[] = [];
     limiter.on("blocked", (e) => blocked.push(e));
     limiter.on("violation", (e) => violations.push(e));
-    const release = limiter.events.wantTimings();
     limiter.consumeSync("k");
     limiter.consumeSync("k"); // limited: the block starts
     limiter.consumeSync("k"); // blocked
-    release();
     expect(blocked).toHaveLength(1);
     expect(blocked[0]!.rule).toBe("tk"); // the name defaults to the prefix
-    expect(typeof blocked[0]!.durationMs).toBe("number");
+    expect(blocked[0]!.durationMs).toBeUndefined(); // nobody asked for timings
     expect(violations.map((v) => [v.reason, v.retryAfter])).toEqual([
       ["limited", 10],
       ["blocked", 10],
     ]);
+  });
+
+  it("times store calls on request: one in-process decision in SAMPLE_EVERY, the first included", async () => {
+    const limiter = createLimiter({ policies: "1000/s" });
+    const timed: (number | undefined)[] = [];
+    limiter.on("decision", (e) => timed.push(e.durationMs));
+    limiter.consumeSync("k");
+    const release = limiter.events.wantTimings();
+    for (let i = 0; i < SAMPLE_EVERY; i++) limiter.consumeSync("k");
+    await limiter.consume("k"); // async consume decides synchronously on this store: sampled too
+    release();
+    limiter.consumeSync("k");
+    const at = timed.flatMap((ms, i) => (ms === undefined ? [] : [i]));
+    // Decision 0: nobody asked. Of those made while timings are wanted (1 to SAMPLE_EVERY + 1,
+    // the last the async one), the first and the (SAMPLE_EVERY + 1)th. After release: none.
+    expect(at).toEqual([1, 1 + SAMPLE_EVERY]);
+    expect(timed[1]).toBeGreaterThanOrEqual(0);
   });
 
   it("never reports a violation for a cost that can never pass as anything but cost-exceeds-limit", async () => {

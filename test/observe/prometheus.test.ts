@@ -15,6 +15,7 @@ import {
 } from "throttlekit";
 import { prometheusMetrics } from "throttlekit/prometheus";
 import { afterEach, describe, expect, it } from "vitest";
+import { SAMPLE_EVERY } from "../../src/core/limiter.js";
 import { manualClock } from "../../src/testing/manual-clock.js";
 import { type Exposition, parseExposition, sampleValue, series } from "./prometheus-exposition.js";
 
@@ -168,25 +169,26 @@ describe("prometheusMetrics", () => {
     expect(await registry.metrics()).not.toMatch(/203\.0\.113/);
   });
 
-  it("times every decision in store_duration_seconds (it asks the hub for timings)", async () => {
+  it("times decisions in store_duration_seconds (it asks the hub for timings), one in-process decision in SAMPLE_EVERY", async () => {
     const events = createEvents();
     const registry = new Registry();
     expect(events.timing).toBe(false);
     const m = metrics({ events, registry, buckets: [0.001, 0.01, 1] });
     expect(events.timing).toBe(true);
     const l = createLimiter({ policies: "2/min", events, name: "api", clock: manualClock().now });
-    await hit(l, "a", 5);
+    await hit(l, "a", 2 * SAMPLE_EVERY);
     l.consumeSync("b");
     const e = await scrape(registry);
     const name = "throttlekit_store_duration_seconds";
     expect(e.types.get(name)).toBe("histogram");
-    expect(sampleValue(e, `${name}_count`, { rule: "api" })).toBe(6);
+    // Decisions 0, SAMPLE_EVERY and 2 × SAMPLE_EVERY (consumeSync's), async and sync alike.
+    expect(sampleValue(e, `${name}_count`, { rule: "api" })).toBe(3);
     const buckets = series(e, `${name}_bucket`);
     expect(buckets.map((b) => b.labels.le)).toEqual(["0.001", "0.01", "1", "+Inf"]);
     // Cumulative and ending at the count.
     const counts = buckets.map((b) => b.value);
     expect(counts).toEqual([...counts].sort((x, y) => x - y));
-    expect(counts.at(-1)).toBe(6);
+    expect(counts.at(-1)).toBe(3);
     expect(sampleValue(e, `${name}_sum`, { rule: "api" })).toBeGreaterThan(0);
     m.close();
     expect(events.timing).toBe(false);
@@ -201,18 +203,19 @@ describe("prometheusMetrics", () => {
     await hit(l, "a", 2);
     const e = await scrape(registry);
     const name = "throttlekit_store_duration_seconds";
-    expect(sampleValue(e, `${name}_bucket`, { app: "shop", rule: "api", le: "+Inf" })).toBe(2);
+    // One in-process decision in SAMPLE_EVERY is timed: the first of the two.
+    expect(sampleValue(e, `${name}_bucket`, { app: "shop", rule: "api", le: "+Inf" })).toBe(1);
     expect(sampleValue(e, REQUESTS, { app: "shop", outcome: "limited" })).toBe(1);
     const json = await registry.getMetricsAsJSON();
     const histogram = json.find((m) => m.name === name)!;
     expect(histogram.type).toBe("histogram");
     expect(histogram.values).toContainEqual(
-      expect.objectContaining({ metricName: `${name}_count`, value: 2 }),
+      expect.objectContaining({ metricName: `${name}_count`, value: 1 }),
     );
     // The exporter owns its totals: a registry reset does not lose them (nor break a scrape).
     registry.resetMetrics();
     const after = await scrape(registry);
-    expect(sampleValue(after, `${name}_count`, { rule: "api" })).toBe(2);
+    expect(sampleValue(after, `${name}_count`, { rule: "api" })).toBe(1);
     expect(sampleValue(after, REQUESTS, { outcome: "allowed" })).toBe(1);
   });
 
