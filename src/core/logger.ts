@@ -25,7 +25,10 @@ export type WarningCode =
   | "WARN_TK_STORE_RECOVERED"
   /** An event listener threw; the request it reported on went on unaffected. */
   | "WARN_TK_LISTENER_FAILED"
-  /** The abuse detector put a client on the deny list (once per block, never per request). */
+  /**
+   * A client was blocked automatically: the abuse detector put it on the deny list, or a `ban`
+   * started (once per block, never per request).
+   */
   | "WARN_TK_AUTO_BLOCKED";
 
 /** The default logger: `console.warn`, present in every runtime (edge ones included). */
