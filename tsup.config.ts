@@ -20,6 +20,10 @@ export const entries = {
   graphql: "src/graphql/index.ts",
   prometheus: "src/observe/prometheus.ts",
   otel: "src/observe/otel.ts",
+  config: "src/config/index.ts",
+  dashboard: "src/dashboard/index.ts",
+  // The `throttlekit` binary (package.json "bin"), not a subpath export.
+  cli: "src/cli/main.ts",
 };
 
 export default defineConfig({

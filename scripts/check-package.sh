@@ -33,3 +33,6 @@ const subpaths = Object.keys(pkg.exports).filter((s) => s !== "./package.json");
   if (!d.allowed) throw new Error("CJS build does not admit a first request");
 })().catch((e) => { console.error(e); process.exit(1); });
 JS
+# The binary as a user runs it from the installed tarball (issue 18: `npx throttlekit --help`).
+npx --no-install throttlekit --help >/dev/null
+echo "ok npx throttlekit --help"
