@@ -1,3 +1,4 @@
+import { createRequire } from "node:module";
 import Koa, { type Context, type Next } from "koa";
 import { afterEach, describe, expect, it } from "vitest";
 import { type KoaRateLimit, koaRateLimit } from "../../src/adapters/koa.js";
@@ -32,92 +33,123 @@ function listen(app: Koa, limit: KoaRateLimit) {
   return served(app.listen(0, "127.0.0.1"), () => limit.limiter.close());
 }
 
-/** app.use(koaRateLimit(...)) */
-const koaRunner: AdapterRunner = {
-  name: "koa",
-  // No router: the app compares ctx.path (parseurl's pathname: no fragment, absolute-form cut).
-  loginRoutes: ["/login", "/login#x", "/login?x=1", "http://127.0.0.1/login"],
-  async start(options) {
-    const limit = koaRateLimit(options);
-    const app = new Koa();
-    app.use(onError);
-    app.use(limit);
-    app.use(ok);
-    return listen(app, limit);
-  },
+/**
+ * One Koa major as the tests use it. Koa 2 is installed under the npm alias `koa2` (issue 19,
+ * item 8: peerDependencies promise ^2.13 || ^3); it ships no types, and the API these tests touch
+ * is the same in both, so it is cast to Koa 3's at this one place.
+ */
+type Major = {
+  readonly major: 2 | 3;
+  readonly Koa: typeof Koa;
+  /** The installed package's version, so a drifted alias cannot run one major twice. */
+  readonly version: string;
 };
 
-for (const store of storeFactories) adapterContract(koaRunner, store);
+const require = createRequire(import.meta.url);
+const MAJORS: readonly Major[] = [
+  { major: 3, Koa, version: require("koa/package.json").version },
+  { major: 2, Koa: require("koa2") as typeof Koa, version: require("koa2/package.json").version },
+];
 
-describe("koa adapter specifics", () => {
-  const closers: (() => Promise<void>)[] = [];
-  afterEach(async () => {
-    for (const c of closers.splice(0)) await c();
-  });
-  async function start(
-    options: HttpLimiterOptions,
-    last: (ctx: Context) => void = ok,
-    proxy = false,
-  ) {
-    const limit = koaRateLimit(options as never);
-    const app = new Koa({ proxy });
-    app.use(onError);
-    app.use(limit);
-    app.use(last);
-    const server = await listen(app, limit);
-    closers.push(() => server.close());
-    return (path = "/") => fetch(`${server.url}${path}`);
-  }
+for (const m of MAJORS) koaSuite(m);
 
-  it("limiter faults reject into Koa's error handling", async () => {
-    const down = await start({ policies: "5/min", store: downStore() });
-    const res = await down();
-    expect(res.status).toBe(500);
-    expect(await res.text()).toBe("fault: store down");
+/** Everything below runs on the given major: `Koa` here is that major's. */
+function koaSuite({ major, Koa, version }: Major): void {
+  /** app.use(koaRateLimit(...)) */
+  const koaRunner: AdapterRunner = {
+    name: `koa ${major}`,
+    // No router: the app compares ctx.path (parseurl's pathname: no fragment, absolute-form cut);
+    // the same four on Koa 2 and 3, found by sending every LOGIN_FORMS spelling to each.
+    loginRoutes: ["/login", "/login#x", "/login?x=1", "http://127.0.0.1/login"],
+    async start(options) {
+      const limit = koaRateLimit(options);
+      const app = new Koa();
+      app.use(onError);
+      app.use(limit);
+      app.use(ok);
+      return listen(app, limit);
+    },
+  };
 
-    const badIdentity = await start({ policies: "5/min", identity: () => 42 as never });
-    const r2 = await badIdentity();
-    expect(r2.status).toBe(500);
-    expect(await r2.text()).toMatch(/^fault: [\s\S]*identity/);
-  });
+  for (const store of storeFactories) adapterContract(koaRunner, store);
 
-  it("a custom response without a body is sent empty, with its own status", async () => {
-    const get = await start({
-      policies: "1/min",
-      onLimited: () => ({ status: 503, headers: { "X-Why": "busy" } }),
+  describe(`koa ${major} adapter specifics`, () => {
+    it(`runs on Koa ${major}`, () => {
+      expect(version.split(".")[0]).toBe(String(major));
     });
-    await (await get()).arrayBuffer();
-    const res = await get();
-    expect(res.status).toBe(503);
-    expect(res.headers.get("x-why")).toBe("busy");
-    expect(res.headers.get("retry-after")).not.toBeNull();
-    expect(await res.text()).toBe("");
-  });
 
-  it("callbacks get Koa's ctx on req.raw", async () => {
-    let seen: unknown;
-    const get = await start({
-      policies: "5/min",
-      identity: (req) => {
-        const { ctx } = req.raw as { ctx: Context };
-        seen = ctx.query.user;
-        return `user:${String(ctx.query.user)}`;
-      },
+    const closers: (() => Promise<void>)[] = [];
+    afterEach(async () => {
+      for (const c of closers.splice(0)) await c();
     });
-    expect((await get("/?user=ann")).status).toBe(200);
-    expect(seen).toBe("ann");
-  });
-  it("warns once (WARN_TK_TRUST_PROXY_MISMATCH) when Koa's app.proxy differs", async () => {
-    const warned: string[] = [];
-    const logger = { warn: (m: string) => warned.push(m) };
-    const get = await start({ policies: "5/min", logger }, ok, true);
-    for (let i = 0; i < 3; i++) expect((await get()).status).toBe(200);
-    expect(warned).toHaveLength(1);
-    expect(warned[0]).toMatch(/WARN_TK_TRUST_PROXY_MISMATCH: Koa's app.proxy is true/);
+    async function start(
+      options: HttpLimiterOptions,
+      last: (ctx: Context) => void = ok,
+      proxy = false,
+    ) {
+      const limit = koaRateLimit(options as never);
+      const app = new Koa({ proxy });
+      app.use(onError);
+      app.use(limit);
+      app.use(last);
+      const server = await listen(app, limit);
+      closers.push(() => server.close());
+      return (path = "/") => fetch(`${server.url}${path}`);
+    }
 
-    const quiet: string[] = [];
-    const same = await start({ policies: "5/min", logger: { warn: (m: string) => quiet.push(m) } });
-    expect((await same()).status).toBe(200);
-    expect(quiet).toEqual([]);
+    it("limiter faults reject into Koa's error handling", async () => {
+      const down = await start({ policies: "5/min", store: downStore() });
+      const res = await down();
+      expect(res.status).toBe(500);
+      expect(await res.text()).toBe("fault: store down");
+
+      const badIdentity = await start({ policies: "5/min", identity: () => 42 as never });
+      const r2 = await badIdentity();
+      expect(r2.status).toBe(500);
+      expect(await r2.text()).toMatch(/^fault: [\s\S]*identity/);
+    });
+
+    it("a custom response without a body is sent empty, with its own status", async () => {
+      const get = await start({
+        policies: "1/min",
+        onLimited: () => ({ status: 503, headers: { "X-Why": "busy" } }),
+      });
+      await (await get()).arrayBuffer();
+      const res = await get();
+      expect(res.status).toBe(503);
+      expect(res.headers.get("x-why")).toBe("busy");
+      expect(res.headers.get("retry-after")).not.toBeNull();
+      expect(await res.text()).toBe("");
+    });
+
+    it("callbacks get Koa's ctx on req.raw", async () => {
+      let seen: unknown;
+      const get = await start({
+        policies: "5/min",
+        identity: (req) => {
+          const { ctx } = req.raw as { ctx: Context };
+          seen = ctx.query.user;
+          return `user:${String(ctx.query.user)}`;
+        },
+      });
+      expect((await get("/?user=ann")).status).toBe(200);
+      expect(seen).toBe("ann");
+    });
+    it("warns once (WARN_TK_TRUST_PROXY_MISMATCH) when Koa's app.proxy differs", async () => {
+      const warned: string[] = [];
+      const logger = { warn: (m: string) => warned.push(m) };
+      const get = await start({ policies: "5/min", logger }, ok, true);
+      for (let i = 0; i < 3; i++) expect((await get()).status).toBe(200);
+      expect(warned).toHaveLength(1);
+      expect(warned[0]).toMatch(/WARN_TK_TRUST_PROXY_MISMATCH: Koa's app.proxy is true/);
+
+      const quiet: string[] = [];
+      const same = await start({
+        policies: "5/min",
+        logger: { warn: (m: string) => quiet.push(m) },
+      });
+      expect((await same()).status).toBe(200);
+      expect(quiet).toEqual([]);
+    });
   });
-});
+}
