@@ -1,5 +1,18 @@
 #!/usr/bin/env node
 /**
- * The `throttlekit` command (package.json "bin"). (issue 18; being built: see docs/cli.md)
+ * The `throttlekit` command (package.json "bin"): test rules, validate and show configs, edit the
+ * fleet's allow/deny lists, export fleet metrics, monitor live and serve the dashboard.
+ * docs/cli.md lists every command, option and exit code.
  */
-console.log("throttlekit: the CLI is being built (issue 18)");
+import { processIo } from "./io.js";
+import { run } from "./program.js";
+
+run(process.argv.slice(2), processIo).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`throttlekit: ${String(error)}\n`);
+    process.exitCode = 1;
+  },
+);
