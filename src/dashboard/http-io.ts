@@ -11,15 +11,16 @@ export function newNonce(): string {
 
 /**
  * Headers on every answer: nothing cached (the page holds a CSRF token, the API live data), no
- * framing (clickjacking the list form), no sniffing, no referrer (the URL may hold ?token= on
- * the first visit), and a CSP that lets only this response's inline script and style run and
+ * framing (clickjacking the list form), no sniffing, no referrer to other sites (the URL may
+ * hold ?token= on the first visit; "no-referrer" would make browsers send `Origin: null` on
+ * our own form posts, which the origin check refuses), and a CSP that lets only this response's inline script and style run and
  * only this origin be fetched.
  */
 export function securityHeaders(res: ServerResponse, nonce?: string): void {
   res.setHeader("Cache-Control", "no-store");
   res.setHeader("X-Content-Type-Options", "nosniff");
   res.setHeader("X-Frame-Options", "DENY");
-  res.setHeader("Referrer-Policy", "no-referrer");
+  res.setHeader("Referrer-Policy", "same-origin");
   res.setHeader("Cross-Origin-Opener-Policy", "same-origin");
   res.setHeader("Cross-Origin-Resource-Policy", "same-origin");
   const inline = nonce === undefined ? "'none'" : `'nonce-${nonce}'`;

@@ -175,7 +175,7 @@ export const PAGE_SCRIPT = `(function () {
     draw($("chart"), s.fleet.series.total, s.fleet.seconds);
     rules(s);
     table("offenders", ["key", "refusals", "± error"], s.fleet.topOffenders.map(function (o) { return [o.key, fmt(o.count), o.error ? "±" + o.error : ""]; }), "No refusals in this window.");
-    table("violations", ["time", "rule", "who", "policy", "reason", "made / limit"], s.violations.map(function (v) {
+    table("violations", ["time", "rule", "who", "policy", "reason", "made / limit"], s.violations.slice(0, 30).map(function (v) {
       return [time(v.time), v.rule, v.who, v.policy, v.reason, v.limit === undefined || v.limit === null ? "" : v.requestsMade + " / " + v.limit];
     }), "No violations seen by this process.");
     lists(s);

@@ -46,6 +46,7 @@ button.plain{background:transparent;color:var(--fg);border-color:var(--line)}
 pre{margin:0;max-height:420px;overflow:auto;font-size:12px;background:var(--bg);padding:10px;border-radius:6px}
 .legend{display:flex;gap:12px;font-size:12px;color:var(--muted);margin-top:6px}.legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px;vertical-align:-1px}
 .legend .allowed{background:var(--ok)}.legend .limited{background:var(--warn)}.legend .blocked{background:var(--bad)}.legend .denied{background:var(--deny)}.legend .degraded{background:var(--muted)}
+.scroll{max-height:340px;overflow:auto}
 #list-msg{min-height:1.4em;color:var(--muted);margin:0 0 6px}
 .login{max-width:360px;margin:12vh auto;background:var(--card);border:1px solid var(--line);border-radius:8px;padding:20px}
 .login input{width:100%;margin:8px 0}.login .error{color:var(--bad)}
@@ -69,7 +70,7 @@ const LEGEND = ["allowed", "limited", "blocked", "denied", "degraded"]
   .join("");
 
 function head(title: string, nonce: string, extra = ""): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="referrer" content="no-referrer">${extra}<title>${title}</title><style nonce="${nonce}">${STYLE}</style></head>`;
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="referrer" content="same-origin">${extra}<title>${title}</title><style nonce="${nonce}">${STYLE}</style></head>`;
 }
 
 /** The dashboard itself; `csrf` is the session's CSRF token, read by the script. */
@@ -80,11 +81,11 @@ export function dashboardPage(input: { nonce: string; basePath: string; csrf: st
 <main>
 <section class="wide"><div id="status"></div><h2>Fleet, last <span id="window">60 s</span></h2><div class="cards">${CARDS}</div><canvas id="chart"></canvas><div class="legend">${LEGEND}</div></section>
 <section><h2>Rules</h2><div id="rules"></div></section>
-<section><h2>Top offenders</h2><table id="offenders"></table></section>
-<section><h2>Recent violations <span class="muted">(this process)</span></h2><table id="violations"></table></section>
+<section><h2>Top offenders</h2><div class="scroll"><table id="offenders"></table></div></section>
+<section><h2>Recent violations <span class="muted">(this process)</span></h2><div class="scroll"><table id="violations"></table></div></section>
 <section><h2>Allow and deny lists</h2><p id="lists-off" class="muted" hidden>This store keeps no lists: each HTTP limiter keeps its own, per process.</p>
 <form id="list-form" class="row" autocomplete="off"><select id="list-kind" aria-label="list"><option value="deny">deny</option><option value="allow">allow</option></select><input id="list-value" required maxlength="256" placeholder="IP, CIDR or key (user:42)" aria-label="value"><input id="list-for" placeholder="for (1h)" aria-label="expires after"><input id="list-reason" maxlength="200" placeholder="reason" aria-label="reason"><button id="list-add" type="submit">Add</button></form>
-<p id="list-msg" role="status"></p><table id="entries"></table></section>
+<p id="list-msg" role="status"></p><div class="scroll"><table id="entries"></table></div></section>
 <section class="wide"><h2>Running config <span class="muted">(secrets redacted)</span></h2><pre id="config">…</pre></section>
 </main><script nonce="${input.nonce}">${PAGE_SCRIPT}</script></body></html>`;
 }
