@@ -87,7 +87,7 @@ describe("README.md and docs/", () => {
   beforeAll(async () => {
     report = await checkDocs();
     console.log(formatReport(report));
-  }, 90_000);
+  }, 180_000);
 
   it("has ts blocks, and every opt-out says why", () => {
     expect(report.blocks.length).toBeGreaterThan(20);
