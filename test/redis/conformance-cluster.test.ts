@@ -1,40 +1,39 @@
 import { Cluster } from "ioredis";
 import { Cluster as ValkeyCluster } from "iovalkey";
-import { createCluster } from "redis";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import type { Store } from "../../src/core/store.js";
 import { redisStore } from "../../src/stores/redis/index.js";
 import { storeConformance } from "../../src/testing/store-conformance.js";
 import { type RedisCluster, startCluster } from "../support/redis-server.js";
+import { type NodeRedisConnection, nodeRedisMajors } from "./node-redis.js";
 
 let cluster: RedisCluster;
 let io: Cluster;
 let valkey: ValkeyCluster;
-let nodeRedis: ReturnType<typeof createCluster>;
+const nodeRedis: NodeRedisConnection[] = [];
 const stores: Record<string, Store> = {};
 
 beforeAll(async () => {
   cluster = await startCluster();
   io = new Cluster([...cluster.seeds]);
   valkey = new ValkeyCluster([...cluster.seeds]);
-  nodeRedis = createCluster({
-    rootNodes: cluster.seeds.map((s) => ({ url: `redis://${s.host}:${s.port}` })),
-  });
-  nodeRedis.on("error", () => {});
-  await nodeRedis.connect();
   stores.ioredis = redisStore({ client: io });
   stores.iovalkey = redisStore({ client: valkey });
-  stores["node-redis"] = redisStore({ client: nodeRedis });
+  for (const major of nodeRedisMajors) {
+    const connection = await major.cluster(cluster.seeds);
+    nodeRedis.push(connection);
+    stores[major.name] = redisStore({ client: connection.client });
+  }
 });
 
 afterAll(async () => {
   io?.disconnect();
   valkey?.disconnect();
-  await nodeRedis?.close().catch(() => {});
+  for (const c of nodeRedis) await c.close().catch(() => {});
   await cluster?.stop();
 });
 
-for (const name of ["ioredis", "node-redis", "iovalkey"]) {
+for (const name of ["ioredis", ...nodeRedisMajors.map((m) => m.name), "iovalkey"]) {
   storeConformance({
     name: `redis 3-master cluster (${name})`,
     describe,

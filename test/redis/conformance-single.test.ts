@@ -1,28 +1,29 @@
 import { Redis } from "ioredis";
 import { Valkey } from "iovalkey";
-import { createClient } from "redis";
-import { afterAll, beforeAll, describe, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Store } from "../../src/core/store.js";
 import { redisStore } from "../../src/stores/redis/index.js";
 import { storeConformance } from "../../src/testing/store-conformance.js";
 import { type RedisNode, startRedis } from "../support/redis-server.js";
+import { type NodeRedisConnection, nodeRedisMajors } from "./node-redis.js";
 
 let server: RedisNode;
 let io: Redis;
 let valkey: Valkey;
-let nodeRedis: ReturnType<typeof createClient>;
+const nodeRedis: NodeRedisConnection[] = [];
 const stores: Record<string, Store> = {};
 
 beforeAll(async () => {
   server = await startRedis();
   io = new Redis(server.port, server.host);
   valkey = new Valkey(server.port, server.host);
-  nodeRedis = createClient({ socket: { host: server.host, port: server.port } });
-  nodeRedis.on("error", () => {});
-  await nodeRedis.connect();
   stores.ioredis = redisStore({ client: io });
   stores.iovalkey = redisStore({ client: valkey });
-  stores["node-redis"] = redisStore({ client: nodeRedis });
+  for (const major of nodeRedisMajors) {
+    const connection = await major.client(server);
+    nodeRedis.push(connection);
+    stores[major.name] = redisStore({ client: connection.client });
+  }
   stores["ioredis, no batching, no local cache"] = redisStore({
     client: io,
     maxBatch: 1,
@@ -33,11 +34,16 @@ beforeAll(async () => {
 afterAll(async () => {
   io?.disconnect();
   valkey?.disconnect();
-  await nodeRedis?.close().catch(() => {});
+  for (const c of nodeRedis) await c.close().catch(() => {});
   await server?.stop();
 });
 
-for (const name of ["ioredis", "node-redis", "iovalkey", "ioredis, no batching, no local cache"]) {
+for (const name of [
+  "ioredis",
+  ...nodeRedisMajors.map((m) => m.name),
+  "iovalkey",
+  "ioredis, no batching, no local cache",
+]) {
   storeConformance({
     name: `redis single node (${name})`,
     describe,
@@ -45,3 +51,11 @@ for (const name of ["ioredis", "node-redis", "iovalkey", "ioredis, no batching, 
     store: () => stores[name]!,
   });
 }
+
+describe("node-redis majors", () => {
+  for (const m of nodeRedisMajors) {
+    it(`${m.name} is the installed ${m.major}.x`, () => {
+      expect(m.version.split(".")[0]).toBe(String(m.major));
+    });
+  }
+});
