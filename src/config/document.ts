@@ -52,8 +52,12 @@ export function readDocument(
     schema: "core",
   });
   const at = (offset: number): Position => lineCounter.linePos(offset);
+  // After the first error on a line the parser's recovery makes more up: one per line is real.
+  const lines = new Set<number>();
   for (const e of doc.errors) {
     const where = at(e.pos[0]);
+    if (lines.has(where.line)) continue;
+    lines.add(where.line);
     const message = e.message.replace(/ at line \d+, column \d+:?[\s\S]*$/, "");
     problems.addAt(
       where,
@@ -63,6 +67,7 @@ export function readDocument(
     );
   }
   if (doc.errors.length > 0) return undefined;
+  if (format === "json" && !strictJson(text, at, problems)) return undefined;
   const values = new Map<string, Position>();
   const keys = new Map<string, Position>();
   const seen = new Set<Node>();
@@ -133,6 +138,23 @@ function scalarValue(
     }
   }
   return r.text;
+}
+
+/**
+ * YAML reads more than JSON allows (trailing commas, comments, unquoted keys): a .json file
+ * must also be JSON, or the next tool to read it would fail where we did not.
+ */
+function strictJson(text: string, at: (offset: number) => Position, problems: Located): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const offset = Number(/position (\d+)/.exec(message)?.[1] ?? 0);
+    const where = at(offset);
+    problems.addAt(where, "", lineOf(text, where.line), `valid JSON: ${message}`);
+    return false;
+  }
 }
 
 function lineOf(text: string, line: number): string {

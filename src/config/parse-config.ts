@@ -65,7 +65,8 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Loa
       ? fromRatethrottle(root, problems, options)
       : fromThrottlekit(root, problems, options);
   checkWithLimiter(translation, problems);
-  if (problems.items.length > 0) throw new ConfigError(problems.items);
+  // In file order, as a compiler lists them.
+  if (problems.items.length > 0) throw new ConfigError(problems.items.sort(byPosition));
   const http: HttpLimiterOptions =
     options.store === undefined
       ? translation.options
@@ -79,6 +80,13 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Loa
     notes: problems.notes,
     close: async () => {},
   });
+}
+
+function byPosition(a: { option: string }, b: { option: string }): number {
+  const pos = (o: string) => /:(\d+):(\d+)/.exec(o)?.slice(1).map(Number) ?? [0, 0];
+  const [la, ca] = pos(a.option);
+  const [lb, cb] = pos(b.option);
+  return la! - lb! || ca! - cb!;
 }
 
 /**
@@ -108,8 +116,16 @@ function checkWithLimiter(t: Translation, problems: Located): void {
     void limiter.close();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
+    const before = problems.items.length;
     for (const p of error.problems) {
-      problems.add(sourcePath(p.option, t), p.received, p.expected);
+      // "Nothing to limit" after rules were refused above repeats those problems.
+      const option = p.option.replace(/^options\./, "");
+      if (before > 0 && option === "policies" && p.received === undefined) continue;
+      const path = sourcePath(option, t);
+      // A value already refused above (an unset ${VAR}) is not reported twice.
+      const name = problems.name(path);
+      if (problems.items.some((q) => q.option === name)) continue;
+      problems.add(path, p.received, p.expected);
     }
   }
 }
