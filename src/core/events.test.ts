@@ -232,4 +232,29 @@ describe("diagnostics_channel", () => {
     }
     expect(limiter.events.active).toBe(false);
   });
+
+  it("publishes reloaded and reloadRejected on their channels without making a hub active", () => {
+    const hub = createEvents();
+    const got: unknown[] = [];
+    const onMessage = (m: unknown): void => {
+      got.push(m);
+    };
+    const channels = [channel("throttlekit:reloaded"), channel("throttlekit:reloadRejected")];
+    for (const ch of channels) ch.subscribe(onMessage);
+    try {
+      // The decision path's one check stays the decision channels': a reload watcher costs it nothing.
+      expect(hub.active).toBe(false);
+      expect(hub.wants("reloaded")).toBe(true);
+      expect(EVENT_TYPES).toContain("reloadRejected");
+      hub.emit("reloaded", { type: "reloaded", time: 1, rules: ["a"] });
+      const error = new ConfigError([{ option: "rules", received: 1, expected: "an array" }]);
+      hub.emit("reloadRejected", { type: "reloadRejected", time: 2, error });
+      expect(got).toEqual([
+        { type: "reloaded", time: 1, rules: ["a"] },
+        { type: "reloadRejected", time: 2, error },
+      ]);
+    } finally {
+      for (const ch of channels) ch.unsubscribe(onMessage);
+    }
+  });
 });

@@ -1,5 +1,6 @@
 import { type Channel, channelOf } from "./channels.js";
 import type { Decision } from "./decision.js";
+import type { ConfigError } from "./errors/config-error.js";
 import { type Logger, resolveLogger, warnOnce } from "./logger.js";
 
 /**
@@ -101,6 +102,27 @@ export type AutoBlockEvent = {
   readonly until: number;
 };
 
+/** An HTTP limiter's `reload()` swapped in a new configuration (issue 18). */
+export type ReloadedEvent = {
+  readonly type: "reloaded";
+  readonly time: number;
+  /** The names of the rules now in force, in order (the catch-all's is "default"). */
+  readonly rules: readonly string[];
+};
+
+/**
+ * A `reload()` was refused: the running configuration keeps serving. Also logged once, as
+ * WARN_TK_RELOAD_REJECTED.
+ */
+export type ReloadRejectedEvent = {
+  readonly type: "reloadRejected";
+  readonly time: number;
+  /** Why: `error.problems` lists every problem ({ option, received, expected }). */
+  readonly error: ConfigError;
+  /** Where the refused configuration came from (a file name), when the caller said. */
+  readonly source?: string;
+};
+
 /** Every event by its name. */
 export type ThrottleEventMap = {
   decision: DecisionEvent;
@@ -111,6 +133,8 @@ export type ThrottleEventMap = {
   degraded: StoreEvent;
   recovered: StoreEvent;
   autoBlock: AutoBlockEvent;
+  reloaded: ReloadedEvent;
+  reloadRejected: ReloadRejectedEvent;
 };
 
 export type ThrottleEventType = keyof ThrottleEventMap;
@@ -127,6 +151,8 @@ export const EVENT_TYPES: readonly ThrottleEventType[] = Object.freeze([
   "degraded",
   "recovered",
   "autoBlock",
+  "reloaded",
+  "reloadRejected",
 ]);
 
 /** The types a decision can produce: emitters skip all the work when none is wanted. */
@@ -217,6 +243,8 @@ class Hub implements EventHub {
     degraded: NONE,
     recovered: NONE,
     autoBlock: NONE,
+    reloaded: NONE,
+    reloadRejected: NONE,
   };
   private readonly channels: Channels = {
     decision: channelOf("decision"),
@@ -227,6 +255,8 @@ class Hub implements EventHub {
     degraded: channelOf("degraded"),
     recovered: channelOf("recovered"),
     autoBlock: channelOf("autoBlock"),
+    reloaded: channelOf("reloaded"),
+    reloadRejected: channelOf("reloadRejected"),
   };
   private decisionListeners = 0;
   private timers = 0;

@@ -29,7 +29,12 @@ export type WarningCode =
    * A client was blocked automatically: the abuse detector put it on the deny list, or a `ban`
    * started (once per block, never per request).
    */
-  | "WARN_TK_AUTO_BLOCKED";
+  | "WARN_TK_AUTO_BLOCKED"
+  /**
+   * An HTTP limiter's `reload()` was refused (a ConfigError); the running configuration keeps
+   * serving. Once per refused reload.
+   */
+  | "WARN_TK_RELOAD_REJECTED";
 
 /** The default logger: `console.warn`, present in every runtime (edge ones included). */
 export const consoleLogger: Logger = Object.freeze({

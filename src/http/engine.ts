@@ -3,12 +3,10 @@ import type { Decision } from "../core/decision.js";
 import { ConfigError } from "../core/errors/config-error.js";
 import { emitDecision } from "../core/events.js";
 import type { Logger } from "../core/logger.js";
-import type { Store } from "../core/store.js";
 import { refundByStatus, releaseOnce } from "./after.js";
 import type { AddressResolver } from "./client-address.js";
 import { deniedOutcome } from "./denied.js";
 import { type HeaderMap, retryAfterSeconds } from "./headers.js";
-import type { HttpLimiter } from "./http-limiter.js";
 import type { Identity, IdentityContext, IdentityResult } from "./identity/types.js";
 import { type IdentityFailures, identityFailed } from "./identity-failed.js";
 import type { Held, InFlight } from "./in-flight.js";
@@ -40,6 +38,8 @@ export type Capacity = {
   readonly shed: LoadShedder | undefined;
   /** The shedder's priority of requests no rule matched. */
   readonly priority: Priority;
+  /** How often `inFlight` renews leases (a third of the shortest lease); undefined without it. */
+  readonly renewEveryMs: number | undefined;
 };
 
 /**
@@ -50,13 +50,14 @@ export type Capacity = {
 type Watched = number | undefined;
 
 /**
- * The HttpLimiter returned by createHttpLimiter (built there; not constructed by users): the
- * per-request path. Match a rule, pass the load shedder, screen the lists, resolve the identity,
- * consume, take a concurrency slot, and turn the decisions into an outcome. Each step stays
- * synchronous while its inputs are (the memory store, sync identities), so the common case
- * allocates no promise.
+ * One configuration's per-request path, built by createHttpLimiter and by each `reload()` (not
+ * constructed by users). Match a rule, pass the load shedder, screen the lists, resolve the
+ * identity, consume, take a concurrency slot, and turn the decisions into an outcome. Each step
+ * stays synchronous while its inputs are (the memory store, sync identities), so the common case
+ * allocates no promise. Immutable: a reload builds another, and a request finishes on the one it
+ * started with (LiveLimiter in reload.ts holds the current one).
  */
-export class Engine<Raw> extends Watching implements HttpLimiter<Raw> {
+export class Engine<Raw> extends Watching {
   private readonly context: IdentityContext;
   private readonly skip: HttpLimiterOptions<Raw>["skip"];
   private readonly refundFailed: boolean;
@@ -69,11 +70,10 @@ export class Engine<Raw> extends Watching implements HttpLimiter<Raw> {
     private readonly now: () => number,
     readonly lists: ListIndex,
     private readonly options: HttpLimiterOptions<Raw>,
-    private readonly ownStore: Store | undefined,
     /** Where one-time warnings go (the `logger` option, resolved). */
     readonly logger: Logger,
     private readonly failures: IdentityFailures | undefined,
-    private readonly capacity: Capacity,
+    readonly capacity: Capacity,
     watch: Watch,
   ) {
     super(watch);
@@ -102,16 +102,9 @@ export class Engine<Raw> extends Watching implements HttpLimiter<Raw> {
     return a === undefined ? undefined : formatIp(a);
   }
 
-  /** The load shedder, when `shed` is set (shared with other limiters through their `shed`). */
-  get shed(): LoadShedder | undefined {
-    return this.capacity.shed;
-  }
-
-  async close(): Promise<void> {
-    this.capacity.inFlight?.close();
-    this.lists.close();
-    await this.collector?.close();
-    await this.ownStore?.close?.();
+  /** The rules' names, in order (the `reloaded` event's `rules`). */
+  get ruleNames(): string[] {
+    return this.rules.map((r) => r.name);
   }
 
   private route(req: HttpRequest<Raw>): MaybePromise<HttpOutcome> {

@@ -2,27 +2,25 @@ import { DURATION_FORM, parseDuration } from "../core/duration.js";
 import { ConfigError, ProblemList } from "../core/errors/config-error.js";
 import type { EventHub, EventListener, ThrottleEventType } from "../core/events.js";
 import { checkEvents, createLimiter } from "../core/limiter.js";
-import type { ListStore } from "../core/list-store.js";
 import { LOGGER_FORM, type Logger, resolveLogger } from "../core/logger.js";
-import { memoryLists } from "../core/memory-list-store.js";
 import { memoryStore } from "../core/memory-store.js";
-import { createMetrics } from "../core/metrics/collector.js";
-import type { Metrics, MetricsSnapshot } from "../core/metrics/types.js";
+import type { MetricsSnapshot } from "../core/metrics/types.js";
 import { parsePolicies } from "../core/policy.js";
 import type { Store } from "../core/store.js";
 import type { AbuseDetector } from "../protect/types.js";
 import { addressResolver, PROXY_HEADERS, trustProxyProblem } from "./client-address.js";
-import { type Capacity, Engine } from "./engine.js";
+import { Engine } from "./engine.js";
 import { HEADER_STYLES } from "./headers.js";
 import { ip, isIpIdentity } from "./identity/ip.js";
 import type { Identity } from "./identity/types.js";
 import type { IdentityFailures } from "./identity-failed.js";
-import { InFlight } from "./in-flight.js";
-import { type HttpLists, ListIndex, listValueProblem } from "./lists.js";
+import { type HttpLists, listValueProblem } from "./lists.js";
 import type { HttpLimiterOptions, HttpOutcome } from "./options.js";
-import { buildProtect } from "./protect.js";
+import { LiveLimiter, type ReloadInfo, type Running } from "./reload.js";
+import { checkFixed } from "./reload-fixed.js";
+import { capacityOf, fixedOf, listsOf } from "./reload-keep.js";
 import type { HttpRequest, MaybePromise } from "./request.js";
-import { type CompiledRule, compileRules, type HttpRule, RULE_MODES } from "./rules.js";
+import { compileRules, type HttpRule, RULE_MODES } from "./rules.js";
 import { buildShedder, checkPriority, type LoadShedder } from "./shedder.js";
 
 /**
@@ -65,7 +63,22 @@ export interface HttpLimiter<Raw = unknown> {
   resetMetrics(): void;
   /** The abuse detector of the `protect` option (pass it to another limiter to share it). */
   readonly protect: AbuseDetector | undefined;
-  /** Stops list notifications and metrics, and closes the store if the limiter created it. */
+  /**
+   * Swaps in a new configuration between requests (docs/http.md, "Reloading the
+   * configuration"). `options` are the whole new options, validated as createHttpLimiter does;
+   * `store`, `events`, `prefix`, `clock`, `logger`, `metrics`, `protect` and `shed` may be left
+   * out (the running ones are kept) or repeated, never changed. A rule keeps its counters when
+   * its name and policies are unchanged, wherever it moves. A request in flight finishes on the
+   * configuration it started with; the next one sees the new one. Emits `reloaded`.
+   *
+   * Invalid options throw one ConfigError listing every problem, emit `reloadRejected` and log
+   * WARN_TK_RELOAD_REJECTED once; the running configuration keeps serving, untouched.
+   */
+  reload(options: HttpLimiterOptions<Raw>, info?: ReloadInfo): void;
+  /**
+   * Stops list notifications, lease renewals and metrics, and closes the store if the limiter
+   * created it.
+   */
   close(): Promise<void>;
 }
 
@@ -125,6 +138,20 @@ const OPTION_KEYS = [
 export function createHttpLimiter<Raw = unknown>(
   options: HttpLimiterOptions<Raw>,
 ): HttpLimiter<Raw> {
+  const { fixed, engine } = compile(options, undefined);
+  return new LiveLimiter(fixed, engine, compile);
+}
+
+/**
+ * Checks `options` and builds their engine. With `running` (a reload), the fixed options
+ * (reload-fixed.ts) are checked against the running ones and kept, and the lists index and the
+ * renewal timer are kept when nothing about them changed. Builds nothing that needs closing
+ * before every check passed.
+ */
+function compile<Raw>(
+  options: HttpLimiterOptions<Raw>,
+  running: Running<Raw> | undefined,
+): Running<Raw> {
   if (typeof options !== "object" || options === null) {
     throw new ConfigError([
       {
@@ -136,8 +163,11 @@ export function createHttpLimiter<Raw = unknown>(
   }
   const problems = new ProblemList();
   problems.unknownKeys(options, OPTION_KEYS);
-  const logger = resolveLogger(options.logger);
-  if (logger === undefined) problems.add("logger", options.logger, LOGGER_FORM);
+  const was = running?.fixed;
+  if (was !== undefined) checkFixed(options as HttpLimiterOptions, was, problems);
+  const resolvedLogger = resolveLogger(options.logger);
+  if (resolvedLogger === undefined) problems.add("logger", options.logger, LOGGER_FORM);
+  const logger = was?.logger ?? resolvedLogger;
   const trust = trustProxyProblem(options.trustProxy);
   if (trust !== undefined) problems.add("trustProxy", options.trustProxy, trust);
   if (options.proxyHeader !== undefined && !PROXY_HEADERS.includes(options.proxyHeader)) {
@@ -163,7 +193,7 @@ export function createHttpLimiter<Raw = unknown>(
   ) {
     problems.add("store", options.store, "a Store such as memoryStore() or redisStore({ client })");
   }
-  const prefix = options.prefix ?? "tk";
+  const prefix = options.prefix ?? was?.prefix ?? "tk";
   if (typeof prefix !== "string" || !/^[\w.:-]{1,40}$/.test(prefix)) {
     problems.add("prefix", options.prefix, "1 to 40 characters of letters, digits, _ . : -");
   }
@@ -235,17 +265,22 @@ export function createHttpLimiter<Raw = unknown>(
   const priority = checkPriority(options.priority, "priority", problems);
   if (options.mode !== undefined && !RULE_MODES.includes(options.mode))
     problems.add("mode", options.mode, '"enforce" | "shadow"');
-  const events = checkEvents(options.events, problems);
+  const events = was?.events ?? checkEvents(options.events, problems);
   const m = options.metrics;
   if (m !== undefined && typeof m !== "boolean" && (typeof m !== "object" || m === null))
     problems.add("metrics", m, "true, false or the metrics options { store?, ... }");
   const shed =
-    options.shed === undefined ? undefined : buildShedder(options.shed, "shed", problems);
+    was !== undefined
+      ? was.shed
+      : options.shed === undefined
+        ? undefined
+        : buildShedder(options.shed, "shed", problems);
   // Rules are compiled even when other options are bad, so one run reports every problem; a bad
   // store or prefix is swapped for a stand-in here (the ConfigError is thrown before any use).
   const storeOk = problems.items.every((p) => p.option !== "store");
-  const ownStore = options.store === undefined || !storeOk;
-  const store: Store = ownStore ? memoryStore() : options.store!;
+  const ownStore = was?.ownStore ?? (options.store === undefined || !storeOk);
+  const store: Store = was?.store ?? (ownStore ? memoryStore() : options.store!);
+  const clock = was !== undefined ? was.clock : options.clock;
   const all: HttpRule<Raw>[] = [...rules];
   // The top-level policies, concurrency and priority are those of a catch-all rule.
   if (options.policies !== undefined || options.concurrency !== undefined) {
@@ -262,8 +297,8 @@ export function createHttpLimiter<Raw = unknown>(
     all,
     {
       store,
-      prefix: problems.items.some((p) => p.option === "prefix") ? "tk" : prefix,
-      clock: typeof options.clock === "function" ? options.clock : undefined,
+      prefix: was?.prefix ?? (problems.items.some((p) => p.option === "prefix") ? "tk" : prefix),
+      clock: typeof clock === "function" ? clock : undefined,
       headers:
         options.headers === undefined
           ? "draft-10"
@@ -278,26 +313,11 @@ export function createHttpLimiter<Raw = unknown>(
     problems,
     (i) => (i < rules.length ? `rules[${i}]` : "options"),
   );
-  // The lists (the store's, shared by the fleet, or this process's own) are built before the
-  // abuse detector, which writes its automatic blocks to them.
-  const now = options.clock ?? Date.now;
-  const listStore = store.lists?.(prefix);
-  const listBackend: ListStore = listStore ?? memoryLists()(prefix);
-  let lists: ListIndex | undefined;
-  const protect = buildProtect(
-    options.protect,
-    {
-      lists: listBackend,
-      changed: () => lists?.invalidate(),
-      events,
-      logger: options.logger,
-      clock: options.clock,
-    },
-    problems,
-  );
+  const built =
+    was ?? fixedOf(options, { store, ownStore, events, prefix, logger, shed }, problems);
   problems.throwIfAny();
-  // Store-level events (degraded, recovered) reach this hub, once however many rules there are.
-  store.observe?.(events);
+  const fixed = built!;
+  const now = clock ?? Date.now;
 
   const header = options.proxyHeader ?? "x-forwarded-for";
   const ipOptions = {
@@ -305,7 +325,7 @@ export function createHttpLimiter<Raw = unknown>(
     header,
     ...(options.ipv6Prefix !== undefined ? { ipv6Prefix: options.ipv6Prefix } : {}),
     ...(options.ipv4Prefix !== undefined ? { ipv4Prefix: options.ipv4Prefix } : {}),
-    logger: options.logger ?? logger!,
+    logger: was !== undefined ? logger! : (options.logger ?? logger!),
   };
   const identity = options.identity ?? (ip(ipOptions) as Identity<Raw>);
   // Address entries of the lists use the top-level trust settings, or else the ones of the
@@ -327,55 +347,25 @@ export function createHttpLimiter<Raw = unknown>(
             // Its decisions are this limiter's too: one event per failed identification.
             events,
             name: "identity-failures",
-            ...(options.clock !== undefined ? { clock: options.clock } : {}),
+            ...(clock !== undefined ? { clock } : {}),
           }),
           ipv4Prefix: options.ipv4Prefix ?? 32,
           ipv6Prefix: options.ipv6Prefix ?? 56,
         };
-  lists = new ListIndex(listBackend, listStore !== undefined, now, staticEntries, refreshMs!);
-  const capacity: Capacity = {
-    inFlight: inFlightOf(compiled, now),
-    shed,
-    priority: priority ?? "normal",
-  };
-  return new Engine<Raw>(
+  const lists = listsOf(fixed, running?.engine.lists, now, staticEntries, refreshMs!);
+  fixed.current.lists ??= lists;
+  const capacity = capacityOf(compiled, running?.engine.capacity, now, shed, priority);
+  const engine = new Engine<Raw>(
     compiled,
     identity,
     resolve,
     now,
     lists,
     options,
-    ownStore ? store : undefined,
     logger!,
     identityFailures,
     capacity,
-    { events, collector: metricsOf(m, events, options.clock), protect },
+    { events, collector: fixed.collector, protect: fixed.protect },
   );
-}
-
-/** The `metrics` option's collector, listening to the limiter's hub. */
-function metricsOf(
-  option: HttpLimiterOptions["metrics"],
-  events: EventHub,
-  clock: (() => number) | undefined,
-): Metrics | undefined {
-  if (option === undefined || option === false) return undefined;
-  return createMetrics(events, {
-    ...(clock !== undefined ? { clock } : {}),
-    ...(option === true ? {} : option),
-  });
-}
-
-/**
- * The slots held by requests of rules with `concurrency`, renewed on one timer every third of
- * the shortest lease; undefined when no rule has concurrency (no timer, nothing per request).
- */
-function inFlightOf<Raw>(
-  rules: readonly CompiledRule<Raw>[],
-  now: () => number,
-): InFlight | undefined {
-  let shortest = Number.POSITIVE_INFINITY;
-  for (const r of rules) if (r.slots !== undefined) shortest = Math.min(shortest, r.slots.leaseMs);
-  if (shortest === Number.POSITIVE_INFINITY) return undefined;
-  return new InFlight(now, Math.max(1, Math.floor(shortest / 3)));
+  return { fixed, engine };
 }

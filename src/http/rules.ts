@@ -71,7 +71,12 @@ export type RuleConcurrency =
  * { path: "/static/**", exempt: true }
  */
 export type HttpRule<Raw = unknown> = {
-  /** Names the rule's counters (and shows in outcomes). @default "r<index>" */
+  /**
+   * Names the rule's counters (and shows in outcomes, events and metrics). Counters are kept by
+   * name and policy, so a rule keeps its counts wherever it moves in the list, through
+   * `reload()` too.
+   * @default "r-" and a hash of its `methods` and `path` (stable across reorders)
+   */
   name?: string;
   /** Paths covered: "/users/:id", "/api/*", "/static/**", a RegExp, or a list. @default every path */
   path?: PathPattern | readonly PathPattern[];
@@ -210,9 +215,10 @@ export function compileRules<Raw>(
   const out: CompiledRule<Raw>[] = [];
   const pools = new Pools(ctx, problems);
   const names = new Set<string>();
+  const defaults = defaultNames(rules);
   rules.forEach((rule, i) => {
     const at = where(i);
-    const checked = checkRule(rule, i, at, names, problems);
+    const checked = checkRule(rule, defaults[i], at, names, problems);
     if (checked === undefined) return;
     const { name, exempt, cost, penalties, priority } = checked;
     const pool = rule.zone === undefined ? `r:${name}` : `z:${rule.zone}`;
@@ -245,7 +251,7 @@ export function compileRules<Raw>(
 /** Checks a rule's own options (everything but its policies); undefined when it is no object. */
 function checkRule<Raw>(
   rule: HttpRule<Raw>,
-  i: number,
+  defaultName: string | undefined,
   at: string,
   names: Set<string>,
   problems: ProblemList,
@@ -263,7 +269,7 @@ function checkRule<Raw>(
     return undefined;
   }
   problems.unknownKeys(rule, RULE_KEYS, at);
-  const name = rule.name ?? `r${i}`;
+  const name = rule.name ?? defaultName ?? "r";
   if (typeof name !== "string" || !NAME.test(name))
     problems.add(`${at}.name`, rule.name, NAME_FORM);
   else if (names.has(name)) problems.add(`${at}.name`, name, "a name no other rule has");
@@ -308,6 +314,46 @@ function checkRule<Raw>(
       : rule.blockFor;
   const ban = checkBan(rule.ban, `${at}.ban`, problems);
   return { name, exempt, cost, penalties: { blockFor, ban }, priority };
+}
+
+/**
+ * The names of unnamed rules, from what they cover (methods and paths) rather than where they
+ * stand: a rule moved in the list, or one inserted before it, keeps its name and so its
+ * counters (issue 18, reload). Unnamed rules covering the same requests are told apart by their
+ * order among themselves ("-2", "-3"); a name another rule has explicitly is skipped.
+ */
+function defaultNames<Raw>(rules: readonly HttpRule<Raw>[]): (string | undefined)[] {
+  const taken = new Set<unknown>();
+  for (const r of rules) if (typeof r === "object" && r !== null) taken.add(r.name);
+  return rules.map((r) => {
+    if (typeof r !== "object" || r === null || r.name !== undefined) return undefined;
+    const base = `r-${fnv1a(coverage(r.methods, r.path))}`;
+    let name = base;
+    for (let n = 2; taken.has(name); n++) name = `${base}-${n}`;
+    taken.add(name);
+    return name;
+  });
+}
+
+/** What a rule covers, written one way whatever the spelling (case, order, one or a list). */
+function coverage(methods: unknown, path: unknown): string {
+  const list = (v: unknown): unknown[] | undefined =>
+    v === undefined ? undefined : Array.isArray(v) ? v : [v];
+  const text = (v: unknown): string =>
+    v instanceof RegExp ? `re:${v.source}/${v.flags}` : `s:${String(v)}`;
+  const m = list(methods)?.map((x) => String(x).toUpperCase());
+  const p = list(path)?.map(text);
+  return JSON.stringify([m === undefined ? null : [...new Set(m)].sort(), p?.sort() ?? null]);
+}
+
+/** FNV-1a, 32 bits, as 8 hex digits: the same on every process and runtime. */
+function fnv1a(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0).toString(16).padStart(8, "0");
 }
 
 /** A rule's limiters: the default target, and one per group (GroupPolicies). */

@@ -147,7 +147,7 @@ describe("shed: the load shedder", () => {
     expect(r.body).toBe('{"busy":true}');
     expect(seen[0]).toMatchObject({
       priority: "sheddable",
-      rule: "r1",
+      rule: expect.stringMatching(/^r-[0-9a-f]{8}$/),
       inFlight: 1,
       retryAfter: 5,
     });
