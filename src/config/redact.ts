@@ -1,22 +1,14 @@
 /** What a secret is replaced with. */
 export const REDACTED = "[redacted]";
 
-/** Keys whose values are secrets, compared without case, `_` or `-`. */
-const SECRET_KEYS = new Set([
-  "password",
-  "passwd",
-  "pass",
-  "secret",
-  "clientsecret",
-  "token",
-  "accesstoken",
-  "apikey",
-  "key",
-  "privatekey",
-  "credentials",
-  "authorization",
-  "auth",
-]);
+/** Keys whose values are secrets (compared without case, `_` or `-`): these, or ending in one. */
+const SECRET_KEYS = new Set(["key", "auth", "pass", "credentials", "authorization"]);
+const SECRET_ENDINGS = /(password|passwd|secret|token|apikey|privatekey|accesskey)$/;
+
+function isSecretKey(key: string): boolean {
+  const k = key.toLowerCase().replace(/[-_]/g, "");
+  return SECRET_KEYS.has(k) || SECRET_ENDINGS.test(k);
+}
 
 /**
  * A copy of a configuration with its secrets replaced by "[redacted]": values of keys such as
@@ -39,10 +31,7 @@ function redact(value: unknown, seen: WeakSet<object>): unknown {
   if (Array.isArray(value)) return value.map((v) => redact(v, seen));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
-    out[k] =
-      SECRET_KEYS.has(k.toLowerCase().replace(/[-_]/g, "")) && v !== null && v !== undefined
-        ? REDACTED
-        : redact(v, seen);
+    out[k] = isSecretKey(k) && v !== null && v !== undefined ? REDACTED : redact(v, seen);
   }
   return out;
 }
