@@ -21,7 +21,7 @@ export async function runValidate(options: ConfigOptions, io: CliIo): Promise<nu
     } finally {
       await loaded.close();
     }
-    const rules = ruleNames(loaded.http);
+    const rules = ruleNames(loaded);
     const notes = loaded.notes ?? [];
     if (options.json === true) {
       const result = { ok: true, file: path, schema: loaded.schema, rules, notes };
@@ -58,7 +58,7 @@ export async function runShow(options: ConfigOptions, io: CliIo): Promise<number
   const view = {
     file: path,
     schema: loaded.schema,
-    rules: ruleNames(loaded.http),
+    rules: ruleNames(loaded),
     store: config.redactConfig(loaded.store),
     config: config.redactConfig(loaded.source),
   };

@@ -323,7 +323,8 @@ async function loop(
   let last: MonitorView | undefined;
   const redraw = () => {
     if (last === undefined) return;
-    const frame = renderFrame(last, label, stdout.rows ?? 24, stdout.columns ?? 80);
+    // A pseudo-terminal nobody sized reports 0 × 0: draw for the classic 80 × 24 then.
+    const frame = renderFrame(last, label, stdout.rows || 24, stdout.columns || 80);
     stdout.write(`${HOME}${frame.map((l) => `${l}${CLEAR_LINE}`).join("\r\n")}\r\n${CLEAR_BELOW}`);
   };
   if (tty) {

@@ -198,7 +198,13 @@ export function buildProgram(io: CliIo, setCode: (code: number) => void): Comman
       ),
   ).action(async (opts) => setCode(await runDashboard(opts, io)));
 
-  for (const sub of program.commands) sub.addHelpText("after", EXIT_CODES_HELP);
+  const withExitCodes = (cmd: Command): void => {
+    for (const sub of cmd.commands) {
+      sub.addHelpText("after", EXIT_CODES_HELP);
+      withExitCodes(sub);
+    }
+  };
+  withExitCodes(program);
   return program;
 }
 

@@ -46,10 +46,30 @@ export type TestSummary = {
 /** The most requests one run simulates: output stays readable and the run instant. */
 export const MAX_TEST_REQUESTS = 1_000_000;
 
-/** The rule names of a config, in order ("default" is the catch-all `policies`). */
-export function ruleNames(http: LoadedConfig["http"]): string[] {
-  const names = (http.rules ?? []).map((r, i) => (typeof r.name === "string" ? r.name : `r${i}`));
-  if (http.policies !== undefined) names.push("default");
+/**
+ * The name a file gave the catch-all, if any: a ratethrottle.yaml's first rule without paths
+ * becomes the limiter's catch-all `policies` (named "default" by the HTTP layer), so its own
+ * name is the one rule of the source missing from the HTTP rules.
+ */
+function catchAllName(loaded: Pick<LoadedConfig, "http" | "source">): string | undefined {
+  const source = loaded.source as { rules?: unknown } | undefined;
+  if (loaded.http.policies === undefined || !Array.isArray(source?.rules)) return undefined;
+  const named = new Set((loaded.http.rules ?? []).map((r) => r.name));
+  const missing = source.rules
+    .map((r) => (r as { name?: unknown } | null)?.name)
+    .filter((n): n is string => typeof n === "string" && !named.has(n));
+  return missing.length === 1 ? missing[0] : undefined;
+}
+
+/**
+ * The rule names of a config, in order; the catch-all `policies` last, as "default" or by the
+ * name its file gave it.
+ */
+export function ruleNames(loaded: Pick<LoadedConfig, "http" | "source">): string[] {
+  const names = (loaded.http.rules ?? []).map((r, i) =>
+    typeof r.name === "string" ? r.name : `r${i}`,
+  );
+  if (loaded.http.policies !== undefined) names.push(catchAllName(loaded) ?? "default");
   return names;
 }
 
@@ -66,8 +86,9 @@ export async function simulate(loaded: LoadedConfig, options: TestOptions): Prom
     );
   }
   const http = loaded.http;
-  const names = ruleNames(http);
-  const index = names.indexOf(options.rule);
+  const names = ruleNames(loaded);
+  const catchAll = http.policies === undefined ? -1 : names.length - 1;
+  const index = options.rule === "default" ? catchAll : names.indexOf(options.rule);
   if (index === -1) {
     throw new CliError(
       `--rule: no rule named ${JSON.stringify(options.rule)} in ${loaded.file ?? "the config"}; its rules: ${names.join(", ") || "(none)"}`,
@@ -211,16 +232,18 @@ export function formatTest(s: TestSummary, quiet: boolean): string[] {
   out.push(
     `rule ${s.rule}, identifier ${s.identifier}: ${s.requests} requests, one every ${humanMs(s.intervalMs)} (${span} simulated)`,
   );
-  const counts = Object.entries(s.byOutcome)
-    .map(([k, v]) => `${k} ${v}`)
-    .join(", ");
-  out.push(`  ${counts}`);
-  out.push(`  allowed ${s.allowed}, refused ${s.refused}`);
-  out.push(
-    s.firstRefusal === undefined
-      ? "  no request refused"
-      : `  first refusal at request ${s.firstRefusal}, retry after ${humanMs(s.firstRetryAfterMs ?? 0)}`,
-  );
+  const kinds = Object.entries(s.byOutcome);
+  const counts = kinds.map(([k, v]) => `${k} ${v}`).join(", ");
+  const refusedKinds = kinds.filter(([k]) => k !== "allowed" && k !== "exempt" && k !== "shadow");
+  out.push(`  ${counts}${refusedKinds.length > 1 ? ` (refused ${s.refused})` : ""}`);
+  const first = s.firstRefusal === undefined ? undefined : s.lines[s.firstRefusal - 1];
+  if (first === undefined) out.push("  no request refused");
+  else if (first.outcome === "denied")
+    out.push(`  first refusal at request ${first.n}: on the deny list`);
+  else
+    out.push(
+      `  first refusal at request ${first.n}, retry after ${humanMs(first.retryAfterMs ?? 0)}`,
+    );
   return out;
 }
 
