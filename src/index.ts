@@ -41,6 +41,8 @@ export {
   type EventHubOptions,
   type EventListener,
   emitDecision,
+  type ReloadedEvent,
+  type ReloadRejectedEvent,
   SILENT_EVENTS,
   type StoreEvent,
   type ThrottleEvent,

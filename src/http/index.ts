@@ -58,6 +58,7 @@ export {
   TEMPORARY_REDUCED_CAPACITY_TYPE,
   unauthorizedProblem,
 } from "./problem.js";
+export type { ReloadInfo } from "./reload.js";
 export { type HttpRequest, type HttpResponse, isThenable, type MaybePromise } from "./request.js";
 /** The path as the framework routes it: what an adapter puts in `HttpRequest.path`. */
 export { canonicalPercent, type RoutingPathOptions, routingPath } from "./request-path.js";
