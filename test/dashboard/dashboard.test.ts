@@ -395,3 +395,55 @@ describe("dashboard streams and config", () => {
     expect(Number(right.headers.get("retry-after"))).toBeGreaterThan(0);
   });
 });
+
+describe("dashboard outage state", () => {
+  it("says when the store cannot be read, and when this process saw an outage", async () => {
+    const inner = memoryStore();
+    let down = false;
+    const store = {
+      ...inner,
+      name: inner.name,
+      bind: inner.bind.bind(inner),
+      lists: inner.lists!.bind(inner),
+      metrics: (ns: string) => {
+        const m = inner.metrics!(ns);
+        return {
+          record: m.record.bind(m),
+          read: (a: number, b: number) =>
+            down ? Promise.reject(new Error("connection refused to :pw@host")) : m.read(a, b),
+        };
+      },
+    };
+    app = await startApp(store);
+    const snapshot = async () =>
+      (await (
+        await fetch(`${app!.url}${BASE}/api/snapshot`, {
+          headers: { authorization: `Bearer ${TOKEN}` },
+        })
+      ).json()) as LiveSnapshot;
+    expect((await snapshot()).store.reachable).toBe(true);
+    down = true;
+    const s = await snapshot();
+    expect(s.store).toEqual({ name: "memory", reachable: false, error: "Error" });
+    expect(JSON.stringify(s)).not.toContain("pw@");
+
+    const { channel } = await import("node:diagnostics_channel");
+    channel("throttlekit:degraded").publish({
+      type: "degraded",
+      time: 1_700_000_000_000,
+      store: "redis",
+      mode: "fail-open",
+      error: "connect ECONNREFUSED redis://user:pw@10.0.0.5:6379",
+    });
+    const during = await snapshot();
+    expect(during.outage).toMatchObject({
+      ongoing: true,
+      count: 1,
+      store: "redis",
+      mode: "fail-open",
+    });
+    expect(during.outage.error).toBe("connect ECONNREFUSED redis://[redacted]@10.0.0.5:6379");
+    channel("throttlekit:recovered").publish({ type: "recovered", time: 1_700_000_005_000 });
+    expect((await snapshot()).outage).toMatchObject({ ongoing: false, count: 1 });
+  });
+});
