@@ -23,7 +23,7 @@ export type DashboardOptions = {
   basePath?: string;
   /** How often the live view is pushed (server-sent events), 250 ms to 1 min. @default "1s" */
   interval?: Duration;
-  /** Span of the charts and totals, 10 s to 1 h. @default "1m" */
+  /** Span of the charts and totals, 10 s to 15 min (each push reads it whole). @default "1m" */
   window?: Duration;
   /**
    * Recent violations kept from this process's limiters (read on `node:diagnostics_channel`
@@ -138,7 +138,7 @@ export function resolveOptions(options: DashboardOptions): ResolvedOptions {
     return ms;
   };
   const intervalMs = duration("interval", 1000, 250, 60_000, 'a duration from "250ms" to "1m"');
-  const windowMs = duration("window", 60_000, 10_000, 3_600_000, 'a duration from "10s" to "1h"');
+  const windowMs = duration("window", 60_000, 10_000, 900_000, 'a duration from "10s" to "15m"');
   const recentViolations = options.recentViolations ?? 50;
   if (!wholeIn(recentViolations, 0, 1000)) {
     problems.add(
