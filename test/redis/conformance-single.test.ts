@@ -5,7 +5,7 @@ import type { Store } from "../../src/core/store.js";
 import { redisStore } from "../../src/stores/redis/index.js";
 import { storeConformance } from "../../src/testing/store-conformance.js";
 import { type RedisNode, startRedis } from "../support/redis-server.js";
-import { type NodeRedisConnection, nodeRedisMajors } from "./node-redis.js";
+import { type NodeRedisConnection, nodeRedis4Legacy, nodeRedisMajors } from "./node-redis.js";
 
 let server: RedisNode;
 let io: Redis;
@@ -24,6 +24,9 @@ beforeAll(async () => {
     nodeRedis.push(connection);
     stores[major.name] = redisStore({ client: connection.client });
   }
+  const legacy = await nodeRedis4Legacy(server);
+  nodeRedis.push(legacy);
+  stores["node-redis 4, legacyMode"] = redisStore({ client: legacy.client });
   stores["ioredis, no batching, no local cache"] = redisStore({
     client: io,
     maxBatch: 1,
@@ -41,6 +44,7 @@ afterAll(async () => {
 for (const name of [
   "ioredis",
   ...nodeRedisMajors.map((m) => m.name),
+  "node-redis 4, legacyMode",
   "iovalkey",
   "ioredis, no batching, no local cache",
 ]) {

@@ -34,6 +34,26 @@ export type NodeRedisMajor = {
   cluster(seeds: readonly Address[]): Promise<NodeRedisConnection>;
 };
 
+/**
+ * A node-redis 4 client built with `legacyMode: true`, the mode callback-era code (connect-redis
+ * 6 among it) asks for: its `sendCommand` takes a callback and returns nothing, the promise API
+ * moves to `client.v4`.
+ */
+export async function nodeRedis4Legacy({ host, port }: Address): Promise<NodeRedisConnection> {
+  const c = redis4.createClient({ socket: { host, port }, legacyMode: true });
+  c.on("error", quiet);
+  await c.connect();
+  return {
+    client: c,
+    close: async () => {
+      await c.v4.quit();
+    },
+    destroy: () => {
+      c.disconnect().catch(quiet);
+    },
+  };
+}
+
 const require = createRequire(import.meta.url);
 const quiet = () => {};
 

@@ -11,7 +11,10 @@ export interface IoRedisLike {
   readonly isCluster: boolean;
 }
 
-/** A node-redis v4 or v5 client (`createClient()`). */
+/**
+ * A node-redis v4 or v5 client (`createClient()`); a v4 client in `legacyMode` is used through
+ * its `v4` property.
+ */
 export interface NodeRedisLike {
   sendCommand(args: string[]): Promise<unknown>;
 }
@@ -61,7 +64,11 @@ export function wrapClient(client: unknown): Commands | undefined {
         send: (key, args) => cluster.sendCommand(key, false, args),
       };
     }
-    const single = client as NodeRedisLike;
+    // node-redis 4 with `legacyMode: true` (what callback-era code such as connect-redis 6
+    // asked for) replaces sendCommand with a callback form that returns nothing; the promise
+    // form moves to `client.v4`, whose getter throws outside legacy mode (issue 19, item 8).
+    const legacy = (c.options as { legacyMode?: unknown } | undefined)?.legacyMode === true;
+    const single = (legacy ? c.v4 : client) as NodeRedisLike;
     return { kind: "node-redis", cluster: false, send: (_key, args) => single.sendCommand(args) };
   }
   return undefined;
