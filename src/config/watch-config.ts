@@ -31,7 +31,7 @@ const DEFAULT_DEBOUNCE_MS = 100;
  * @example
  * const config = await loadConfig("throttlekit.yaml");
  * const limit = expressRateLimit(config.http);
- * const watcher = watchConfig("throttlekit.yaml", (next) => limit.limiter.reload(next.http, { source: next.file }), {
+ * const watcher = watchConfig("throttlekit.yaml", (next) => limit.limiter.reload(next.http, { source: "throttlekit.yaml" }), {
  *   store: config.http.store,
  * });
  */
