@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { HttpLimiterOptions } from "../http/index.js";
-import { memoryStore, type Store } from "../index.js";
+import { memoryStore, type PolicyOptions, type Store } from "../index.js";
 import { CliError, type CliIo, EXIT, isConfigError } from "./io.js";
 import { type OpenedStore, openMemory, openRedis } from "./store.js";
 
@@ -16,6 +16,8 @@ export type LoadedConfig = {
   readonly schema: "throttlekit" | "ratethrottle";
   readonly store: unknown;
   readonly http: HttpLimiterOptions;
+  /** Every named rule's policy (a ratethrottle rule without paths is only here). */
+  readonly limits?: Readonly<Record<string, PolicyOptions>>;
   readonly source: unknown;
   /** Keys accepted without effect, each with its position and why (shown by validate). */
   readonly notes?: readonly { option: string; received: unknown; expected: string }[];

@@ -48,29 +48,37 @@ export const MAX_TEST_REQUESTS = 1_000_000;
 
 /**
  * The name a file gave the catch-all, if any: a ratethrottle.yaml's first rule without paths
- * becomes the limiter's catch-all `policies` (named "default" by the HTTP layer), so its own
- * name is the one rule of the source missing from the HTTP rules.
+ * becomes the limiter's catch-all `policies` (named "default" by the HTTP layer); the config's
+ * `limits` hold that very policy under the rule's own name.
  */
-function catchAllName(loaded: Pick<LoadedConfig, "http" | "source">): string | undefined {
-  const source = loaded.source as { rules?: unknown } | undefined;
-  if (loaded.http.policies === undefined || !Array.isArray(source?.rules)) return undefined;
-  const named = new Set((loaded.http.rules ?? []).map((r) => r.name));
-  const missing = source.rules
-    .map((r) => (r as { name?: unknown } | null)?.name)
-    .filter((n): n is string => typeof n === "string" && !named.has(n));
-  return missing.length === 1 ? missing[0] : undefined;
+function catchAllName(loaded: Pick<LoadedConfig, "http" | "limits">): string | undefined {
+  const policies = loaded.http.policies;
+  if (policies === undefined) return undefined;
+  for (const [name, policy] of Object.entries(loaded.limits ?? {})) {
+    if (policy === policies) return name;
+  }
+  return undefined;
 }
 
 /**
  * The rule names of a config, in order; the catch-all `policies` last, as "default" or by the
  * name its file gave it.
  */
-export function ruleNames(loaded: Pick<LoadedConfig, "http" | "source">): string[] {
+export function ruleNames(loaded: Pick<LoadedConfig, "http" | "limits">): string[] {
   const names = (loaded.http.rules ?? []).map((r, i) =>
     typeof r.name === "string" ? r.name : `r${i}`,
   );
   if (loaded.http.policies !== undefined) names.push(catchAllName(loaded) ?? "default");
   return names;
+}
+
+/**
+ * Named limits a file declares that no HTTP request reaches (a ratethrottle rule without paths
+ * after the first): code checks them by name, and so can `test`.
+ */
+function namedOnly(loaded: Pick<LoadedConfig, "http" | "limits">): string[] {
+  const names = new Set(ruleNames(loaded));
+  return Object.keys(loaded.limits ?? {}).filter((n) => !names.has(n));
 }
 
 /**
@@ -85,13 +93,17 @@ export async function simulate(loaded: LoadedConfig, options: TestOptions): Prom
       `--interval: not a duration: ${JSON.stringify(options.interval)} (e.g. 10ms, 1s)`,
     );
   }
-  const http = loaded.http;
-  const names = ruleNames(loaded);
+  const named = namedOnly(loaded);
+  // A named limit no HTTP request reaches is tried as the catch-all of a config of its own.
+  const http = named.includes(options.rule)
+    ? { ...loaded.http, rules: [], policies: loaded.limits![options.rule]! }
+    : loaded.http;
+  const names = named.includes(options.rule) ? [options.rule] : ruleNames(loaded);
   const catchAll = http.policies === undefined ? -1 : names.length - 1;
   const index = options.rule === "default" ? catchAll : names.indexOf(options.rule);
   if (index === -1) {
     throw new CliError(
-      `--rule: no rule named ${JSON.stringify(options.rule)} in ${loaded.file ?? "the config"}; its rules: ${names.join(", ") || "(none)"}`,
+      `--rule: no rule named ${JSON.stringify(options.rule)} in ${loaded.file ?? "the config"}; its rules: ${[...names, ...named].join(", ") || "(none)"}`,
     );
   }
   let now = 0;

@@ -76,6 +76,7 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Loa
     schema,
     store: translation.store,
     http,
+    limits: Object.freeze({ ...(translation.limits ?? {}) }),
     source: doc.value,
     notes: problems.notes,
     close: async () => {},

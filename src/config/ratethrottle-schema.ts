@@ -151,7 +151,8 @@ export function fromRatethrottle(
     );
   }
 
-  rulesOf(root.rules, defaultStrategy, problems, options, out, origin);
+  const limits: Record<string, PolicyOptions> = {};
+  rulesOf(root.rules, defaultStrategy, problems, options, out, origin, limits);
   ddos(
     section("ddos_protection", DDOS_KEYS),
     root.ddos_protection !== undefined,
@@ -197,7 +198,7 @@ export function fromRatethrottle(
     out[to] = v;
     origin.set(to, from);
   }
-  return { options: out as HttpLimiterOptions, store, origin, same: false };
+  return { options: out as HttpLimiterOptions, store, origin, same: false, limits };
 }
 
 function storage(
@@ -291,6 +292,7 @@ function rulesOf(
   options: ParseConfigOptions,
   out: Record<string, unknown>,
   origin: Map<string, string>,
+  limits: Record<string, PolicyOptions>,
 ): void {
   if (input === undefined || input === null) return;
   if (!Array.isArray(input)) {
@@ -356,6 +358,7 @@ function rulesOf(
       ...(bucket && raw.burst != null ? { burst: raw.burst as number } : {}),
       ...(blockMs! > 0 ? { blockFor: blockMs! } : {}),
     };
+    limits[name as string] = policy;
     if (paths === undefined && methods === undefined) {
       catchAll.push({ policy, scope: scope as string, at });
       return;
@@ -377,11 +380,12 @@ function rulesOf(
   if (first === undefined) return;
   for (const c of rest) {
     // ratethrottle's code picks a rule by name (@limiter.limit, check_rate_limit); over HTTP a
-    // rule applies by its paths. Enforcing it everywhere would be wrong, dropping it unsafe.
-    problems.add(
+    // rule applies by its paths. Enforcing it on every request would be wrong: it stays a named
+    // limit for code (config.limits), and the note says how to apply it over HTTP.
+    problems.note(
       c.at,
       c.policy.name,
-      `paths (and methods) saying where it applies: only the first rule without paths (${first.at}, ${first.policy.name}) can apply to every other request`,
+      `not applied to HTTP requests (no paths; the catch-all is ${first.policy.name}): use config.limits.${c.policy.name} in code, as ratethrottle's check_rate_limit does, or give it paths`,
     );
   }
   out.policies = first.policy;

@@ -1,4 +1,5 @@
 import type { HttpLimiterOptions } from "../http/index.js";
+import type { PolicyOptions } from "../index.js";
 import type { StoreSpec } from "./types.js";
 
 /**
@@ -12,6 +13,8 @@ export type Translation = {
   readonly origin: ReadonlyMap<string, string>;
   /** Whether option paths name the file's paths unless `origin` says otherwise (throttlekit's schema). */
   readonly same: boolean;
+  /** Named rules' policies (LoadedConfig.limits). */
+  readonly limits?: Readonly<Record<string, PolicyOptions>>;
 };
 
 const SEGMENT = /\[\d+\]|[^.[\]]+/g;

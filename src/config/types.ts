@@ -1,5 +1,5 @@
 import type { HttpLimiterOptions, Identity } from "../http/index.js";
-import type { ConfigProblem, Duration, EventHub, Logger, Store } from "../index.js";
+import type { ConfigProblem, Duration, EventHub, Logger, PolicyOptions, Store } from "../index.js";
 
 /** The two file schemas: throttlekit's own (the API's names) and a ratethrottle.yaml as it is. */
 export type ConfigSchema = "throttlekit" | "ratethrottle";
@@ -42,6 +42,14 @@ export type LoadedConfig = {
    * `store` is set once loadConfig built it (parseConfig: only when given `options.store`).
    */
   readonly http: HttpLimiterOptions;
+  /**
+   * Every named rule's policy, by name, as ratethrottle's code checks a rule by name
+   * (`check_rate_limit(identifier, "auth_strict")`): `createLimiter({ policies:
+   * config.limits.auth_strict, store: config.http.store })`. A ratethrottle rule without
+   * `paths` applies over HTTP only if it is the first such rule (the catch-all); the others are
+   * here, and in `notes`. Empty for throttlekit's schema.
+   */
+  readonly limits: Readonly<Record<string, PolicyOptions>>;
   /** The document as parsed (after `${ENV}` interpolation), for `throttlekit config show`; redact before printing. */
   readonly source: unknown;
   /**

@@ -1,4 +1,4 @@
-import { memoryStore } from "throttlekit";
+import { createLimiter, memoryStore } from "throttlekit";
 import { parseConfig } from "throttlekit/config";
 import { createHttpLimiter, type HttpRequest } from "throttlekit/http";
 import { describe, expect, it } from "vitest";
@@ -71,6 +71,68 @@ alerts:
 whitelist: [10.0.0.0/8]
 blacklist: [198.51.100.7]
 `;
+
+describe("the seed's ratethrottle.yaml, exactly as its README shows it", () => {
+  const SEED = `# Storage backend
+storage:
+  type: redis
+  redis:
+    host: localhost
+    port: 6379
+    db: 0
+
+# Global settings
+global:
+  enabled: true
+  default_strategy: sliding_window
+  headers_enabled: true
+
+# Rate limiting rules
+rules:
+  - name: api_default
+    limit: 1000
+    window: 3600
+    strategy: token_bucket
+    
+  - name: auth_strict
+    limit: 5
+    window: 60
+    strategy: sliding_window
+    block_duration: 900
+
+# DDoS Protection
+ddos_protection:
+  enabled: true
+  threshold: 10000
+  auto_block: true
+  block_duration: 3600
+`;
+
+  it("loads: the first rule limits every request, both are named limits for code", async () => {
+    const config = parse(SEED);
+    expect(config.schema).toBe("ratethrottle");
+    expect(config.store).toMatchObject({ type: "redis", url: "redis://localhost:6379/0" });
+    expect(config.http.policies).toMatchObject({ name: "api_default", limit: 1000 });
+    expect(config.http.rules ?? []).toEqual([]);
+    expect(config.limits.api_default).toBe(config.http.policies);
+    expect(config.limits.auth_strict).toEqual({
+      name: "auth_strict",
+      limit: 5,
+      window: 60_000,
+      algorithm: "sliding-log",
+      blockFor: 900_000,
+    });
+    // Said, with its line, never dropped in silence.
+    expect(config.notes.find((n) => n.option.includes("rules[1]"))?.option).toMatch(
+      /^ratethrottle\.yaml:22:5 rules\[1\]/,
+    );
+    // What ratethrottle's check_rate_limit(identifier, "auth_strict") does, in code.
+    const strict = createLimiter({ policies: config.limits.auth_strict!, store: memoryStore() });
+    const answers = [];
+    for (let i = 0; i < 6; i++) answers.push((await strict.consume("192.168.1.1")).allowed);
+    expect(answers).toEqual([true, true, true, true, true, false]);
+  });
+});
 
 describe("a ratethrottle.yaml as it is: every key", () => {
   const config = parse(FULL, { env: { REDIS_PASSWORD: "p@ss" } });
@@ -211,9 +273,17 @@ describe("a ratethrottle.yaml as it is: every key", () => {
     );
   });
 
-  it("a second rule without paths is a problem (ratethrottle's code picks rules by name)", () => {
-    expect(() =>
-      parse("rules:\n  - { name: a, limit: 1, window: 1 }\n  - { name: b, limit: 2, window: 1 }\n"),
-    ).toThrow(/ratethrottle\.yaml:3:5 rules\[1\]: received "b"; expected paths \(and methods\)/);
+  it("a second rule without paths is a named limit for code, and a note says so (ratethrottle's code picks rules by name)", () => {
+    const config = parse(
+      "rules:\n  - { name: a, limit: 1, window: 1 }\n  - { name: b, limit: 2, window: 1 }\n",
+    );
+    expect(config.http.policies).toMatchObject({ name: "a" });
+    expect(Object.keys(config.limits)).toEqual(["a", "b"]);
+    expect(config.notes).toContainEqual(
+      expect.objectContaining({
+        option: "ratethrottle.yaml:3:5 rules[1]",
+        expected: expect.stringMatching(/not applied to HTTP requests .*config\.limits\.b/),
+      }),
+    );
   });
 });
