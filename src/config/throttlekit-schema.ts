@@ -6,30 +6,6 @@ import { readStoreSpec } from "./store-spec.js";
 import type { Translation } from "./translation.js";
 import type { ParseConfigOptions } from "./types.js";
 
-/** Top-level keys of throttlekit's schema: HttpLimiterOptions' data options, by their names. */
-export const THROTTLEKIT_KEYS = [
-  "store",
-  "policies",
-  "rules",
-  "identity",
-  "lists",
-  "headers",
-  "protect",
-  "trustProxy",
-  "proxyHeader",
-  "ipv6Prefix",
-  "ipv4Prefix",
-  "prefix",
-  "countFailed",
-  "countSuccessful",
-  "identityFailures",
-  "concurrency",
-  "priority",
-  "mode",
-  "shed",
-  "metrics",
-] as const;
-
 /** Passed to the limiter as written; it validates them and names problems by these paths. */
 const AS_IS = [
   "headers",
@@ -46,6 +22,17 @@ const AS_IS = [
   "mode",
   "shed",
   "metrics",
+] as const;
+
+/** Top-level keys of throttlekit's schema: HttpLimiterOptions' data options, by their names. */
+export const THROTTLEKIT_KEYS = [
+  "store",
+  "policies",
+  "rules",
+  "identity",
+  "lists",
+  "protect",
+  ...AS_IS,
 ] as const;
 
 /** A rule's keys a file can write (functions such as `skip` and `cost(req)` need code). */
