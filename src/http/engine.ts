@@ -18,9 +18,10 @@ import { analyzedAfter } from "./protect.js";
 import { refusedOutcome, shadowOutcome } from "./refused.js";
 import { type HttpRequest, isThenable, type MaybePromise } from "./request.js";
 import { type CompiledRule, matchRule, type Target } from "./rules.js";
+import { scopedKey } from "./scope.js";
 import { throughShedder } from "./shed-gate.js";
 import type { LoadShedder, Priority } from "./shedder.js";
-import { UNLIMITED } from "./unlimited.js";
+import { UNLIMITED, type Unlimited } from "./unlimited.js";
 import { type Watch, Watching } from "./watch.js";
 
 const COST_ONE = Object.freeze({ cost: 1 });
@@ -64,7 +65,8 @@ export class Engine<Raw> extends Watching {
   private readonly refundSuccessful: boolean;
 
   constructor(
-    private readonly rules: readonly CompiledRule<Raw>[],
+    /** The compiled rules, in order (key-management.ts reads them). */
+    readonly rules: readonly CompiledRule<Raw>[],
     private readonly identity: Identity<Raw>,
     private readonly resolve: AddressResolver,
     private readonly now: () => number,
@@ -100,6 +102,18 @@ export class Engine<Raw> extends Watching {
   clientAddress(req: HttpRequest<Raw>): string | undefined {
     const a = this.resolve(req);
     return a === undefined ? undefined : formatIp(a);
+  }
+
+  /**
+   * The identity key the request is counted under: that of the identity of the rule it matches
+   * (or the limiter's); undefined when the identity answers UNLIMITED. Rejects as the identity
+   * throws.
+   */
+  async keyOf(req: HttpRequest<Raw>): Promise<string | undefined> {
+    const rule = matchRule(this.rules, req);
+    const result = await (rule?.identity ?? this.identity)(req, this.context);
+    if (result === UNLIMITED) return undefined;
+    return typeof result === "string" ? result : result.key;
   }
 
   /** The rules' names, in order (the `reloaded` event's `rules`). */
@@ -197,21 +211,44 @@ export class Engine<Raw> extends Watching {
       const hit = lists.matchKey(key, this.now());
       if (hit !== undefined) return hit.list === "deny" ? this.denied(req, rule, key, hit) : EXEMPT;
     }
+    const dynamic = rule.dynamic;
+    if (dynamic !== undefined) {
+      // Policies from the request (issue 19 item 3); a value that is no policy is a ConfigError,
+      // a fault of the function routed as a bad `cost(req)` is.
+      const p = dynamic.fn(req, { key, group });
+      if (isThenable<unknown>(p)) {
+        return Promise.resolve(p).then((v) =>
+          this.priced(req, rule, dynamic.target(v), key as string, group),
+        );
+      }
+      return this.priced(req, rule, dynamic.target(p), key, group);
+    }
     const target = (group !== undefined ? rule.groups?.get(group) : undefined) ?? rule.fallback;
+    return this.priced(req, rule, target, key, group);
+  }
+
+  /** The request's target is known: its cost, then the store. */
+  private priced(
+    req: HttpRequest<Raw>,
+    rule: CompiledRule<Raw>,
+    target: Target | Unlimited | undefined,
+    key: string,
+    group: string | undefined,
+  ): MaybePromise<HttpOutcome> {
     if (target === UNLIMITED) return EXEMPT;
     if (target === undefined) {
       // A rule with concurrency and no policies: the slot is all there is to check.
       const slots = rule.slots;
       return slots === undefined
         ? EXEMPT
-        : this.acquire(req, rule, slots, undefined, key, group, 0, this.watched());
+        : this.acquire(req, rule, slots, undefined, key, key, group, 0, this.watched());
     }
     const cost = rule.cost;
     if (typeof cost === "number") return this.consume(req, rule, target, key, group, cost);
     const c = cost(req);
     if (isThenable<number>(c)) {
       return Promise.resolve(c).then((v) =>
-        this.consume(req, rule, target, key as string, group, checkCost(v)),
+        this.consume(req, rule, target, key, group, checkCost(v)),
       );
     }
     return this.consume(req, rule, target, key, group, checkCost(c));
@@ -227,13 +264,14 @@ export class Engine<Raw> extends Watching {
   ): MaybePromise<HttpOutcome> {
     const opts = cost === 1 ? COST_ONE : { cost };
     const w = this.watched();
+    const counter = rule.scope === "rule" ? key : counterKey(rule, req, key);
     if (target.limiter.canConsumeSync) {
-      const d = target.limiter.consumeSync(key, opts);
-      return this.decided(req, rule, target, key, group, cost, d, w);
+      const d = target.limiter.consumeSync(counter, opts);
+      return this.decided(req, rule, target, key, counter, group, cost, d, w);
     }
     return target.limiter
-      .consume(key, opts)
-      .then((d) => this.decided(req, rule, target, key, group, cost, d, w));
+      .consume(counter, opts)
+      .then((d) => this.decided(req, rule, target, key, counter, group, cost, d, w));
   }
 
   /** Whether this request's decision is reported (the one `hub.active` check per request). */
@@ -255,6 +293,7 @@ export class Engine<Raw> extends Watching {
     rule: CompiledRule<Raw>,
     target: Target,
     key: string,
+    counter: string,
     group: string | undefined,
     cost: number,
     d: Decision,
@@ -264,9 +303,9 @@ export class Engine<Raw> extends Watching {
       // Rate first, then the slot: a request the rate refuses never reaches the concurrency
       // store, so a flood stays one round trip per request.
       if (rule.slots !== undefined)
-        return this.acquire(req, rule, rule.slots, target, key, group, cost, w, d);
+        return this.acquire(req, rule, rule.slots, target, key, counter, group, cost, w, d);
       if (w !== undefined) this.report(rule, key, cost, d, w);
-      return this.continued(req, rule, target, key, cost, d, undefined);
+      return this.continued(req, rule, target, key, counter, cost, d, undefined);
     }
     if (w !== undefined) this.report(rule, key, cost, d, w);
     // Shadow mode: refused on paper (events, metrics), never for the client. Nothing was
@@ -288,13 +327,14 @@ export class Engine<Raw> extends Watching {
     rule: CompiledRule<Raw>,
     target: Target | undefined,
     key: string,
+    counter: string,
     cost: number,
     d: Decision,
     held: Held | undefined,
   ): MaybePromise<HttpOutcome> {
     const refund =
       target !== undefined && cost > 0 && (this.refundFailed || this.refundSuccessful)
-        ? refundByStatus(target, key, cost, this.refundFailed, this.refundSuccessful)
+        ? refundByStatus(target, counter, cost, this.refundFailed, this.refundSuccessful)
         : undefined;
     let after = held === undefined ? refund : releaseOnce(this.capacity.inFlight!, held, refund);
     if (this.protect !== undefined)
@@ -332,13 +372,14 @@ export class Engine<Raw> extends Watching {
     slots: ConcurrencyLimiter,
     target: Target | undefined,
     key: string,
+    counter: string,
     group: string | undefined,
     cost: number,
     w: Watched,
     rated?: Decision,
   ): Promise<HttpOutcome> {
     const refund = (): void => {
-      if (target !== undefined && cost > 0) target.limiter.refund(key, cost).catch(() => {});
+      if (target !== undefined && cost > 0) target.limiter.refund(counter, cost).catch(() => {});
     };
     return slots.acquire(key).then(
       (r: AcquireResult): MaybePromise<HttpOutcome> => {
@@ -347,7 +388,7 @@ export class Engine<Raw> extends Watching {
           // The rate decision and its cost, or the slot's (one unit) on a rule without policies.
           if (w !== undefined) this.report(rule, key, rated === undefined ? 1 : cost, d, w);
           const held = this.capacity.inFlight!.hold(slots, r.lease);
-          return this.continued(req, rule, target, key, cost, d, held);
+          return this.continued(req, rule, target, key, counter, cost, d, held);
         }
         // Refused here, in shadow mode too: the rate charge is refunded as "enforce" would,
         // so counters read what enforcing would have left.
@@ -398,6 +439,26 @@ export class Engine<Raw> extends Watching {
   private identityFailed(error: unknown, req: HttpRequest<Raw>): MaybePromise<HttpOutcome> {
     return identityFailed(error, req, this.failures, this.resolve, this.options.onIdentityError);
   }
+}
+
+/**
+ * The counter key of a rule scoped per path or route: the concrete path, or the framework's
+ * route template, else the rule's path pattern that matched (a rule without `path` then counts
+ * as scope "rule" does).
+ */
+function counterKey<Raw>(rule: CompiledRule<Raw>, req: HttpRequest<Raw>, key: string): string {
+  if (rule.scope === "path") return scopedKey(key, req.path);
+  const route = req.route ?? matchedPattern(rule, req);
+  return route === undefined ? key : scopedKey(key, route);
+}
+
+function matchedPattern<Raw>(rule: CompiledRule<Raw>, req: HttpRequest<Raw>): string | undefined {
+  const paths = rule.paths;
+  if (paths === undefined) return undefined;
+  const path = req.path;
+  const ignoreCase = req.caseInsensitive === true;
+  for (let i = 0; i < paths.length; i++) if (paths[i]!(path, ignoreCase)) return rule.patterns![i];
+  return undefined;
 }
 
 function checkCost(v: unknown): number {

@@ -1,4 +1,5 @@
-import { DURATION_FORM, parseDuration } from "../core/duration.js";
+import type { Decision } from "../core/decision.js";
+import { DURATION_FORM, type Duration, parseDuration } from "../core/duration.js";
 import { ConfigError, ProblemList } from "../core/errors/config-error.js";
 import type { EventHub, EventListener, ThrottleEventType } from "../core/events.js";
 import { checkEvents, createLimiter } from "../core/limiter.js";
@@ -14,6 +15,7 @@ import { HEADER_STYLES } from "./headers.js";
 import { ip, isIpIdentity } from "./identity/ip.js";
 import type { Identity } from "./identity/types.js";
 import type { IdentityFailures } from "./identity-failed.js";
+import type { KeyOptions } from "./key-management.js";
 import { type HttpLists, listValueProblem } from "./lists.js";
 import type { HttpLimiterOptions, HttpOutcome } from "./options.js";
 import { LiveLimiter, type ReloadInfo, type Running } from "./reload.js";
@@ -38,6 +40,40 @@ export interface HttpLimiter<Raw = unknown> {
   readonly lists: HttpLists;
   /** The client address under the limiter's trustProxy settings (for logs, `req.ip`). */
   clientAddress(req: HttpRequest<Raw>): string | undefined;
+  /**
+   * The identity key `req` is counted under (its rule's identity, or the limiter's): what
+   * resetKey, getKey, block and unblock take. Undefined when the identity answers UNLIMITED.
+   */
+  keyOf(req: HttpRequest<Raw>): Promise<string | undefined>;
+  /**
+   * Resets an identity key's counters: in every rule (zones and groups included), or in
+   * `options.rule`. Rules counting per path or route are reached with `options.path`; rules with
+   * function-valued policies reset the policy sets they have cached. Concurrency slots are not
+   * counters: they are left alone. Acts on the current configuration (after a reload too).
+   *
+   * @example
+   * await limiter.resetKey("203.0.113.7");
+   * await limiter.resetKey(await limiter.keyOf(req), { rule: "login" });
+   */
+  resetKey(key: string, options?: KeyOptions): Promise<void>;
+  /**
+   * Peeks an identity key's counters without charging them: per rule, the Decision a request
+   * costing 1 would get now (its default policies, or `options.group`'s), as `{ [rule]: Decision }`;
+   * with `options.rule`, that rule's Decision alone (undefined when it has nothing to peek: exempt,
+   * UNLIMITED, concurrency only, function-valued policies, or scoped without `options.path`).
+   */
+  getKey(
+    key: string,
+    options: KeyOptions & { readonly rule: string },
+  ): Promise<Decision | undefined>;
+  getKey(key: string, options?: KeyOptions): Promise<Record<string, Decision>>;
+  /**
+   * Blocks an identity key for `duration` in every rule (or `options.rule`): its requests are
+   * refused 429 (reason "blocked", with Retry-After) until it ends or `unblock`.
+   */
+  block(key: string, duration: Duration, options?: KeyOptions): Promise<void>;
+  /** Ends a block of `block` (or of a `blockFor` penalty or `ban`) in every rule or `options.rule`. */
+  unblock(key: string, options?: KeyOptions): Promise<void>;
   /** Where one-time coded warnings go (the `logger` option; console by default). */
   readonly logger: Logger;
   /**

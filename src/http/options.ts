@@ -76,7 +76,7 @@ export type ProtectOption = AbuseDetector | Omit<AbuseDetectorOptions, "lists" |
  */
 export type HttpLimiterOptions<Raw = unknown> = {
   /** Policies for every request no rule matched (a catch-all after `rules`). @default undefined */
-  policies?: RulePolicies;
+  policies?: RulePolicies<Raw>;
   /**
    * Requests in flight per identity, for every request no rule matched (the catch-all's
    * `concurrency`, as `policies` is its policies; see HttpRule.concurrency). @default undefined

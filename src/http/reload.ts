@@ -1,13 +1,31 @@
+import type { Decision } from "../core/decision.js";
+import type { Duration } from "../core/duration.js";
 import { ConfigError } from "../core/errors/config-error.js";
 import { warn } from "../core/logger.js";
 import type { Engine } from "./engine.js";
 import type { HttpLimiter } from "./http-limiter.js";
 import type { InFlight } from "./in-flight.js";
+import {
+  checkBlockDuration,
+  countersOf,
+  eachCounter,
+  type KeyOptions,
+  peekCounters,
+} from "./key-management.js";
 import type { ListIndex } from "./lists.js";
 import type { HttpLimiterOptions, HttpOutcome } from "./options.js";
 import type { Fixed } from "./reload-fixed.js";
 import type { HttpRequest, MaybePromise } from "./request.js";
 import { Watching } from "./watch.js";
+
+/** Runs `f`, turning a synchronous throw (a ConfigError) into a rejection. */
+function run<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return f();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
 
 /** What a caller of `reload()` may say about the new configuration. */
 export type ReloadInfo = {
@@ -57,6 +75,47 @@ export class LiveLimiter<Raw> extends Watching implements HttpLimiter<Raw> {
 
   clientAddress(req: HttpRequest<Raw>): string | undefined {
     return this.current.clientAddress(req);
+  }
+
+  keyOf(req: HttpRequest<Raw>): Promise<string | undefined> {
+    return this.current.keyOf(req);
+  }
+
+  // Key management acts on the engine current when it is called (issue 19 item 2): counters
+  // live in the store, so a rule kept by a reload keeps them and these reach them.
+  resetKey(key: string, options?: KeyOptions): Promise<void> {
+    return run(() =>
+      eachCounter(countersOf(this.current.rules, key, options, "resetKey"), (l, k) => l.reset(k)),
+    );
+  }
+
+  getKey(
+    key: string,
+    options: KeyOptions & { readonly rule: string },
+  ): Promise<Decision | undefined>;
+  getKey(key: string, options?: KeyOptions): Promise<Record<string, Decision>>;
+  getKey(
+    key: string,
+    options?: KeyOptions,
+  ): Promise<Record<string, Decision> | Decision | undefined> {
+    return run(async () => {
+      const all = await peekCounters(countersOf(this.current.rules, key, options, "getKey"));
+      return options?.rule === undefined ? all : all[options.rule];
+    });
+  }
+
+  block(key: string, duration: Duration, options?: KeyOptions): Promise<void> {
+    return run(() => {
+      checkBlockDuration(duration);
+      const counters = countersOf(this.current.rules, key, options, "block");
+      return eachCounter(counters, (l, k) => l.block(k, duration));
+    });
+  }
+
+  unblock(key: string, options?: KeyOptions): Promise<void> {
+    return run(() =>
+      eachCounter(countersOf(this.current.rules, key, options, "unblock"), (l, k) => l.unblock(k)),
+    );
   }
 
   get logger() {

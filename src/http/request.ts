@@ -32,6 +32,12 @@ export interface HttpRequest<Raw = unknown> {
   header(name: string): string | undefined;
   /** The address of the socket's peer (the client, or your nearest proxy). */
   readonly remoteAddress: string | undefined;
+  /**
+   * The route template the framework matched ("/items/:id"), when it has one: what a rule with
+   * `scope: "route"` counts by. Adapters fill it where the framework exposes it.
+   * @default undefined (the rule's own path pattern that matched stands in)
+   */
+  readonly route?: string | undefined;
   /** The framework's own objects, for your callbacks (`session()`, `skip`, `cost`...). */
   readonly raw: Raw;
 }

@@ -1,8 +1,8 @@
 import { type ConcurrencyLimiter, createConcurrencyLimiter } from "../core/concurrency.js";
 import { parseTimerDuration, TIMER_DURATION_FORM } from "../core/duration.js";
-import { ConfigError, type ProblemList } from "../core/errors/config-error.js";
+import { ConfigError, ProblemList } from "../core/errors/config-error.js";
 import { type EventHub, SILENT_EVENTS } from "../core/events.js";
-import { createLimiter, type Limiter } from "../core/limiter.js";
+import { createLimiter } from "../core/limiter.js";
 import {
   type BlockForInput,
   BUCKETS,
@@ -13,6 +13,7 @@ import {
   type PolicyOptions,
   parsePolicies,
 } from "../core/policy.js";
+import { DynamicPolicies, type PolicyFunction } from "./dynamic-policies.js";
 import { headerRenderer } from "./headers.js";
 import type { BuildContext, PolicySet, RuleConcurrency, RulePenalties, Target } from "./rules.js";
 import { UNLIMITED, type Unlimited } from "./unlimited.js";
@@ -32,10 +33,53 @@ export class Pools {
     { slots: ConcurrencyLimiter | undefined; signature: string; where: string }
   >();
 
+  private readonly dynamicBuilt = new Map<
+    string,
+    { dynamic: DynamicPolicies<never>; where: string }
+  >();
+
   constructor(
     private readonly ctx: BuildContext,
     private readonly problems: ProblemList,
   ) {}
+
+  /**
+   * The policies of `pool` computed per request by `fn` (issue 19 item 3): built on first use,
+   * shared after. Rules of one zone must give the same function.
+   */
+  dynamic<Raw>(
+    pool: string,
+    zone: string | undefined,
+    fn: PolicyFunction<Raw>,
+    penalties: RulePenalties,
+    option: string,
+  ): DynamicPolicies<Raw> {
+    const prior = this.dynamicBuilt.get(pool);
+    if (prior !== undefined) {
+      if (prior.dynamic.fn !== (fn as unknown)) {
+        this.problems.add(
+          option,
+          fn,
+          `the same function as ${prior.where}: rules sharing zone "${zone}" share one pool`,
+        );
+      }
+      return prior.dynamic as unknown as DynamicPolicies<Raw>;
+    }
+    if (this.built.has(`${pool}\u0000default`)) {
+      this.problems.add(option, fn, `policies, as the other rules sharing zone "${zone}" have`);
+    }
+    const ctx = this.ctx;
+    const dynamic = new DynamicPolicies<Raw>(fn, option, (input) => {
+      const problems = new ProblemList();
+      const parsed = parseWithBlock(input, option, penalties.blockFor, problems);
+      problems.throwIfAny();
+      // The group is "default", as for static policies: counters are those of the rule and the
+      // policies' ids, so a rule that moves to a function returning the same policies keeps them.
+      return buildTarget(ctx, `${pool}:default`, parsed!, penalties.ban);
+    });
+    this.dynamicBuilt.set(pool, { dynamic: dynamic as never, where: option });
+    return dynamic;
+  }
 
   /** The target of `pool` for `group`: built on first use, shared after. */
   target(
@@ -68,38 +112,19 @@ export class Pools {
       }
       return prior.target;
     }
+    if (this.dynamicBuilt.has(pool)) {
+      problems.add(option, input, `a function, as the other rules sharing zone "${zone}" have`);
+    }
     let target: Target | Unlimited = UNLIMITED;
     if (parsed !== UNLIMITED) {
-      const ctx = this.ctx;
-      let limiter: Limiter;
       try {
-        limiter = createLimiter({
-          policies: parsed.inputs,
-          store: ctx.store,
-          prefix: `${ctx.prefix}:${pool}:${group}`,
-          // The engine emits each request's event itself (SILENT_EVENTS); a ban's autoBlock
-          // goes to the HTTP limiter's hub.
-          events:
-            ban !== undefined && ctx.events !== undefined ? banEvents(ctx.events) : SILENT_EVENTS,
-          ...(ctx.clock !== undefined ? { clock: ctx.clock } : {}),
-          ...(ban !== undefined
-            ? {
-                ban: { after: ban.after, within: ban.withinMs, duration: ban.durationMs },
-                ...(ctx.logger !== undefined ? { logger: ctx.logger } : {}),
-              }
-            : {}),
-        });
+        target = buildTarget(this.ctx, `${pool}:${group}`, parsed, ban);
       } catch (error) {
         // Only reachable with names already reported as invalid (too long a prefix).
         if (!(error instanceof ConfigError)) throw error;
         for (const p of error.problems) problems.add(`${at}.${p.option}`, p.received, p.expected);
         return undefined;
       }
-      target = {
-        limiter,
-        render: headerRenderer(ctx.headers, parsed.policies, ctx.clock ?? Date.now),
-        policies: parsed.policies,
-      };
     }
     this.built.set(id, { target, signature, where: option });
     return target;
@@ -158,6 +183,38 @@ export class Pools {
     this.slotsBuilt.set(pool, { slots, signature, where: option });
     return slots;
   }
+}
+
+/**
+ * The limiter and header renderer of one pool and group (`where`: "<pool>:<group>"). Throws a
+ * ConfigError only for names already reported as invalid.
+ */
+function buildTarget(
+  ctx: BuildContext,
+  where: string,
+  parsed: { inputs: PolicyInput[]; policies: Policy[] },
+  ban: RulePenalties["ban"],
+): Target {
+  const limiter = createLimiter({
+    policies: parsed.inputs,
+    store: ctx.store,
+    prefix: `${ctx.prefix}:${where}`,
+    // The engine emits each request's event itself (SILENT_EVENTS); a ban's autoBlock goes to
+    // the HTTP limiter's hub.
+    events: ban !== undefined && ctx.events !== undefined ? banEvents(ctx.events) : SILENT_EVENTS,
+    ...(ctx.clock !== undefined ? { clock: ctx.clock } : {}),
+    ...(ban !== undefined
+      ? {
+          ban: { after: ban.after, within: ban.withinMs, duration: ban.durationMs },
+          ...(ctx.logger !== undefined ? { logger: ctx.logger } : {}),
+        }
+      : {}),
+  });
+  return {
+    limiter,
+    render: headerRenderer(ctx.headers, parsed.policies, ctx.clock ?? Date.now),
+    policies: parsed.policies,
+  };
 }
 
 /** A slot lives this long unless renewed; live requests renew theirs every third of it. */

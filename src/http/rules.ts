@@ -12,6 +12,7 @@ import {
   parseBlockFor,
 } from "../core/policy.js";
 import type { Store } from "../core/store.js";
+import type { DynamicPolicies, PolicyFunction } from "./dynamic-policies.js";
 import type { HeaderRenderer, HeaderStyle } from "./headers.js";
 import type { Identity } from "./identity/types.js";
 import {
@@ -22,6 +23,7 @@ import {
 } from "./path-pattern.js";
 import type { HttpRequest, MaybePromise } from "./request.js";
 import { Pools } from "./rule-pools.js";
+import { RULE_SCOPES, type RuleScope } from "./scope.js";
 import { checkPriority, type Priority } from "./shedder.js";
 import type { Unlimited } from "./unlimited.js";
 
@@ -40,8 +42,15 @@ export type GroupPolicies = {
   readonly groups?: Readonly<Record<string, PolicySet | Unlimited>>;
 };
 
-/** What a rule enforces: policies for everyone, UNLIMITED, or policies per group. */
-export type RulePolicies = PolicySet | Unlimited | GroupPolicies;
+/**
+ * What a rule enforces: policies for everyone, UNLIMITED, policies per group, or a function of
+ * the request and its identity answering policies or UNLIMITED (PolicyFunction).
+ */
+export type RulePolicies<Raw = unknown> =
+  | PolicySet
+  | Unlimited
+  | GroupPolicies
+  | PolicyFunction<Raw>;
 
 /**
  * A rule's cap on requests in flight per identity: a number (`max`), or `{ max, leaseMs }`.
@@ -82,8 +91,19 @@ export type HttpRule<Raw = unknown> = {
   path?: PathPattern | readonly PathPattern[];
   /** Methods covered ("GET", ["POST", "PUT"]); "GET" covers HEAD too. @default every method */
   methods?: string | readonly string[];
-  /** What to enforce; required unless `exempt` or `concurrency` is set. */
-  policies?: RulePolicies;
+  /**
+   * What to enforce; required unless `exempt` or `concurrency` is set. A function
+   * `(req, { key, group }) => policies | UNLIMITED` (sync or async) computes them per request;
+   * distinct results are compiled once and cached (POLICY_CACHE_SIZE of them).
+   */
+  policies?: RulePolicies<Raw>;
+  /**
+   * What one counter covers: every request the rule matches ("rule"), each route template
+   * ("route": the framework's `req.route`, else the rule's path pattern that matched), or each
+   * concrete path ("path"). Concurrency slots stay per rule.
+   * @default "rule"
+   */
+  scope?: RuleScope;
   /**
    * At most this many requests of one identity in flight here at once (rules sharing a zone
    * share the slots, and must declare the same). Checked after the rate policies pass; a
@@ -163,6 +183,12 @@ export type CompiledRule<Raw> = {
   readonly skip: ((req: HttpRequest<Raw>) => MaybePromise<boolean>) | undefined;
   readonly fallback: Target | Unlimited | undefined;
   readonly groups: ReadonlyMap<string, Target | Unlimited> | undefined;
+  /** Function-valued policies (then `fallback` and `groups` are undefined). */
+  readonly dynamic: DynamicPolicies<Raw> | undefined;
+  /** What one counter covers (scope.ts). */
+  readonly scope: RuleScope;
+  /** The `path` patterns as text, in the order of `paths` (a "route" scope's fallback). */
+  readonly patterns: readonly string[] | undefined;
   /** The rule's (or zone's) concurrency slots, keyed by identity. */
   readonly slots: ConcurrencyLimiter | undefined;
   readonly priority: Priority;
@@ -197,6 +223,7 @@ const RULE_KEYS = [
   "concurrency",
   "priority",
   "mode",
+  "scope",
 ] as const;
 const NAME = /^[\w.-]{1,40}$/;
 const NAME_FORM = "1 to 40 characters of letters, digits, _ . -";
@@ -223,10 +250,16 @@ export function compileRules<Raw>(
     const { name, exempt, cost, penalties, priority } = checked;
     const pool = rule.zone === undefined ? `r:${name}` : `z:${rule.zone}`;
     // Policies are compiled even when the rule has other problems: one run reports them all.
+    const dynamic =
+      !exempt && typeof rule.policies === "function"
+        ? pools.dynamic(pool, rule.zone, rule.policies, penalties, `${at}.policies`)
+        : undefined;
     const targets =
-      exempt || rule.policies === undefined
+      exempt || rule.policies === undefined || dynamic !== undefined
         ? { fallback: undefined, groups: undefined }
         : compileTargets(rule, pool, at, penalties, pools, problems);
+    if (rule.scope !== undefined && !RULE_SCOPES.includes(rule.scope))
+      problems.add(`${at}.scope`, rule.scope, '"rule" | "route" | "path"');
     const slots = exempt
       ? undefined
       : pools.slots(pool, rule.zone, rule.concurrency, `${at}.concurrency`);
@@ -240,6 +273,9 @@ export function compileRules<Raw>(
       skip: rule.skip,
       fallback: targets.fallback,
       groups: targets.groups !== undefined && targets.groups.size > 0 ? targets.groups : undefined,
+      dynamic,
+      scope: rule.scope !== undefined && RULE_SCOPES.includes(rule.scope) ? rule.scope : "rule",
+      patterns: patternsOf(rule.path),
       slots,
       priority: priority ?? "normal",
       shadow: rule.mode === "shadow",
@@ -429,6 +465,13 @@ export function matchRule<Raw>(
     return rule;
   }
   return undefined;
+}
+
+/** A rule's path patterns as text (RegExps as `/source/flags`); undefined without `path`. */
+function patternsOf(path: unknown): string[] | undefined {
+  if (path === undefined) return undefined;
+  const list = Array.isArray(path) ? path : [path];
+  return list.map((p) => String(p));
 }
 
 function isGroupPolicies(spec: unknown): spec is GroupPolicies {

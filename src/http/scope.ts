@@ -1,0 +1,40 @@
+import { MAX_KEY_LENGTH } from "../core/limiter.js";
+
+/**
+ * What one counter of a rule covers (issue 19 item 4): every request the rule matches ("rule"),
+ * each route template ("route"), or each concrete path ("path").
+ */
+export type RuleScope = "rule" | "route" | "path";
+export const RULE_SCOPES: readonly RuleScope[] = Object.freeze(["rule", "route", "path"]);
+
+/**
+ * Longest path or route kept as written in a counter's key; a longer one is replaced by a hash
+ * of it, so a client sending long paths cannot make long keys (the number of keys is the
+ * store's to bound: memoryStore's `maxKeys`, Redis's own memory policy).
+ */
+export const MAX_SCOPE_LENGTH = 200;
+
+/**
+ * The counter key of `key` (an identity key) for one path or route: `<part>\0<key>`. The part
+ * comes first and never holds a NUL (one that does is hashed), so no identity key can be spelled
+ * to reach another identity's counter of another path.
+ */
+export function scopedKey(key: string, part: string): string {
+  const p = part.length <= MAX_SCOPE_LENGTH && !part.includes("\u0000") ? part : `#${hash(part)}`;
+  const k = p.length + 1 + key.length <= MAX_KEY_LENGTH ? key : `#${hash(key)}`;
+  return `${p}\u0000${k}`;
+}
+
+/** cyrb53: 53 bits, the same on every process and runtime (no node:crypto in the HTTP layer). */
+function hash(text: string): string {
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
+}
