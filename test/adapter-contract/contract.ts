@@ -48,6 +48,7 @@ import { type ManualClock, manualClock } from "../../src/testing/manual-clock.js
 import { concurrencyCases } from "./cases-concurrency.js";
 import { eventCases } from "./cases-events.js";
 import { identityCases } from "./cases-identity.js";
+import { keyCases } from "./cases-keys.js";
 import { limitCases } from "./cases-limits.js";
 import { type LoginForm, pathCases } from "./cases-paths.js";
 import { shadowCases } from "./cases-shadow.js";
@@ -137,6 +138,7 @@ export function adapterContract(runner: AdapterRunner, stores: StoreFactory): vo
     concurrencyCases({ setup, statusOf, runner });
     eventCases({ setup, statusOf, runner });
     shadowCases({ setup, statusOf, runner });
+    keyCases({ setup, statusOf, runner });
   });
 }
 

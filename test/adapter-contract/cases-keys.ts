@@ -1,0 +1,111 @@
+import { describe, expect, it } from "vitest";
+import { createHttpLimiter, type HttpLimiter } from "../../src/http/http-limiter.js";
+import type { HttpLimiterOptions } from "../../src/http/options.js";
+import type { CaseKit, Harness } from "./contract.js";
+
+/**
+ * Key management, limits from the request and per-path counting (issue 19 items 2-4). Key
+ * management runs on a second HttpLimiter over the case's store, prefix and clock with the same
+ * options, as an admin process of the fleet would: counters and blocks live in the store, so
+ * its calls reach what the adapter's limiter counts.
+ */
+export function keyCases({ setup, statusOf }: CaseKit): void {
+  /** The key the adapter's default ip() identity gives fetch's requests. */
+  const KEY = "127.0.0.1";
+
+  async function withAdmin(
+    options: HttpLimiterOptions,
+  ): Promise<{ t: Harness; admin: HttpLimiter; done(): Promise<void> }> {
+    const t = await setup(options);
+    const admin = createHttpLimiter({
+      ...options,
+      store: t.store,
+      prefix: t.prefix,
+      clock: t.clock.now,
+      logger: false,
+    });
+    return { t, admin, done: () => admin.close() };
+  }
+
+  describe("key management (resetKey, block, unblock)", () => {
+    it("resetKey gives a limited client 200 again", async () => {
+      const { t, admin, done } = await withAdmin({ policies: "2/min" });
+      expect(await statusOf(t.get("/"))).toBe(200);
+      expect(await statusOf(t.get("/"))).toBe(200);
+      expect(await statusOf(t.get("/"))).toBe(429);
+      expect((await admin.getKey(KEY, { rule: "default" }))?.allowed).toBe(false);
+      await admin.resetKey(KEY);
+      expect(await statusOf(t.get("/"))).toBe(200);
+      await done();
+    });
+
+    it("block answers 429 with Retry-After; unblock lets the client in again", async () => {
+      const { t, admin, done } = await withAdmin({ policies: "100/min" });
+      expect(await statusOf(t.get("/"))).toBe(200);
+      await admin.block(KEY, "90s");
+      const res = await t.get("/");
+      await res.arrayBuffer();
+      expect(res.status).toBe(429);
+      expect(Number(res.headers.get("retry-after"))).toBeGreaterThanOrEqual(89);
+      expect(Number(res.headers.get("retry-after"))).toBeLessThanOrEqual(90);
+      await admin.unblock(KEY);
+      expect(await statusOf(t.get("/"))).toBe(200);
+      await done();
+    });
+
+    it("block with { rule } refuses on that rule only", async () => {
+      const rules = [{ path: "/a", name: "a", policies: "9/min" }];
+      const { t, admin, done } = await withAdmin({ rules, policies: "9/min" });
+      await admin.block(KEY, "1m", { rule: "a" });
+      expect(await statusOf(t.get("/a"))).toBe(429);
+      expect(await statusOf(t.get("/b"))).toBe(200);
+      await done();
+    });
+  });
+
+  describe("limits from the request", () => {
+    it("a policy function limits two plans differently", async () => {
+      const t = await setup({
+        policies: (req) => (req.header("x-plan") === "pro" ? "3/min" : "1/min"),
+      });
+      const as = (plan: string) => statusOf(t.get("/", { headers: { "x-plan": plan } }));
+      expect(await as("free")).toBe(200);
+      expect(await as("free")).toBe(429);
+      expect(await as("pro")).toBe(200);
+      expect(await as("pro")).toBe(200);
+      expect(await as("pro")).toBe(200);
+      expect(await as("pro")).toBe(429);
+    });
+
+    it("a value that is no policy fails the request (never a silent pass)", async () => {
+      const t = await setup({ policies: (req) => req.header("x-plan") as never });
+      expect(await statusOf(t.get("/", { headers: { "x-plan": "lots" } }))).toBe(500);
+    });
+  });
+
+  describe("scope", () => {
+    const paths = ["/a", "/b"];
+
+    it('"path" counts /a and /b separately under one rule', async () => {
+      const t = await setup({ rules: [{ path: paths, policies: "1/min", scope: "path" }] });
+      expect(await statusOf(t.get("/a"))).toBe(200);
+      expect(await statusOf(t.get("/b"))).toBe(200);
+      expect(await statusOf(t.get("/a"))).toBe(429);
+      expect(await statusOf(t.get("/b"))).toBe(429);
+    });
+
+    it('"rule" (the default) shares one counter between them', async () => {
+      const t = await setup({ rules: [{ path: paths, policies: "1/min" }] });
+      expect(await statusOf(t.get("/a"))).toBe(200);
+      expect(await statusOf(t.get("/b"))).toBe(429);
+    });
+
+    it("a long path is counted under a bounded key, not failed", async () => {
+      const t = await setup({ policies: "1/min", rules: [{ policies: "1/min", scope: "path" }] });
+      const long = `/scan/${"x".repeat(3000)}`;
+      expect(await statusOf(t.get(long))).toBe(200);
+      expect(await statusOf(t.get(long))).toBe(429);
+      expect(await statusOf(t.get(`${long}y`))).toBe(200);
+    });
+  });
+}
