@@ -10,7 +10,49 @@ import {
   routingPath,
   trustProxyMismatch,
 } from "../http/index.js";
-import { warnOnce } from "../index.js";
+import { type Decision, warnOnce } from "../index.js";
+/**
+ * The decision where handlers look for it (issue 19, item 1), express-rate-limit's
+ * `req.rateLimit` fields plus ours; the numbers are the binding policy's (the one with the least
+ * remaining, or the one that refused). The same type and builder are in every HTTP adapter,
+ * which import only public entries: they move to throttlekit/http once it exports them.
+ */
+export type RateLimitInfo = {
+  /** The binding policy's limit. */
+  readonly limit: number;
+  /** Units in use, this request's charge included when admitted: `limit − remaining`. */
+  readonly used: number;
+  /** Units left. */
+  readonly remaining: number;
+  /** When the binding policy is back to full (the limiter's clock plus `resetMs`); undefined if never. */
+  readonly resetTime: Date | undefined;
+  /** The identity key the request was counted under. */
+  readonly key: string;
+  /** The whole decision: `allowed`, `reason`, `retryAfterMs`, every policy's own view. */
+  readonly decision: Decision;
+};
+
+/** The info of an outcome a rule decided; undefined when none did (skipped, exempt, unmatched). */
+function rateLimitInfo(o: HttpOutcome, now: () => number): RateLimitInfo | undefined {
+  const d = o.decision;
+  if (d === undefined || o.key === undefined) return undefined;
+  const resetTime = Number.isFinite(d.resetMs) ? new Date(now() + d.resetMs) : undefined;
+  const { limit, remaining } = d;
+  return { limit, used: limit - remaining, remaining, resetTime, key: o.key, decision: d };
+}
+
+declare global {
+  // Express's own extension point for request fields (where passport's `req.user` lives).
+  namespace Express {
+    interface Request {
+      /**
+       * throttlekit: the decision on this request (limit, used, remaining, resetTime, key,
+       * decision); undefined when no rule decided it (skipped, exempt, unmatched, allow list).
+       */
+      rateLimit?: RateLimitInfo | undefined;
+    }
+  }
+}
 
 /** The raw objects callbacks (`identity`, `skip`, `cost`, `session`...) see on `req.raw`. */
 export type ExpressRaw = { readonly req: Request; readonly res: Response };
@@ -88,6 +130,7 @@ class ExpressRequest implements HttpRequest<ExpressRaw> {
  */
 export function expressRateLimit(options: ExpressRateLimitOptions): ExpressRateLimit {
   const limiter = createHttpLimiter<ExpressRaw>(options);
+  const now = options.clock ?? Date.now;
   // Express's "trust proxy" lives on the app, known at the first request (issue 13, item 12).
   let checked = false;
   // Express 4 does not catch a rejected promise returned by middleware, so the handler returns
@@ -105,10 +148,12 @@ export function expressRateLimit(options: ExpressRateLimitOptions): ExpressRateL
     }
     const out = limiter.handle(new ExpressRequest(req, res));
     if (!isThenable<HttpOutcome>(out)) {
-      apply(out, res, next);
+      apply(out, req, res, next, now);
       return;
     }
-    out.then((o) => apply(o, res, next)).then(undefined, (error: unknown) => next(error ?? FAILED));
+    out
+      .then((o) => apply(o, req, res, next, now))
+      .then(undefined, (error: unknown) => next(error ?? FAILED));
   }) as ExpressRateLimit;
   Object.defineProperty(middleware, "limiter", { value: limiter, enumerable: true });
   return middleware;
@@ -117,7 +162,15 @@ export function expressRateLimit(options: ExpressRateLimitOptions): ExpressRateL
 /** next(undefined) would let the request through: a fault without a value still is one. */
 const FAILED = new Error("throttlekit: the rate limiter failed without an error value");
 
-function apply(o: HttpOutcome, res: Response, next: NextFunction): void {
+function apply(
+  o: HttpOutcome,
+  req: Request,
+  res: Response,
+  next: NextFunction,
+  now: () => number,
+): void {
+  // Only when a rule decided: a later middleware that decided nothing leaves an earlier one's.
+  if (o.decision !== undefined) req.rateLimit = rateLimitInfo(o, now);
   if (o.action === "continue") {
     const { headers, after } = o;
     if (headers !== undefined) for (const name in headers) res.setHeader(name, headers[name]!);

@@ -3,6 +3,7 @@ import type {
   FastifyReply,
   FastifyRequest,
   onRequestHookHandler,
+  preHandlerHookHandler,
   RouteOptions,
 } from "fastify";
 import {
@@ -26,17 +27,78 @@ import {
 import {
   ConfigError,
   type ConfigProblem,
+  type Decision,
   memoryStore,
   ProblemList,
   type Store,
   warnOnce,
 } from "../index.js";
+/**
+ * The decision where handlers look for it (issue 19, item 1), express-rate-limit's
+ * `req.rateLimit` fields plus ours; the numbers are the binding policy's (the one with the least
+ * remaining, or the one that refused). The same type and builder are in every HTTP adapter,
+ * which import only public entries: they move to throttlekit/http once it exports them.
+ */
+export type RateLimitInfo = {
+  /** The binding policy's limit. */
+  readonly limit: number;
+  /** Units in use, this request's charge included when admitted: `limit − remaining`. */
+  readonly used: number;
+  /** Units left. */
+  readonly remaining: number;
+  /** When the binding policy is back to full (the limiter's clock plus `resetMs`); undefined if never. */
+  readonly resetTime: Date | undefined;
+  /** The identity key the request was counted under. */
+  readonly key: string;
+  /** The whole decision: `allowed`, `reason`, `retryAfterMs`, every policy's own view. */
+  readonly decision: Decision;
+};
+
+/** The info of an outcome a rule decided; undefined when none did (skipped, exempt, unmatched). */
+function rateLimitInfo(o: HttpOutcome, now: () => number): RateLimitInfo | undefined {
+  const d = o.decision;
+  if (d === undefined || o.key === undefined) return undefined;
+  const resetTime = Number.isFinite(d.resetMs) ? new Date(now() + d.resetMs) : undefined;
+  const { limit, remaining } = d;
+  return { limit, used: limit - remaining, remaining, resetTime, key: o.key, decision: d };
+}
 
 /** The raw objects callbacks see on `req.raw`. */
 export type FastifyRaw = { readonly request: FastifyRequest; readonly reply: FastifyReply };
 
-/** The plugin's options: those of the HTTP layer (see docs/http.md). */
-export type FastifyRateLimitOptions = HttpLimiterOptions<FastifyRaw>;
+/** Called with the request and its identity key (@fastify/rate-limit's callbacks). */
+export type FastifyRateLimitCallback = (request: FastifyRequest, key: string) => void;
+
+/** The plugin's options: those of the HTTP layer (see docs/http.md), plus Fastify's own. */
+export type FastifyRateLimitOptions = HttpLimiterOptions<FastifyRaw> & {
+  /**
+   * The hook the limiter runs in. "preHandler" runs after body parsing (and after your own
+   * onRequest/preValidation hooks, e.g. authentication), so `cost(req)` and identities can read
+   * `req.raw.request.body`; "onRequest" refuses before Fastify reads the body at all.
+   * @default "onRequest"
+   */
+  hook?: "onRequest" | "preHandler";
+  /**
+   * false: only routes with a `config.rateLimit` object are limited (opt in per route); routes
+   * without one, and requests that match no route (404s), are not.
+   * @default true
+   */
+  global?: boolean;
+  /**
+   * Called for each request a rule admitted under its limit (decision reason "ok"), before the
+   * handler runs. @default undefined
+   */
+  onExceeding?: FastifyRateLimitCallback;
+  /**
+   * Called for each request a rule refused for the client's own traffic (reason "limited",
+   * "blocked" or "cost-exceeds-limit"; in shadow mode too, where the request still goes on),
+   * before the response. Never for a store outage ("degraded"), a skip, an exemption or a denial.
+   * @default undefined
+   */
+  onExceeded?: FastifyRateLimitCallback;
+};
+
+const HOOKS = ["onRequest", "preHandler"] as const;
 
 /**
  * A route's own limits, set in its `config.rateLimit` (or `false`: the route is not limited at
@@ -90,6 +152,14 @@ declare module "fastify" {
   interface FastifyInstance {
     /** throttlekit's HTTP limiter for routes without their own config (lists, clientAddress). */
     throttlekit: HttpLimiter<FastifyRaw>;
+  }
+  interface FastifyRequest {
+    /**
+     * throttlekit: the decision on this request (limit, used, remaining, resetTime, key,
+     * decision); undefined when no rule decided it (skipped, exempt, unmatched, allow list, a
+     * route without limits).
+     */
+    rateLimit: RateLimitInfo | undefined;
   }
 }
 
@@ -171,17 +241,31 @@ export function fastifyRateLimit(
   options: FastifyRateLimitOptions,
   done: (error?: Error) => void,
 ): void {
+  const {
+    hook: hookName = "onRequest",
+    global = true,
+    onExceeding,
+    onExceeded,
+    ...httpOptions
+  } = options;
+  const extra = fastifyProblems(options);
   // One store for the plugin and every route limiter, so zones and lists are shared.
-  const ownStore = options.store === undefined;
-  const store: Store = options.store ?? memoryStore();
-  const shared: FastifyRateLimitOptions = { ...options, store };
+  const ownStore = httpOptions.store === undefined;
+  const store: Store = httpOptions.store ?? memoryStore();
+  const shared: HttpLimiterOptions<FastifyRaw> = { ...httpOptions, store };
   let limiter: HttpLimiter<FastifyRaw>;
   try {
-    limiter = createHttpLimiter<FastifyRaw>(shared);
+    limiter = withProblems(extra, () => createHttpLimiter<FastifyRaw>(shared));
   } catch (error) {
     done(error as Error);
     return;
   }
+  const settings: HookSettings = {
+    router: routerView(instance),
+    now: httpOptions.clock ?? Date.now,
+    onExceeding,
+    onExceeded,
+  };
   const limiters: HttpLimiter<FastifyRaw>[] = [limiter];
   const mismatch = trustProxyMismatch(
     "Fastify's trustProxy",
@@ -189,30 +273,36 @@ export function fastifyRateLimit(
     options.trustProxy,
   );
   if (mismatch !== undefined) warnOnce(limiter.logger, "WARN_TK_TRUST_PROXY_MISMATCH", mismatch);
-  const router = routerView(instance);
-  const globalHook = hook(limiter, router);
+  const globalHook = hook(limiter, settings);
 
   instance.decorate("throttlekit", limiter);
+  // A null-valued decorator gives every request the field from the start (one object shape);
+  // a sibling scope's plugin may have added it already.
+  if (!instance.hasRequestDecorator("rateLimit")) instance.decorateRequest("rateLimit", undefined);
   // Fastify's not-found handler is no route, so onRoute never sees it: without this hook a
   // request for a path that does not exist (a scanner's whole traffic) would pass unlimited and
-  // unseen by the abuse detector. Routes found run their own hook (below), not this one.
-  instance.addHook("onRequest", (request, reply, done) => {
-    if (request.is404) globalHook.call(instance, request, reply, done);
-    else done();
-  });
+  // unseen by the abuse detector. Routes found run their own hook (below), not this one. With
+  // `global: false` nothing is limited unless a route opts in, and a 404 is no route.
+  if (global) {
+    // Same signature in both hooks; the cast picks one overload of addHook.
+    instance.addHook(hookName as "onRequest", (request, reply, done) => {
+      if (request.is404) globalHook.call(instance, request, reply, done);
+      else done();
+    });
+  }
   instance.addHook("onRoute", (route) => {
     const config = route.config?.rateLimit;
-    if (config === false) return;
+    if (config === false || (config === undefined && !global)) return;
     let h = globalHook;
     if (config !== undefined) {
       const routeLimiter = compileRoute(route, config, shared, limiter);
       limiters.push(routeLimiter);
-      h = hook(routeLimiter, router);
+      h = hook(routeLimiter, settings);
     }
     // A new array every time: Fastify clones a GET route's options for its HEAD route before
     // onRoute runs, so pushing into a shared array would run the hook twice there.
-    const existing = route.onRequest;
-    route.onRequest =
+    const existing = route[hookName] as unknown;
+    route[hookName] =
       existing === undefined
         ? [h]
         : [h, ...(Array.isArray(existing) ? existing : [existing as onRequestHookHandler])];
@@ -230,10 +320,31 @@ meta[Symbol.for("skip-override")] = true;
 meta[Symbol.for("fastify.display-name")] = "throttlekit";
 meta[Symbol.for("plugin-meta")] = { name: "throttlekit", fastify: "5.x" };
 
+/** The plugin's own options, checked together with the HTTP layer's (one ConfigError). */
+function fastifyProblems(options: FastifyRateLimitOptions): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const { hook, global, onExceeding, onExceeded } = options;
+  if (hook !== undefined && !HOOKS.includes(hook)) {
+    problems.push({ option: "hook", received: hook, expected: '"onRequest" or "preHandler"' });
+  }
+  if (global !== undefined && typeof global !== "boolean") {
+    problems.push({ option: "global", received: global, expected: "a boolean" });
+  }
+  for (const [option, f] of [
+    ["onExceeding", onExceeding],
+    ["onExceeded", onExceeded],
+  ] as const) {
+    if (f !== undefined && typeof f !== "function") {
+      problems.push({ option, received: f, expected: "a function (request, key) => void" });
+    }
+  }
+  return problems;
+}
+
 function compileRoute(
   route: RouteOptions,
   config: unknown,
-  shared: FastifyRateLimitOptions,
+  shared: HttpLimiterOptions<FastifyRaw>,
   plugin: HttpLimiter<FastifyRaw>,
 ): HttpLimiter<FastifyRaw> {
   const at = `${methodsOf(route.method).join(",")} ${route.url} config.rateLimit`;
@@ -346,16 +457,35 @@ function fastifyTrustProxy(instance: FastifyInstance): unknown {
   return undefined;
 }
 
-function hook(limiter: HttpLimiter<FastifyRaw>, router: RouterView): onRequestHookHandler {
+/** What every hook of one plugin shares. */
+type HookSettings = {
+  readonly router: RouterView;
+  readonly now: () => number;
+  readonly onExceeding: FastifyRateLimitCallback | undefined;
+  readonly onExceeded: FastifyRateLimitCallback | undefined;
+};
+
+/** One function for both hooks: onRequest's and preHandler's signatures are the same here. */
+type Hook = onRequestHookHandler & preHandlerHookHandler;
+
+function hook(limiter: HttpLimiter<FastifyRaw>, settings: HookSettings): Hook {
   return function throttlekit(request, reply, done) {
-    const out = limiter.handle(new FastifyHttpRequest(request, reply, router));
+    const out = limiter.handle(new FastifyHttpRequest(request, reply, settings.router));
     if (!isThenable<HttpOutcome>(out)) {
+      try {
+        decided(out, request, settings);
+      } catch (error) {
+        // A callback's throw (onExceeding/onExceeded) is a fault: Fastify's error handler.
+        done(error as Error);
+        return;
+      }
       apply(out, reply, done);
       return;
     }
     out.then(
       (o) => {
         try {
+          decided(o, request, settings);
           apply(o, reply, done);
         } catch (error) {
           // Downstream code runs inside this callback: its throw must not go unhandled.
@@ -376,6 +506,18 @@ function hook(limiter: HttpLimiter<FastifyRaw>, router: RouterView): onRequestHo
 const LOWER = new BoundedMemo<string, string>(64);
 function lowerCased(name: string): string {
   return LOWER.get(name) ?? LOWER.remember(name, name.toLowerCase());
+}
+
+/**
+ * Puts the decision on `request.rateLimit` and calls @fastify/rate-limit's callbacks. Only when a
+ * rule decided: a hook that decided nothing leaves the field as it was.
+ */
+function decided(o: HttpOutcome, request: FastifyRequest, s: HookSettings): void {
+  const d = o.decision;
+  if (d === undefined || o.key === undefined) return;
+  request.rateLimit = rateLimitInfo(o, s.now);
+  if (d.reason === "ok") s.onExceeding?.(request, o.key);
+  else if (!d.allowed && d.reason !== "degraded") s.onExceeded?.(request, o.key);
 }
 
 function apply(o: HttpOutcome, reply: FastifyReply, done: (error?: Error) => void): void {

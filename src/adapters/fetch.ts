@@ -10,7 +10,36 @@ import {
   withHeaders,
   withProblems,
 } from "../http/index.js";
-import type { ConfigProblem } from "../index.js";
+import type { ConfigProblem, Decision } from "../index.js";
+/**
+ * The decision where handlers look for it (issue 19, item 1), express-rate-limit's
+ * `req.rateLimit` fields plus ours; the numbers are the binding policy's (the one with the least
+ * remaining, or the one that refused). The same type and builder are in every HTTP adapter,
+ * which import only public entries: they move to throttlekit/http once it exports them.
+ */
+export type RateLimitInfo = {
+  /** The binding policy's limit. */
+  readonly limit: number;
+  /** Units in use, this request's charge included when admitted: `limit − remaining`. */
+  readonly used: number;
+  /** Units left. */
+  readonly remaining: number;
+  /** When the binding policy is back to full (the limiter's clock plus `resetMs`); undefined if never. */
+  readonly resetTime: Date | undefined;
+  /** The identity key the request was counted under. */
+  readonly key: string;
+  /** The whole decision: `allowed`, `reason`, `retryAfterMs`, every policy's own view. */
+  readonly decision: Decision;
+};
+
+/** The info of an outcome a rule decided; undefined when none did (skipped, exempt, unmatched). */
+function rateLimitInfo(o: HttpOutcome, now: () => number): RateLimitInfo | undefined {
+  const d = o.decision;
+  if (d === undefined || o.key === undefined) return undefined;
+  const resetTime = Number.isFinite(d.resetMs) ? new Date(now() + d.resetMs) : undefined;
+  const { limit, remaining } = d;
+  return { limit, used: limit - remaining, remaining, resetTime, key: o.key, decision: d };
+}
 
 /** The raw objects callbacks see on `req.raw`: the Request and the handler's second argument. */
 export type FetchRaw = { readonly request: Request; readonly context: unknown };
@@ -28,8 +57,12 @@ export type FetchRateLimitOptions = HttpLimiterOptions<FetchRaw> & {
   remoteAddress?: (request: Request, context: unknown) => string | undefined;
 };
 
-/** What `check` answers: a response to send now, or headers for the handler's response. */
-export type FetchCheck =
+/**
+ * What `check` answers: a response to send now, or headers for the handler's response; with
+ * either, `rateLimit`: the decision (undefined when no rule decided the request: skipped,
+ * exempt, unmatched, allow list).
+ */
+export type FetchCheck = { readonly rateLimit: RateLimitInfo | undefined } & (
   | {
       readonly response: Response;
       readonly headers?: undefined;
@@ -48,7 +81,8 @@ export type FetchCheck =
       readonly after: ((status: number) => void) | undefined;
       /** True when `after` gives capacity back (`concurrency`, `shed`). */
       readonly holds: boolean;
-    };
+    }
+);
 
 /** What fetchRateLimit returns. */
 export interface FetchRateLimit {
@@ -59,6 +93,11 @@ export interface FetchRateLimit {
   wrap<Args extends unknown[]>(
     handler: (request: Request, ...args: Args) => Response | Promise<Response>,
   ): (request: Request, ...args: Args) => Promise<Response>;
+  /**
+   * The decision on a request `wrap` is handling (for its handler to read), or undefined when
+   * no rule decided it or the request is not one `wrap` let through.
+   */
+  rateLimit(request: Request): RateLimitInfo | undefined;
   /** Decides without a handler (for Next.js middleware and the like). */
   check(request: Request, context?: unknown): Promise<FetchCheck>;
   /** The underlying HTTP limiter (lists, clientAddress, close). */
@@ -109,25 +148,34 @@ export function fetchRateLimit(options: FetchRateLimitOptions): FetchRateLimit {
     });
   }
   const limiter = withProblems(extra, () => createHttpLimiter<FetchRaw>(httpOptions));
+  const now = httpOptions.clock ?? Date.now;
+  // Requests wrap let through, to their info: gone with the Request, nothing to clean up.
+  const infos = new WeakMap<Request, RateLimitInfo>();
 
   const check = async (request: Request, context?: unknown): Promise<FetchCheck> => {
     const o: HttpOutcome = await limiter.handle(
       new FetchRequest(request, context, remoteAddress(request, context)),
     );
+    const rateLimit = rateLimitInfo(o, now);
     if (o.action === "respond") {
-      return { response: new Response(o.body ?? null, { status: o.status, headers: o.headers }) };
+      return {
+        response: new Response(o.body ?? null, { status: o.status, headers: o.headers }),
+        rateLimit,
+      };
     }
-    return { headers: o.headers, after: o.after, holds: o.holds };
+    return { headers: o.headers, after: o.after, holds: o.holds, rateLimit };
   };
 
   return {
     limiter,
     check,
+    rateLimit: (request) => infos.get(request),
     wrap(handler) {
       return async (request, ...args) => {
         const c = await check(request, args[0]);
         if (c.response !== undefined) return c.response;
         const { after } = c;
+        if (c.rateLimit !== undefined) infos.set(request, c.rateLimit);
         // Watched from before the handler runs: a client that leaves meanwhile frees its slot.
         const held =
           after !== undefined && c.holds ? holdUntilSent(after, request, args[0]) : undefined;

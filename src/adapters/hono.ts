@@ -12,7 +12,43 @@ import {
   withHeaders,
   withProblems,
 } from "../http/index.js";
-import type { ConfigProblem } from "../index.js";
+import type { ConfigProblem, Decision } from "../index.js";
+/**
+ * The decision where handlers look for it (issue 19, item 1), express-rate-limit's
+ * `req.rateLimit` fields plus ours; the numbers are the binding policy's (the one with the least
+ * remaining, or the one that refused). The same type and builder are in every HTTP adapter,
+ * which import only public entries: they move to throttlekit/http once it exports them.
+ */
+export type RateLimitInfo = {
+  /** The binding policy's limit. */
+  readonly limit: number;
+  /** Units in use, this request's charge included when admitted: `limit − remaining`. */
+  readonly used: number;
+  /** Units left. */
+  readonly remaining: number;
+  /** When the binding policy is back to full (the limiter's clock plus `resetMs`); undefined if never. */
+  readonly resetTime: Date | undefined;
+  /** The identity key the request was counted under. */
+  readonly key: string;
+  /** The whole decision: `allowed`, `reason`, `retryAfterMs`, every policy's own view. */
+  readonly decision: Decision;
+};
+
+/** The info of an outcome a rule decided; undefined when none did (skipped, exempt, unmatched). */
+function rateLimitInfo(o: HttpOutcome, now: () => number): RateLimitInfo | undefined {
+  const d = o.decision;
+  if (d === undefined || o.key === undefined) return undefined;
+  const resetTime = Number.isFinite(d.resetMs) ? new Date(now() + d.resetMs) : undefined;
+  const { limit, remaining } = d;
+  return { limit, used: limit - remaining, remaining, resetTime, key: o.key, decision: d };
+}
+
+/**
+ * The variables the middleware sets, for a typed `c.get("rateLimit")`:
+ * `new Hono<{ Variables: RateLimitVariables }>()`. `rateLimit` is undefined when no rule decided
+ * the request (skipped, exempt, unmatched, allow list).
+ */
+export type RateLimitVariables = { rateLimit: RateLimitInfo | undefined };
 
 /** The raw object callbacks see on `req.raw`: Hono's Context. */
 export type HonoRaw = { readonly context: Context };
@@ -30,7 +66,7 @@ export type HonoRateLimitOptions = HttpLimiterOptions<HonoRaw> & {
 };
 
 /** Hono middleware, with the limiter it drives. */
-export interface HonoRateLimit extends MiddlewareHandler {
+export interface HonoRateLimit extends MiddlewareHandler<{ Variables: RateLimitVariables }> {
   /** The underlying HTTP limiter (lists, clientAddress, close). */
   readonly limiter: HttpLimiter<HonoRaw>;
 }
@@ -81,18 +117,25 @@ export function honoRateLimit(options: HonoRateLimitOptions): HonoRateLimit {
     });
   }
   const limiter = withProblems(extra, () => createHttpLimiter<HonoRaw>(httpOptions));
+  const now = httpOptions.clock ?? Date.now;
 
   const middleware = ((c: Context, next: Next) => {
     const out = limiter.handle(new HonoRequest(c, remoteAddress(c)));
     // The memory store answers synchronously: no extra await on the common path.
-    if (!isThenable<HttpOutcome>(out)) return apply(out, c, next);
-    return out.then((o) => apply(o, c, next));
+    if (!isThenable<HttpOutcome>(out)) return apply(out, c, next, now);
+    return out.then((o) => apply(o, c, next, now));
   }) as HonoRateLimit;
   Object.defineProperty(middleware, "limiter", { value: limiter, enumerable: true });
   return middleware;
 }
 
-function apply(o: HttpOutcome, c: Context, next: Next): Promise<Response | undefined> {
+function apply(
+  o: HttpOutcome,
+  c: Context,
+  next: Next,
+  now: () => number,
+): Promise<Response | undefined> {
+  if (o.decision !== undefined) c.set("rateLimit", rateLimitInfo(o, now));
   if (o.action === "respond") {
     return Promise.resolve(new Response(o.body ?? null, { status: o.status, headers: o.headers }));
   }

@@ -10,7 +10,46 @@ import {
   routingPath,
   trustProxyMismatch,
 } from "../http/index.js";
-import { warnOnce } from "../index.js";
+import { type Decision, warnOnce } from "../index.js";
+/**
+ * The decision where handlers look for it (issue 19, item 1), express-rate-limit's
+ * `req.rateLimit` fields plus ours; the numbers are the binding policy's (the one with the least
+ * remaining, or the one that refused). The same type and builder are in every HTTP adapter,
+ * which import only public entries: they move to throttlekit/http once it exports them.
+ */
+export type RateLimitInfo = {
+  /** The binding policy's limit. */
+  readonly limit: number;
+  /** Units in use, this request's charge included when admitted: `limit − remaining`. */
+  readonly used: number;
+  /** Units left. */
+  readonly remaining: number;
+  /** When the binding policy is back to full (the limiter's clock plus `resetMs`); undefined if never. */
+  readonly resetTime: Date | undefined;
+  /** The identity key the request was counted under. */
+  readonly key: string;
+  /** The whole decision: `allowed`, `reason`, `retryAfterMs`, every policy's own view. */
+  readonly decision: Decision;
+};
+
+/** The info of an outcome a rule decided; undefined when none did (skipped, exempt, unmatched). */
+function rateLimitInfo(o: HttpOutcome, now: () => number): RateLimitInfo | undefined {
+  const d = o.decision;
+  if (d === undefined || o.key === undefined) return undefined;
+  const resetTime = Number.isFinite(d.resetMs) ? new Date(now() + d.resetMs) : undefined;
+  const { limit, remaining } = d;
+  return { limit, used: limit - remaining, remaining, resetTime, key: o.key, decision: d };
+}
+
+declare module "koa" {
+  interface DefaultState {
+    /**
+     * throttlekit: the decision on this request (limit, used, remaining, resetTime, key,
+     * decision); undefined when no rule decided it (skipped, exempt, unmatched, allow list).
+     */
+    rateLimit?: RateLimitInfo | undefined;
+  }
+}
 
 /** The raw object callbacks (`identity`, `skip`, `cost`, `session`...) see on `req.raw`. */
 export type KoaRaw = { readonly ctx: Context };
@@ -89,6 +128,7 @@ class KoaRequest implements HttpRequest<KoaRaw> {
  */
 export function koaRateLimit(options: KoaRateLimitOptions): KoaRateLimit {
   const limiter = createHttpLimiter<KoaRaw>(options);
+  const now = options.clock ?? Date.now;
   // Koa's app.proxy lives on the app, known at the first request (issue 13, item 12).
   let checked = false;
   // Not an async function: with the memory store the decision is synchronous, and Koa's
@@ -104,14 +144,22 @@ export function koaRateLimit(options: KoaRateLimitOptions): KoaRateLimit {
         warnOnce(limiter.logger, "WARN_TK_TRUST_PROXY_MISMATCH", mismatch);
     }
     const out = limiter.handle(new KoaRequest(ctx));
-    if (!isThenable<HttpOutcome>(out)) return apply(out, ctx, next);
-    return out.then((o) => apply(o, ctx, next));
+    if (!isThenable<HttpOutcome>(out)) return apply(out, ctx, next, now);
+    return out.then((o) => apply(o, ctx, next, now));
   }) as KoaRateLimit;
   Object.defineProperty(middleware, "limiter", { value: limiter, enumerable: true });
   return middleware;
 }
 
-function apply(o: HttpOutcome, ctx: Context, next: Next): Promise<unknown> | undefined {
+function apply(
+  o: HttpOutcome,
+  ctx: Context,
+  next: Next,
+  now: () => number,
+): Promise<unknown> | undefined {
+  // Set on refusals too: upstream middleware (a logger) reads it on the way out. Only when a
+  // rule decided: a later middleware that decided nothing leaves an earlier one's.
+  if (o.decision !== undefined) ctx.state.rateLimit = rateLimitInfo(o, now);
   if (o.action === "continue") {
     const { headers, after } = o;
     if (headers !== undefined) for (const name in headers) ctx.set(name, headers[name]!);

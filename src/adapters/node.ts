@@ -11,7 +11,43 @@ import {
   routingPath,
   withProblems,
 } from "../http/index.js";
-import type { ConfigProblem } from "../index.js";
+import type { ConfigProblem, Decision } from "../index.js";
+/**
+ * The decision where handlers look for it (issue 19, item 1), express-rate-limit's
+ * `req.rateLimit` fields plus ours; the numbers are the binding policy's (the one with the least
+ * remaining, or the one that refused). The same type and builder are in every HTTP adapter,
+ * which import only public entries: they move to throttlekit/http once it exports them.
+ */
+export type RateLimitInfo = {
+  /** The binding policy's limit. */
+  readonly limit: number;
+  /** Units in use, this request's charge included when admitted: `limit − remaining`. */
+  readonly used: number;
+  /** Units left. */
+  readonly remaining: number;
+  /** When the binding policy is back to full (the limiter's clock plus `resetMs`); undefined if never. */
+  readonly resetTime: Date | undefined;
+  /** The identity key the request was counted under. */
+  readonly key: string;
+  /** The whole decision: `allowed`, `reason`, `retryAfterMs`, every policy's own view. */
+  readonly decision: Decision;
+};
+
+/** The info of an outcome a rule decided; undefined when none did (skipped, exempt, unmatched). */
+function rateLimitInfo(o: HttpOutcome, now: () => number): RateLimitInfo | undefined {
+  const d = o.decision;
+  if (d === undefined || o.key === undefined) return undefined;
+  const resetTime = Number.isFinite(d.resetMs) ? new Date(now() + d.resetMs) : undefined;
+  const { limit, remaining } = d;
+  return { limit, used: limit - remaining, remaining, resetTime, key: o.key, decision: d };
+}
+
+/**
+ * The request as handlers after the limiter see it: `rateLimit` holds the decision (connect-style
+ * middleware's convention, express-rate-limit's field); undefined when no rule decided the
+ * request (skipped, exempt, unmatched, allow list).
+ */
+export type RateLimitedRequest = IncomingMessage & { rateLimit?: RateLimitInfo | undefined };
 
 /** The raw objects node:http callbacks see on `req.raw`. */
 export type NodeRaw = { readonly req: IncomingMessage; readonly res: ServerResponse };
@@ -30,8 +66,11 @@ export type NodeRateLimitOptions = HttpLimiterOptions<NodeRaw> & {
 export interface NodeRateLimit {
   /** Middleware: calls `next()` when the request may proceed, else answers it. */
   (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void): void;
-  /** Wraps a request listener: it runs only for requests that may proceed. */
-  wrap(listener: RequestListener): RequestListener;
+  /**
+   * Wraps a request listener: it runs only for requests that may proceed, and reads the decision
+   * on `req.rateLimit`.
+   */
+  wrap(listener: (req: RateLimitedRequest, res: ServerResponse) => void): RequestListener;
   /** The underlying HTTP limiter (lists, clientAddress, close). */
   readonly limiter: HttpLimiter<NodeRaw>;
 }
@@ -87,6 +126,7 @@ export function nodeRateLimit(options: NodeRateLimitOptions): NodeRateLimit {
     });
   }
   const limiter = withProblems(extra, () => createHttpLimiter<NodeRaw>(httpOptions));
+  const now = httpOptions.clock ?? Date.now;
   const fail =
     onError ??
     ((error: unknown, _req: IncomingMessage, res: ServerResponse) => {
@@ -103,14 +143,14 @@ export function nodeRateLimit(options: NodeRateLimitOptions): NodeRateLimit {
   ): void => {
     const out = limiter.handle(new NodeRequest(req, res));
     if (!isThenable<HttpOutcome>(out)) {
-      apply(out, res, proceed);
+      apply(out, req, res, proceed, now);
       return;
     }
     out.then((o) => {
       // Downstream code runs inside this callback now: its throw must not become an
       // unhandled rejection.
       try {
-        apply(o, res, proceed);
+        apply(o, req, res, proceed, now);
       } catch (error) {
         failed(error);
       }
@@ -141,7 +181,14 @@ export function nodeRateLimit(options: NodeRateLimitOptions): NodeRateLimit {
   return middleware;
 }
 
-function apply(o: HttpOutcome, res: ServerResponse, proceed: () => void): void {
+function apply(
+  o: HttpOutcome,
+  req: RateLimitedRequest,
+  res: ServerResponse,
+  proceed: () => void,
+  now: () => number,
+): void {
+  if (o.decision !== undefined) req.rateLimit = rateLimitInfo(o, now);
   if (o.action === "continue") {
     const { headers, after } = o;
     if (headers !== undefined) for (const name in headers) res.setHeader(name, headers[name]!);

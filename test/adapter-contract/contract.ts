@@ -48,6 +48,7 @@ import { type ManualClock, manualClock } from "../../src/testing/manual-clock.js
 import { concurrencyCases } from "./cases-concurrency.js";
 import { eventCases } from "./cases-events.js";
 import { identityCases } from "./cases-identity.js";
+import { infoCases } from "./cases-info.js";
 import { keyCases } from "./cases-keys.js";
 import { limitCases } from "./cases-limits.js";
 import { type LoginForm, pathCases } from "./cases-paths.js";
@@ -139,6 +140,7 @@ export function adapterContract(runner: AdapterRunner, stores: StoreFactory): vo
     eventCases({ setup, statusOf, runner });
     shadowCases({ setup, statusOf, runner });
     keyCases({ setup, statusOf, runner });
+    infoCases({ setup, statusOf, runner });
   });
 }
 

@@ -3,6 +3,7 @@ import express, { type NextFunction, type Request, type Response } from "express
 import { afterEach, describe, expect, it } from "vitest";
 import { type ExpressRateLimit, expressRateLimit } from "../../src/adapters/express.js";
 import type { HttpLimiterOptions } from "../../src/http/options.js";
+import { infoBody } from "./cases-info.js";
 import type { LoginForm } from "./cases-paths.js";
 import { type AdapterRunner, adapterContract } from "./contract.js";
 import { served } from "./listen.js";
@@ -14,6 +15,9 @@ function status(req: Request, res: Response): void {
 }
 function ok(_req: Request, res: Response): void {
   res.send("ok");
+}
+function info(req: Request, res: Response): void {
+  res.type("text").send(infoBody(req.rateLimit));
 }
 function login(_req: Request, res: Response): void {
   res.send("login");
@@ -99,6 +103,7 @@ function expressSuite({ major, express, version, anyPath, statusRest, loginRoute
       app.all("/status/:code", status);
       app.all(statusRest, status);
       app.all("/slow", slowly);
+      app.all("/info", info);
       app.use(ok);
       app.use(onError);
       return listen(app, limit);
@@ -116,6 +121,7 @@ function expressSuite({ major, express, version, anyPath, statusRest, loginRoute
       app.all("/status/:code", limit, status);
       app.all(statusRest, limit, status);
       app.all("/slow", limit, slowly);
+      app.all("/info", limit, info);
       app.all(anyPath, limit, ok);
       app.use(onError);
       return listen(app, limit);

@@ -6,6 +6,7 @@ import {
   fastifyRateLimit,
 } from "../../src/adapters/fastify.js";
 import { isThrottlekitError } from "../../src/core/errors/throttlekit-error.js";
+import { infoBody } from "./cases-info.js";
 import { LOGIN_FORMS, rawRequest } from "./cases-paths.js";
 import { type AdapterRunner, adapterContract } from "./contract.js";
 import { slow, slowMs } from "./slow.js";
@@ -23,6 +24,7 @@ function routes(app: FastifyInstance): void {
     await slow.hold(slowMs(req.url));
     return "ok";
   });
+  app.all("/info", async (req) => infoBody(req.rateLimit));
   app.all("/*", async () => "ok");
   app.all("/", async () => "ok");
 }
@@ -238,6 +240,99 @@ describe("fastify per-route config", () => {
     apps.push(app);
     await app.register(fastifyRateLimit, { rules: [{ path: "/y", policies: "1/min" }] });
     expect(() => app.get("/z", route({ cost: 2 }), async () => "ok")).toThrow(/policies/);
+  });
+
+  it('hook: "preHandler" runs after body parsing: cost reads the parsed body', async () => {
+    const get = await start({ policies: "10/min", hook: "preHandler" }, (app) => {
+      app.post(
+        "/batch",
+        route({
+          cost: (req) => {
+            const body = req.raw.request.body as { items?: unknown[] } | undefined;
+            return body?.items?.length ?? 1;
+          },
+        }),
+        async (request) => request.rateLimit,
+      );
+    });
+    const post = (items: number[]) =>
+      get("/batch", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ items }),
+      });
+    const first = await post([1, 2, 3, 4]);
+    expect(first.status).toBe(200);
+    expect(await first.json()).toMatchObject({ limit: 10, used: 4, remaining: 6 });
+    expect((await post([1, 2, 3, 4, 5, 6])).status).toBe(200);
+    expect((await post([1])).status).toBe(429);
+  });
+
+  it('hook: "preHandler" limits 404s too, and a bad hook is a ConfigError', async () => {
+    const get = await start({ policies: "1/min", hook: "preHandler" }, () => {});
+    expect((await get("/nope")).status).toBe(404);
+    expect((await get("/nope")).status).toBe(429);
+    const app = Fastify();
+    apps.push(app);
+    await expect(
+      app.register(fastifyRateLimit, { policies: "1/min", hook: "onSend" } as never),
+    ).rejects.toThrow(/hook/);
+  });
+
+  it("global: false limits only routes that opt in; other routes and 404s are not", async () => {
+    const get = await start({ policies: "1/min", global: false }, (app) => {
+      app.get("/open", async (request) => ({ info: request.rateLimit ?? null }));
+      app.get("/limited", route({}), async () => "ok");
+      app.get("/own", route({ policies: "2/min" }), async () => "ok");
+    });
+    for (let i = 0; i < 3; i++) {
+      const res = await get("/open");
+      expect(res.status).toBe(200);
+      expect(res.headers.get("ratelimit")).toBeNull();
+      expect(await res.json()).toEqual({ info: null });
+      expect((await get(`/missing-${i}`)).status).toBe(404);
+    }
+    expect((await get("/limited")).status).toBe(200);
+    expect((await get("/limited")).status).toBe(429);
+    expect((await get("/own")).status).toBe(200);
+    expect((await get("/own")).status).toBe(200);
+    expect((await get("/own")).status).toBe(429);
+  });
+
+  it("onExceeding per admitted request, onExceeded per refused one, with the key", async () => {
+    const calls: string[] = [];
+    const get = await start(
+      {
+        policies: "2/min",
+        onExceeding: (request, key) => calls.push(`ing ${request.url} ${key}`),
+        onExceeded: (request, key) => calls.push(`ed ${request.url} ${key}`),
+      },
+      (app) => {
+        app.get("/", async () => "ok");
+        app.get("/free", route({ exempt: true }), async () => "ok");
+      },
+    );
+    for (let i = 0; i < 4; i++) await get("/");
+    await get("/free");
+    expect(calls).toEqual([
+      "ing / 127.0.0.1",
+      "ing / 127.0.0.1",
+      "ed / 127.0.0.1",
+      "ed / 127.0.0.1",
+    ]);
+  });
+
+  it("a throwing onExceeding goes to Fastify's error handler", async () => {
+    const get = await start(
+      {
+        policies: "2/min",
+        onExceeding: () => {
+          throw new Error("callback failed");
+        },
+      },
+      (app) => app.get("/", async () => "ok"),
+    );
+    expect((await get("/")).status).toBe(500);
   });
 
   it("bad plugin options reject register with a ConfigError", async () => {

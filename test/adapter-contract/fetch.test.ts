@@ -2,6 +2,7 @@ import type { Server } from "node:http";
 import { serve } from "@hono/node-server";
 import { describe, expect, it } from "vitest";
 import { fetchRateLimit } from "../../src/adapters/fetch.js";
+import { infoBody } from "./cases-info.js";
 import { type AdapterRunner, adapterContract } from "./contract.js";
 import { served } from "./listen.js";
 import { slow, slowMs } from "./slow.js";
@@ -33,7 +34,12 @@ const fetchRunner: AdapterRunner = {
   ],
   async start(options) {
     const limit = fetchRateLimit(options);
-    const server = serve({ fetch: limit.wrap(app), port: 0, hostname: "127.0.0.1" }) as Server;
+    const handler = limit.wrap((request: Request) =>
+      new URL(request.url).pathname === "/info"
+        ? new Response(infoBody(limit.rateLimit(request)))
+        : app(request),
+    );
+    const server = serve({ fetch: handler, port: 0, hostname: "127.0.0.1" }) as Server;
     return served(server, () => limit.limiter.close());
   },
 };

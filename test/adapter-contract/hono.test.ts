@@ -2,14 +2,19 @@ import type { Server } from "node:http";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
-import { type HonoRateLimitOptions, honoRateLimit } from "../../src/adapters/hono.js";
+import {
+  type HonoRateLimitOptions,
+  honoRateLimit,
+  type RateLimitVariables,
+} from "../../src/adapters/hono.js";
 import { isThrottlekitError } from "../../src/core/errors/throttlekit-error.js";
+import { infoBody } from "./cases-info.js";
 import { type AdapterRunner, adapterContract } from "./contract.js";
 import { served } from "./listen.js";
 import { slow, slowMs } from "./slow.js";
 import { storeFactories } from "./stores.js";
 
-function serveApp(app: Hono, close: () => Promise<void>) {
+function serveApp(app: Pick<Hono, "fetch">, close: () => Promise<void>) {
   return served(serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }) as Server, close);
 }
 
@@ -30,9 +35,10 @@ const honoRunner: AdapterRunner = {
   ],
   async start(options) {
     const limit = honoRateLimit(options as HonoRateLimitOptions);
-    const app = new Hono();
+    const app = new Hono<{ Variables: RateLimitVariables }>();
     app.use(limit);
     app.post("/login", (c) => c.text("login"));
+    app.all("/info", (c) => c.text(infoBody(c.get("rateLimit"))));
     app.all("/status/:code", (c) => c.body("ok", Number(c.req.param("code")) as 200));
     app.all("/status/:code/*", (c) => c.body("ok", Number(c.req.param("code")) as 200));
     app.all("/slow", async (c) => {

@@ -3,6 +3,7 @@ import Koa, { type Context, type Next } from "koa";
 import { afterEach, describe, expect, it } from "vitest";
 import { type KoaRateLimit, koaRateLimit } from "../../src/adapters/koa.js";
 import type { HttpLimiterOptions } from "../../src/http/options.js";
+import { infoBody } from "./cases-info.js";
 import { type AdapterRunner, adapterContract } from "./contract.js";
 import { served } from "./listen.js";
 import { slow, slowMs } from "./slow.js";
@@ -21,6 +22,10 @@ async function onError(ctx: Context, next: Next): Promise<void> {
 async function ok(ctx: Context): Promise<void> {
   if (ctx.method === "POST" && ctx.path === "/login") {
     ctx.body = "login";
+    return;
+  }
+  if (ctx.path === "/info") {
+    ctx.body = infoBody(ctx.state.rateLimit);
     return;
   }
   if (ctx.path === "/slow") await slow.hold(slowMs(ctx.url));

@@ -1,5 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { nodeRateLimit } from "../../src/adapters/node.js";
+import { createServer, type Server, type ServerResponse } from "node:http";
+import { nodeRateLimit, type RateLimitedRequest } from "../../src/adapters/node.js";
+import { infoBody } from "./cases-info.js";
 import { type AdapterRunner, adapterContract } from "./contract.js";
 import { served } from "./listen.js";
 import { slow, slowMs } from "./slow.js";
@@ -15,10 +16,14 @@ const NODE_LOGIN_ROUTES = [
   "http://127.0.0.1/login",
 ] as const;
 
-function app(req: IncomingMessage, res: ServerResponse): void {
+function app(req: RateLimitedRequest, res: ServerResponse): void {
   // Routing as plain node apps do it: on the WHATWG URL's pathname.
   if (req.method === "POST" && new URL(req.url ?? "/", "http://x").pathname === "/login") {
     res.end("login");
+    return;
+  }
+  if (new URL(req.url ?? "/", "http://x").pathname === "/info") {
+    res.end(infoBody(req.rateLimit));
     return;
   }
   if (new URL(req.url ?? "/", "http://x").pathname === "/slow") {
