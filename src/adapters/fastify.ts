@@ -222,9 +222,12 @@ class FastifyHttpRequest implements HttpRequest<FastifyRaw> {
 }
 
 /**
- * Rate limiting for Fastify 5: a plugin that adds an `onRequest` hook to every route registered
- * after it (in its scope and child scopes). A route's `config.rateLimit` sets its own limits, or
- * `false` turns limiting off for it. Requests that match no route (404s) are not limited.
+ * Rate limiting for Fastify 5: a plugin that adds an `onRequest` (or, with `hook`, a
+ * `preHandler`) hook to every route registered after it (in its scope and child scopes). A
+ * route's `config.rateLimit` sets its own limits, or `false` turns limiting off for it; with
+ * `global: false` only routes with a `config.rateLimit` object are limited. Requests that match
+ * no route (404s) are limited by the plugin's rules unless `global` is false. Handlers read the
+ * decision on `request.rateLimit`.
  *
  * @example
  * import Fastify from "fastify";
