@@ -18,7 +18,7 @@ import { analyzedAfter } from "./protect.js";
 import { refusedOutcome, shadowOutcome } from "./refused.js";
 import { type HttpRequest, isThenable, type MaybePromise } from "./request.js";
 import { type CompiledRule, matchRule, type Target } from "./rules.js";
-import { scopedKey } from "./scope.js";
+import { counterKey } from "./scope.js";
 import { throughShedder } from "./shed-gate.js";
 import type { LoadShedder, Priority } from "./shedder.js";
 import { UNLIMITED, type Unlimited } from "./unlimited.js";
@@ -439,26 +439,6 @@ export class Engine<Raw> extends Watching {
   private identityFailed(error: unknown, req: HttpRequest<Raw>): MaybePromise<HttpOutcome> {
     return identityFailed(error, req, this.failures, this.resolve, this.options.onIdentityError);
   }
-}
-
-/**
- * The counter key of a rule scoped per path or route: the concrete path, or the framework's
- * route template, else the rule's path pattern that matched (a rule without `path` then counts
- * as scope "rule" does).
- */
-function counterKey<Raw>(rule: CompiledRule<Raw>, req: HttpRequest<Raw>, key: string): string {
-  if (rule.scope === "path") return scopedKey(key, req.path);
-  const route = req.route ?? matchedPattern(rule, req);
-  return route === undefined ? key : scopedKey(key, route);
-}
-
-function matchedPattern<Raw>(rule: CompiledRule<Raw>, req: HttpRequest<Raw>): string | undefined {
-  const paths = rule.paths;
-  if (paths === undefined) return undefined;
-  const path = req.path;
-  const ignoreCase = req.caseInsensitive === true;
-  for (let i = 0; i < paths.length; i++) if (paths[i]!(path, ignoreCase)) return rule.patterns![i];
-  return undefined;
 }
 
 function checkCost(v: unknown): number {

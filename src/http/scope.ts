@@ -1,4 +1,6 @@
 import { MAX_KEY_LENGTH } from "../core/limiter.js";
+import type { HttpRequest } from "./request.js";
+import type { CompiledRule } from "./rules.js";
 
 /**
  * What one counter of a rule covers (issue 19 item 4): every request the rule matches ("rule"),
@@ -23,6 +25,30 @@ export function scopedKey(key: string, part: string): string {
   const p = part.length <= MAX_SCOPE_LENGTH && !part.includes("\u0000") ? part : `#${hash(part)}`;
   const k = p.length + 1 + key.length <= MAX_KEY_LENGTH ? key : `#${hash(key)}`;
   return `${p}\u0000${k}`;
+}
+
+/**
+ * The counter key of a rule scoped per path or route: the concrete path, or the framework's
+ * route template, else the rule's path pattern that matched (a rule without `path` then counts
+ * as scope "rule" does).
+ */
+export function counterKey<Raw>(
+  rule: CompiledRule<Raw>,
+  req: HttpRequest<Raw>,
+  key: string,
+): string {
+  if (rule.scope === "path") return scopedKey(key, req.path);
+  const route = req.route ?? matchedPattern(rule, req);
+  return route === undefined ? key : scopedKey(key, route);
+}
+
+function matchedPattern<Raw>(rule: CompiledRule<Raw>, req: HttpRequest<Raw>): string | undefined {
+  const paths = rule.paths;
+  if (paths === undefined) return undefined;
+  const path = req.path;
+  const ignoreCase = req.caseInsensitive === true;
+  for (let i = 0; i < paths.length; i++) if (paths[i]!(path, ignoreCase)) return rule.patterns![i];
+  return undefined;
 }
 
 /** cyrb53: 53 bits, the same on every process and runtime (no node:crypto in the HTTP layer). */
