@@ -149,6 +149,7 @@ const OPTION_KEYS = [
   "shed",
   "onShed",
   "mode",
+  "scope",
   "events",
   "metrics",
   "protect",
@@ -327,6 +328,7 @@ function compile<Raw>(
       // Checked above: a bad one is reported once, as "priority".
       ...(options.priority !== undefined && priority !== undefined ? { priority } : {}),
       ...(options.mode !== undefined ? { mode: options.mode } : {}),
+      ...(options.scope !== undefined ? { scope: options.scope } : {}),
     });
   }
   const compiled = compileRules(

@@ -12,6 +12,7 @@ import type { Identity } from "./identity/types.js";
 import type { PlainResponse } from "./problem.js";
 import type { HttpRequest, HttpResponse, MaybePromise } from "./request.js";
 import type { HttpRule, RuleConcurrency, RuleMode, RulePolicies } from "./rules.js";
+import type { RuleScope } from "./scope.js";
 import type { LoadShedder, Priority, ShedOptions } from "./shedder.js";
 
 /** What `onLimited` receives. */
@@ -93,6 +94,12 @@ export type HttpLimiterOptions<Raw = unknown> = {
    * @default "enforce"
    */
   mode?: RuleMode;
+  /**
+   * The catch-all rule's scope (see HttpRule.scope): "path" counts each path apart, "route" each
+   * route template. Rules set their own.
+   * @default "rule"
+   */
+  scope?: RuleScope;
   /**
    * Where this limiter's events go: one per decision (`decision`, and `limited`, `blocked`,
    * `violation` for refusals) named by the rule, `denied` for the deny list, the store's

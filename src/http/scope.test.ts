@@ -80,6 +80,16 @@ describe("scope", () => {
     expect(Object.keys(await limiter.getKey("192.0.2.1"))).toEqual(["default"]);
   });
 
+  it("the top-level scope is the catch-all's", async () => {
+    const { limiter } = build({ policies: "1/min", scope: "path" });
+    expect(await ok(limiter, req("/x"))).toBe(true);
+    expect(await ok(limiter, req("/y"))).toBe(true);
+    expect(await ok(limiter, req("/x"))).toBe(false);
+    expect(() => createHttpLimiter({ policies: "1/s", scope: "all" as never })).toThrow(
+      /options\.scope/,
+    );
+  });
+
   it("refuses an unknown scope", () => {
     expect(() =>
       createHttpLimiter({ rules: [{ policies: "1/s", scope: "url" as never }] }),
