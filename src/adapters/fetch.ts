@@ -6,40 +6,16 @@ import {
   type HttpRequest,
   holdUntilSent,
   pathOf,
+  type RateLimitInfo,
+  rateLimitInfo,
   runtimeAddress,
   withHeaders,
   withProblems,
 } from "../http/index.js";
-import type { ConfigProblem, Decision } from "../index.js";
-/**
- * The decision where handlers look for it (issue 19, item 1), express-rate-limit's
- * `req.rateLimit` fields plus ours; the numbers are the binding policy's (the one with the least
- * remaining, or the one that refused). The same type and builder are in every HTTP adapter,
- * which import only public entries: they move to throttlekit/http once it exports them.
- */
-export type RateLimitInfo = {
-  /** The binding policy's limit. */
-  readonly limit: number;
-  /** Units in use, this request's charge included when admitted: `limit − remaining`. */
-  readonly used: number;
-  /** Units left. */
-  readonly remaining: number;
-  /** When the binding policy is back to full (the limiter's clock plus `resetMs`); undefined if never. */
-  readonly resetTime: Date | undefined;
-  /** The identity key the request was counted under. */
-  readonly key: string;
-  /** The whole decision: `allowed`, `reason`, `retryAfterMs`, every policy's own view. */
-  readonly decision: Decision;
-};
+import type { ConfigProblem } from "../index.js";
 
-/** The info of an outcome a rule decided; undefined when none did (skipped, exempt, unmatched). */
-function rateLimitInfo(o: HttpOutcome, now: () => number): RateLimitInfo | undefined {
-  const d = o.decision;
-  if (d === undefined || o.key === undefined) return undefined;
-  const resetTime = Number.isFinite(d.resetMs) ? new Date(now() + d.resetMs) : undefined;
-  const { limit, remaining } = d;
-  return { limit, used: limit - remaining, remaining, resetTime, key: o.key, decision: d };
-}
+/** The decision as handlers see it (the shape is throttlekit/http's). */
+export type { RateLimitInfo };
 
 /** The raw objects callbacks see on `req.raw`: the Request and the handler's second argument. */
 export type FetchRaw = { readonly request: Request; readonly context: unknown };

@@ -20,6 +20,7 @@ const AS_IS = [
   "concurrency",
   "priority",
   "mode",
+  "scope",
   "shed",
   "metrics",
 ] as const;
@@ -50,6 +51,7 @@ const RULE_KEYS = [
   "concurrency",
   "priority",
   "mode",
+  "scope",
 ];
 const LIST_KEYS = ["allow", "deny", "refresh"];
 

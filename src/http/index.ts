@@ -12,6 +12,11 @@ export type {
   TrustProxy,
 } from "./client-address.js";
 export {
+  POLICY_CACHE_SIZE,
+  type PolicyFunction,
+  type RequestIdentity,
+} from "./dynamic-policies.js";
+export {
   ceilSeconds,
   HEADER_STYLES,
   type HeaderMap,
@@ -28,6 +33,7 @@ export { type JwksDocument, type JwtOptions, jwt } from "./identity/jwt.js";
 export { type SessionUser, session } from "./identity/session.js";
 export type { Identity, IdentityContext, IdentityResult } from "./identity/types.js";
 export { IdentityError } from "./identity-error.js";
+export type { KeyOptions } from "./key-management.js";
 export type { HttpLists, ListAddOptions } from "./lists.js";
 export type {
   ContinueOutcome,
@@ -58,6 +64,8 @@ export {
   TEMPORARY_REDUCED_CAPACITY_TYPE,
   unauthorizedProblem,
 } from "./problem.js";
+/** The decision where handlers look for it (`req.rateLimit`...), for adapters. */
+export { type RateLimitInfo, rateLimitInfo } from "./rate-limit-info.js";
 export type { ReloadInfo } from "./reload.js";
 export { type HttpRequest, type HttpResponse, isThenable, type MaybePromise } from "./request.js";
 /** The path as the framework routes it: what an adapter puts in `HttpRequest.path`. */
@@ -79,6 +87,7 @@ export type {
   RulePolicies,
 } from "./rules.js";
 export { RULE_MODES } from "./rules.js";
+export { MAX_SCOPE_LENGTH, RULE_SCOPES, type RuleScope } from "./scope.js";
 export { type LoadShedder, PRIORITIES, type Priority, type ShedOptions } from "./shedder.js";
 /** How a framework's own trust-proxy setting differs from throttlekit's (for adapters' warning). */
 export { trustProxyMismatch } from "./trust-proxy-mismatch.js";

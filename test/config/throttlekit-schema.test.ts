@@ -37,6 +37,7 @@ rules:
     cost: 2
     concurrency: { max: 5, leaseMs: 1m }
     mode: shadow
+    scope: path
     identity: ip
   - path: /static/**
     exempt: true
@@ -55,6 +56,7 @@ identityFailures: { limit: 10, window: 1m }
 concurrency: 20
 priority: sheddable
 mode: enforce
+scope: route
 shed: { maxInFlight: 200, reserve: { critical: 0.3 } }
 metrics: true
 `);
@@ -81,6 +83,7 @@ metrics: true
       zone: "api",
       cost: 2,
       mode: "shadow",
+      scope: "path",
       concurrency: { max: 5, leaseMs: "1m" },
     });
     expect(typeof api.identity).toBe("function"); // identity: ip on a rule is ip() with the top level's settings
@@ -90,6 +93,7 @@ metrics: true
     expect(h.deny).toEqual(["198.51.100.0/24"]);
     expect(h.listsRefresh).toBe("10s");
     expect(h.headers).toBe("draft-8");
+    expect(h.scope).toBe("route");
     expect(h.protect).toEqual({
       threshold: 500,
       window: "30s",
