@@ -76,6 +76,18 @@ class ExpressRequest implements HttpRequest<ExpressRaw> {
     return routingPath(this.req.originalUrl || this.req.url);
   }
 
+  /**
+   * The matched route's template, for `scope: "route"`: Express sets `req.route` once a route
+   * matched, so it is there when this middleware runs on a route (`app.get("/items/:id", limit,
+   * handler)`) and undefined for app.use middleware, which runs before any route matched. The
+   * template is relative to its router's mount point; `req.baseUrl` is not put in front, as it
+   * holds the concrete values of a mount path's parameters (one counter per value).
+   */
+  get route(): string | undefined {
+    const path = (this.req.route as { path?: unknown } | undefined)?.path;
+    return typeof path === "string" ? path : undefined;
+  }
+
   /** Express matches regardless of case unless the app enables "case sensitive routing". */
   get caseInsensitive(): boolean {
     return this.req.app?.settings["case sensitive routing"] !== true;

@@ -179,6 +179,11 @@ class FastifyHttpRequest implements HttpRequest<FastifyRaw> {
     return this.router.caseInsensitive;
   }
 
+  /** The matched route's URL as registered, prefix included; undefined for a 404 (no route). */
+  get route(): string | undefined {
+    return this.request.routeOptions.url;
+  }
+
   get remoteAddress(): string | undefined {
     // The socket's peer, not request.ip: forwarding headers are trusted by throttlekit's own
     // trustProxy only, never by Fastify's.

@@ -64,6 +64,17 @@ class HonoRequest implements HttpRequest<HonoRaw> {
     this.raw = { context: c };
   }
 
+  /**
+   * The path this middleware was registered with (`c.req.routePath`): the route's template when
+   * it runs as route middleware (`app.get("/items/:id", limit, handler)`). As app.use middleware
+   * that is its own wildcard ("/*", "/api/*"), not the route that will answer (Hono cannot tell
+   * which of the matched handlers will), so a path with a wildcard is no route.
+   */
+  get route(): string | undefined {
+    const path = this.raw.context.req.routePath;
+    return path.includes("*") ? undefined : path;
+  }
+
   header(name: string): string | undefined {
     return this.raw.context.req.raw.headers.get(name) ?? undefined;
   }

@@ -79,6 +79,17 @@ class KoaRequest implements HttpRequest<KoaRaw> {
     return true;
   }
 
+  /**
+   * The template @koa/router (and koa-router) sets in `ctx._matchedRoute` before a matched
+   * route's middleware runs: there when this middleware is on a route (`router.get("/items/:id",
+   * limit, handler)`), prefix included. Undefined before the router ran (app.use) and for a
+   * RegExp route; a value not starting with "/" (a `router.use` layer's own pattern) is no route.
+   */
+  get route(): string | undefined {
+    const route = (this.ctx as { _matchedRoute?: unknown })._matchedRoute;
+    return typeof route === "string" && route.startsWith("/") ? route : undefined;
+  }
+
   get raw(): KoaRaw {
     this.rawObjects ??= { ctx: this.ctx };
     return this.rawObjects;

@@ -34,7 +34,9 @@
  * 7. answer `/slow?ms=<n>`, for every method, from a handler that awaits
  *    `slow.hold(slowMs(target))` (./slow.ts) and then answers 200 `ok`: a request that stays
  *    in flight until the case lets it go (or `ms` passes), counted by a gauge the cases read
- *    (cases-concurrency.ts).
+ *    (cases-concurrency.ts);
+ * 8. answer `/items/<id>`, for every method, with 200 `ok`: from a route registered as
+ *    `/items/:id` where the framework has a router (cases-route.ts), else from the catch-all.
  *
  * ## The store factory
  *
@@ -52,6 +54,7 @@ import { infoCases } from "./cases-info.js";
 import { keyCases } from "./cases-keys.js";
 import { limitCases } from "./cases-limits.js";
 import { type LoginForm, pathCases } from "./cases-paths.js";
+import { routeCases } from "./cases-route.js";
 import { shadowCases } from "./cases-shadow.js";
 import { slow } from "./slow.js";
 
@@ -73,6 +76,14 @@ export type AdapterRunner = {
    * exactly that (and, given or not, that each of them is limited by a rule on `/login`).
    */
   readonly loginRoutes?: readonly LoginForm[];
+  /**
+   * True when the adapter, as this runner mounts it, fills `req.route` with the framework's
+   * matched template: `GET /items/<id>` then carries "/items/:id" and `/status/<code>`
+   * "/status/:code" (cases-route.ts). False (the default) for app-wide middleware that runs
+   * before the router matched, and for frameworks without a router.
+   * @default false
+   */
+  readonly routeTemplates?: boolean;
 };
 
 /** Makes a fresh store per case. */
@@ -141,6 +152,7 @@ export function adapterContract(runner: AdapterRunner, stores: StoreFactory): vo
     shadowCases({ setup, statusOf, runner });
     keyCases({ setup, statusOf, runner });
     infoCases({ setup, statusOf, runner });
+    routeCases({ setup, statusOf, runner });
   });
 }
 

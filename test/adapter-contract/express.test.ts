@@ -114,6 +114,7 @@ function expressSuite({ major, express, version, anyPath, statusRest, loginRoute
   const perRoute: AdapterRunner = {
     name: `express ${major} (per route)`,
     loginRoutes,
+    routeTemplates: true,
     async start(options) {
       const limit = expressRateLimit(options);
       const app = express();
@@ -122,6 +123,7 @@ function expressSuite({ major, express, version, anyPath, statusRest, loginRoute
       app.all(statusRest, limit, status);
       app.all("/slow", limit, slowly);
       app.all("/info", limit, info);
+      app.all("/items/:id", limit, ok);
       app.all(anyPath, limit, ok);
       app.use(onError);
       return listen(app, limit);

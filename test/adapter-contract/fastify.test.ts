@@ -25,6 +25,7 @@ function routes(app: FastifyInstance): void {
     return "ok";
   });
   app.all("/info", async (req) => infoBody(req.rateLimit));
+  app.all("/items/:id", async () => "ok");
   app.all("/*", async () => "ok");
   app.all("/", async () => "ok");
 }
@@ -39,6 +40,7 @@ async function listen(app: FastifyInstance): Promise<string> {
 /** app.register(fastifyRateLimit, options), every route after it. */
 const fastifyRunner: AdapterRunner = {
   name: "fastify",
+  routeTemplates: true,
   // find-my-way decodes the path and stops at "#"; by default it is case- and slash-sensitive.
   loginRoutes: [
     "/login",

@@ -53,6 +53,23 @@ const honoRunner: AdapterRunner = {
 for (const store of storeFactories) adapterContract(honoRunner, store);
 
 describe("hono adapter", () => {
+  it('as route middleware, scope "route" counts per route template (c.req.routePath)', async () => {
+    const limit = honoRateLimit({ policies: "1/min", scope: "route" });
+    const app = new Hono();
+    app.get("/items/:id", limit, (c) => c.text("ok"));
+    app.get("/users/:id", limit, (c) => c.text("ok"));
+    const s = await serveApp(app, () => limit.limiter.close());
+    try {
+      const status = async (path: string) => (await fetch(`${s.url}${path}`)).status;
+      expect(await status("/items/1")).toBe(200);
+      expect(await status("/items/2")).toBe(429);
+      expect(await status("/users/1")).toBe(200);
+      expect(await status("/users/2")).toBe(429);
+    } finally {
+      await s.close();
+    }
+  });
+
   it("merges the rate-limit headers into a Response the handler builds itself", async () => {
     const limit = honoRateLimit({ policies: "2/min" });
     const app = new Hono();

@@ -140,6 +140,30 @@ function koaSuite({ major, Koa, version }: Major): void {
       expect((await get("/?user=ann")).status).toBe(200);
       expect(seen).toBe("ann");
     });
+    it('scope "route" reads the template @koa/router leaves in ctx._matchedRoute', async () => {
+      // @koa/router is not installed here: this stands in for it, setting what its route
+      // layers set before their middleware runs (the adapter's reading is what is under test).
+      const limit = koaRateLimit({ policies: "1/min", scope: "route" });
+      const app = new Koa();
+      app.use((ctx, next) => {
+        const route = /^\/(items|users)\/[^/]+$/.exec(ctx.path);
+        if (route) Object.assign(ctx, { _matchedRoute: `/${route[1]}/:id` });
+        else if (ctx.path.startsWith("/use/")) Object.assign(ctx, { _matchedRoute: "(.*)" });
+        return next();
+      });
+      app.use(limit);
+      app.use(ok);
+      const server = await listen(app, limit);
+      closers.push(() => server.close());
+      const status = async (path: string) => (await fetch(`${server.url}${path}`)).status;
+      expect(await status("/items/1")).toBe(200);
+      expect(await status("/items/2")).toBe(429);
+      expect(await status("/users/1")).toBe(200);
+      // No template (a router.use layer's pattern, or no router): the rule's, here one counter.
+      expect(await status("/use/1")).toBe(200);
+      expect(await status("/elsewhere")).toBe(429);
+    });
+
     it("warns once (WARN_TK_TRUST_PROXY_MISMATCH) when Koa's app.proxy differs", async () => {
       const warned: string[] = [];
       const logger = { warn: (m: string) => warned.push(m) };
