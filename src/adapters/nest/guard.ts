@@ -7,6 +7,8 @@ import {
 } from "@nestjs/common";
 import { Reflector } from "@nestjs/core";
 import {
+  BoundedMemo,
+  ceilSeconds,
   type HeaderMap,
   type HeaderRenderer,
   headerRenderer,
@@ -33,17 +35,27 @@ import {
 } from "../../index.js";
 import type { NamedPolicy } from "./named-policies.js";
 import { NestRequest, type Target, targetOf, writeHeaders } from "./nest-request.js";
-import type { ThrottlekitConfig } from "./options.js";
+import type { ErrorMessage, ThrottlekitConfig } from "./options.js";
 import type { SkipThrottleMetadata } from "./skip-throttle.js";
 import type { ThrottleMetadata } from "./throttle.js";
 import { ThrottlekitException } from "./throttlekit-exception.js";
 import { SKIP_THROTTLE_METADATA, THROTTLE_METADATA, THROTTLEKIT_CONFIG } from "./tokens.js";
 import { TooManyRequestsError } from "./too-many-requests-error.js";
 
-/** One handler's limits, built on its first request and reused for every later one. */
-type Route = {
+/** One set of limits: a limiter and its header renderer. */
+type Variant = {
   readonly limiter: Limiter;
   readonly render: HeaderRenderer | undefined;
+};
+
+/** One handler's limits, built on its first request and reused for every later one. */
+type Route = Variant & {
+  /** The route's policies, for variants with per-request values. */
+  readonly policies: readonly NamedPolicy[];
+  /** Throttlers whose limit/ttl/blockDuration are functions of the context; empty if none. */
+  readonly dynamic: readonly number[];
+  /** Limiters by resolved values (bounded: the values may depend on the request). */
+  readonly variants: BoundedMemo<string, Variant>;
   /** The route's throttler names, joined by "+" (passed to generateKey). */
   readonly name: string;
   /** The rule its decisions are emitted under: `nest:<Controller>.<handler>`. */
@@ -84,6 +96,13 @@ export class ThrottlekitGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const route = this.route(context.getClass(), context.getHandler());
     if (route === null) return true;
+    const agents = this.config.ignoreUserAgents;
+    if (agents.length > 0 && context.getType() === "http") {
+      const ua = context.getArgByIndex<{ headers?: Record<string, unknown> }>(0)?.headers?.[
+        "user-agent"
+      ];
+      if (typeof ua === "string" && agents.some((a) => a.test(ua))) return true;
+    }
     const skipIf = this.config.skipIf;
     if (skipIf !== undefined) {
       const skip = skipIf(context);
@@ -102,8 +121,9 @@ export class ThrottlekitGuard implements CanActivate {
    */
   protected getTracker(
     req: Record<string, unknown>,
-    _context: ExecutionContext,
+    context: ExecutionContext,
   ): MaybePromise<string | Unlimited> {
+    if (this.config.getTracker !== undefined) return this.config.getTracker(req, context);
     const result = this.config.identity(new NestRequest(req), this.identityContext);
     return isThenable<IdentityResult>(result)
       ? Promise.resolve(result).then(trackerOf)
@@ -115,11 +135,46 @@ export class ThrottlekitGuard implements CanActivate {
    * (`Controller.handler:tracker`); return the tracker alone to share one budget across every
    * handler with the same throttlers. `name` is the route's throttler names joined by "+".
    */
-  protected generateKey(context: ExecutionContext, tracker: string, _name: string): string {
+  protected generateKey(context: ExecutionContext, tracker: string, name: string): string {
+    if (this.config.generateKey !== undefined) {
+      return this.config.generateKey(context, tracker, name);
+    }
     return `${context.getClass().name}.${context.getHandler().name}:${tracker}`;
   }
 
   private limit(context: ExecutionContext, route: Route): boolean | Promise<boolean> {
+    if (route.dynamic.length > 0) {
+      return this.variantOf(context, route).then((v) => this.limitWith(context, route, v));
+    }
+    return this.limitWith(context, route, route);
+  }
+
+  /** The limiter for this request's values of function-valued limit/ttl/blockDuration. */
+  private async variantOf(context: ExecutionContext, route: Route): Promise<Variant> {
+    const policies = [...route.policies];
+    for (const i of route.dynamic) {
+      const { dynamic, ...p } = policies[i]!;
+      const limit = dynamic?.limit === undefined ? p.limit : await dynamic.limit(context);
+      const window = dynamic?.ttl === undefined ? p.window : await dynamic.ttl(context);
+      const block =
+        dynamic?.blockDuration === undefined ? p.blockFor : await dynamic.blockDuration(context);
+      const { blockFor: _, ...rest } = p;
+      policies[i] = { ...rest, limit, window, ...(block ? { blockFor: block } : {}) };
+    }
+    const id = route.dynamic
+      .map((i) => {
+        const p = policies[i]!;
+        return `${p.limit}/${String(p.window)}/${String(p.blockFor ?? 0)}`;
+      })
+      .join(",");
+    return route.variants.get(id) ?? route.variants.remember(id, this.variant(policies));
+  }
+
+  private limitWith(
+    context: ExecutionContext,
+    route: Route,
+    variant: Variant,
+  ): boolean | Promise<boolean> {
     const target = targetOf(context);
     if (target === undefined) return true;
     let tracker: MaybePromise<string | Unlimited>;
@@ -130,27 +185,28 @@ export class ThrottlekitGuard implements CanActivate {
     }
     if (isThenable<string | Unlimited>(tracker)) {
       return Promise.resolve(tracker).then(
-        (t) => this.charge(context, route, target, t),
+        (t) => this.charge(context, route, variant, target, t),
         (error) => this.identityFailed(target, error),
       );
     }
-    return this.charge(context, route, target, tracker);
+    return this.charge(context, route, variant, target, tracker);
   }
 
   private charge(
     context: ExecutionContext,
     route: Route,
+    variant: Variant,
     target: Target,
     tracker: string | Unlimited,
   ): boolean | Promise<boolean> {
     if (tracker === UNLIMITED) return true;
     const key = this.generateKey(context, tracker, route.name);
     const events = this.config.events;
+    const limiter = variant.limiter;
+    const decide = (d: Decision) => this.decide(context, target, variant, d, tracker, key);
     if (!events.active) {
-      if (route.limiter.canConsumeSync) {
-        return this.decide(target, route, route.limiter.consumeSync(key));
-      }
-      return route.limiter.consume(key).then((d) => this.decide(target, route, d));
+      if (limiter.canConsumeSync) return decide(limiter.consumeSync(key));
+      return limiter.consume(key).then(decide);
     }
     // The limiter is silent (its key is generateKey's): the guard reports under the tracker.
     const start = events.timing ? performance.now() : 0;
@@ -159,14 +215,19 @@ export class ThrottlekitGuard implements CanActivate {
       emitDecision(events, this.identityContext.now(), route.rule, tracker, 1, d, false, ms);
       return d;
     };
-    if (route.limiter.canConsumeSync) {
-      return this.decide(target, route, report(route.limiter.consumeSync(key)));
-    }
-    return route.limiter.consume(key).then((d) => this.decide(target, route, report(d)));
+    if (limiter.canConsumeSync) return decide(report(limiter.consumeSync(key)));
+    return limiter.consume(key).then((d) => decide(report(d)));
   }
 
-  private decide(target: Target, route: Route, d: Decision): boolean {
-    const render = route.render;
+  private decide(
+    context: ExecutionContext,
+    target: Target,
+    variant: Variant,
+    d: Decision,
+    tracker: string,
+    key: string,
+  ): boolean {
+    const render = variant.render;
     if (d.allowed) {
       if (render !== undefined && target.res !== undefined) {
         writeHeaders(target.res, render(d));
@@ -177,7 +238,15 @@ export class ThrottlekitGuard implements CanActivate {
     const headers: HeaderMap = render === undefined ? {} : render(d);
     if (retryAfter !== undefined) headers["Retry-After"] = String(retryAfter);
     // A store outage's refusal is a 503 temporary-reduced-capacity (issue 13, item 4).
-    const problem = rejectedProblem(d, retryAfter, headers);
+    const problem = withMessage(
+      rejectedProblem(d, retryAfter, headers),
+      this.config.errorMessage,
+      context,
+      d,
+      tracker,
+      key,
+      retryAfter,
+    );
     if (target.kind === "graphql") {
       // The HTTP status stays 200 (GraphQL over HTTP); the headers still tell clients when.
       writeHeaders(target.res, headers);
@@ -241,7 +310,13 @@ export class ThrottlekitGuard implements CanActivate {
         : typeof classSkip === "boolean"
           ? classSkip
           : false;
-    if (skipAll) return null;
+    // A skipped class whose method says { name: false } keeps only those throttlers
+    // (@nestjs/throttler's `@SkipThrottle({ default: false })`).
+    const keepOnly =
+      classSkip === true && typeof handlerSkip === "object"
+        ? Object.keys(handlerSkip).filter((n) => handlerSkip[n] === false)
+        : undefined;
+    if (keepOnly === undefined ? skipAll : keepOnly.length === 0) return null;
     const skipNamed: Record<string, boolean> = {
       ...(typeof classSkip === "object" && handlerSkip !== false ? classSkip : {}),
       ...(typeof handlerSkip === "object" ? handlerSkip : {}),
@@ -257,10 +332,29 @@ export class ThrottlekitGuard implements CanActivate {
       for (const p of meta.policies) set.set(p.name, p);
     }
     for (const name in skipNamed) if (skipNamed[name] === true) set.delete(name);
+    if (keepOnly !== undefined) {
+      for (const name of [...set.keys()]) if (!keepOnly.includes(name)) set.delete(name);
+    }
     if (set.size === 0) return null;
-    const { store, prefix, clock } = this.config;
+    const policies = [...set.values()];
+    const dynamic: number[] = [];
+    policies.forEach((p, i) => {
+      if (p.dynamic !== undefined) dynamic.push(i);
+    });
+    return {
+      ...this.variant(policies),
+      policies,
+      dynamic,
+      variants: new BoundedMemo(256),
+      name: [...set.keys()].join("+"),
+      rule: ruleOf(cls, handler),
+    };
+  }
+
+  private variant(named: readonly NamedPolicy[]): Variant {
+    const { store, prefix, clock, headers } = this.config;
     const limiter = createLimiter({
-      policies: [...set.values()],
+      policies: named.map(({ dynamic: _, ...p }) => p),
       store,
       prefix,
       events: SILENT_EVENTS,
@@ -268,9 +362,10 @@ export class ThrottlekitGuard implements CanActivate {
     });
     return {
       limiter,
-      render: headerRenderer(this.config.headers, limiter.policies, this.identityContext.now),
-      name: [...set.keys()].join("+"),
-      rule: ruleOf(cls, handler),
+      render:
+        headers === "throttler"
+          ? throttlerHeaders
+          : headerRenderer(headers, limiter.policies, this.identityContext.now),
     };
   }
 }
@@ -306,6 +401,55 @@ function trackerOf(result: IdentityResult): string | Unlimited {
       expected: "a key string, { key, group? } or UNLIMITED",
     },
   ]);
+}
+
+/**
+ * @nestjs/throttler's headers: per throttler `X-RateLimit-Limit`, `-Remaining`, `-Reset`
+ * (seconds until its window ends), suffixed `-<name>` unless the throttler is "default"; on a
+ * refusal `Retry-After-<name>` for each refusing named throttler (Retry-After itself is the
+ * guard's, as for every style).
+ */
+function throttlerHeaders(d: Decision): HeaderMap {
+  const out: HeaderMap = {};
+  for (const p of d.policies) {
+    const name = p.policy.name;
+    const suffix = name === "default" ? "" : `-${name}`;
+    out[`X-RateLimit-Limit${suffix}`] = String(p.limit);
+    out[`X-RateLimit-Remaining${suffix}`] = String(p.remaining);
+    out[`X-RateLimit-Reset${suffix}`] = String(ceilSeconds(p.resetMs));
+    if (!p.allowed && suffix !== "") {
+      out[`Retry-After${suffix}`] = String(ceilSeconds(p.retryAfterMs));
+    }
+  }
+  return out;
+}
+
+/** Replaces the problem's detail with the errorMessage option's text. */
+function withMessage(
+  problem: PlainResponse,
+  message: ErrorMessage | undefined,
+  context: ExecutionContext,
+  d: Decision,
+  tracker: string,
+  key: string,
+  retryAfter: number | undefined,
+): PlainResponse {
+  if (message === undefined || d.reason === "degraded") return problem;
+  const detail =
+    typeof message === "string"
+      ? message
+      : message(context, {
+          limit: d.limit,
+          ttl: d.policy.windowMs,
+          name: d.policy.name,
+          tracker,
+          key,
+          timeToBlockExpire: retryAfter ?? 0,
+          totalHits: d.limit - d.remaining + (d.allowed ? 0 : 1),
+          isBlocked: !d.allowed,
+        });
+  const body = { ...(JSON.parse(problem.body!) as ProblemDetails), detail };
+  return { ...problem, body: JSON.stringify(body) };
 }
 
 function detailOf(problem: PlainResponse): string {

@@ -5,12 +5,34 @@
  */
 export { ThrottlekitExceptionFilter } from "./exception-filter.js";
 export { ThrottlekitGuard } from "./guard.js";
-export { ThrottlekitModule, type ThrottlekitModuleAsyncOptions } from "./module.js";
+export {
+  ThrottlekitModule,
+  type ThrottlekitModuleAsyncOptions,
+  type ThrottlerOptionsFactory,
+} from "./module.js";
 export type { NamedPolicies, NamedPolicy } from "./named-policies.js";
-export type { ThrottlekitConfig, ThrottlekitModuleOptions } from "./options.js";
+export type {
+  ErrorMessage,
+  GenerateKey,
+  GetTracker,
+  NestHeaderStyle,
+  ThrottlekitConfig,
+  ThrottlekitModuleInput,
+  ThrottlekitModuleOptions,
+  ThrottlerLimitDetail,
+} from "./options.js";
 export { SkipThrottle, type SkipThrottleMetadata } from "./skip-throttle.js";
 export { Throttle, type ThrottleMetadata } from "./throttle.js";
 export { ThrottlekitException } from "./throttlekit-exception.js";
+export {
+  days,
+  hours,
+  minutes,
+  type Resolvable,
+  seconds,
+  type ThrottlerOptions,
+  weeks,
+} from "./throttler-compat.js";
 export {
   SKIP_THROTTLE_METADATA,
   THROTTLE_METADATA,

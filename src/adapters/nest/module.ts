@@ -5,13 +5,11 @@ import {
   type ModuleMetadata,
   type OnApplicationShutdown,
   type Provider,
+  type Type,
 } from "@nestjs/common";
+import { ConfigError } from "../../index.js";
 import { ThrottlekitGuard } from "./guard.js";
-import {
-  resolveOptions,
-  type ThrottlekitConfig,
-  type ThrottlekitModuleOptions,
-} from "./options.js";
+import { resolveOptions, type ThrottlekitConfig, type ThrottlekitModuleInput } from "./options.js";
 import {
   THROTTLEKIT_CONFIG,
   THROTTLEKIT_EVENTS,
@@ -19,14 +17,26 @@ import {
   THROTTLEKIT_OPTIONS,
 } from "./tokens.js";
 
-/** forRootAsync's options: Nest's usual factory provider. */
+/** A class forRootAsync's useClass / useExisting names (@nestjs/throttler's ThrottlerOptionsFactory). */
+export interface ThrottlerOptionsFactory {
+  createThrottlerOptions(): ThrottlekitModuleInput | Promise<ThrottlekitModuleInput>;
+}
+
+/**
+ * forRootAsync's options: Nest's usual async provider, as @nestjs/throttler takes it: exactly
+ * one of `useFactory` (with `inject`), `useClass` or `useExisting`.
+ */
 export type ThrottlekitModuleAsyncOptions = {
   /** Modules whose providers the factory injects (e.g. ConfigModule). */
   imports?: ModuleMetadata["imports"];
   /** Tokens passed to useFactory, in order. Always explicit: no decorator metadata needed. */
   // biome-ignore lint/suspicious/noExplicitAny: Nest's own injection token type.
   inject?: any[];
-  useFactory: (...args: never[]) => ThrottlekitModuleOptions | Promise<ThrottlekitModuleOptions>;
+  useFactory?: (...args: never[]) => ThrottlekitModuleInput | Promise<ThrottlekitModuleInput>;
+  /** A class the module instantiates (with its own injections) and asks for the options. */
+  useClass?: Type<ThrottlerOptionsFactory>;
+  /** A provider already registered (in `imports`) that gives the options. */
+  useExisting?: Type<ThrottlerOptionsFactory>;
 };
 
 /**
@@ -45,22 +55,38 @@ export type ThrottlekitModuleAsyncOptions = {
 export class ThrottlekitModule implements OnApplicationShutdown {
   constructor(private readonly config: ThrottlekitConfig) {}
 
-  static forRoot(options: ThrottlekitModuleOptions): DynamicModule {
+  /** Options, or @nestjs/throttler's array of throttlers `[{ name?, ttl, limit }]` (ttl in ms). */
+  static forRoot(options: ThrottlekitModuleInput): DynamicModule {
     return ThrottlekitModule.dynamic([{ provide: THROTTLEKIT_OPTIONS, useValue: options }], []);
   }
 
   /** @example ThrottlekitModule.forRootAsync({ imports: [ConfigModule], inject: [ConfigService], useFactory: (c) => ({ throttlers: c.get("LIMIT") }) }) */
   static forRootAsync(options: ThrottlekitModuleAsyncOptions): DynamicModule {
-    return ThrottlekitModule.dynamic(
-      [
+    const { useFactory, useClass, useExisting } = options;
+    const given = [useFactory, useClass, useExisting].filter((u) => u !== undefined).length;
+    if (given !== 1) {
+      throw new ConfigError([
         {
-          provide: THROTTLEKIT_OPTIONS,
-          useFactory: options.useFactory as (...args: unknown[]) => unknown,
-          inject: options.inject ?? [],
+          option: "ThrottlekitModule.forRootAsync",
+          received: options,
+          expected: "exactly one of useFactory, useClass or useExisting",
         },
-      ],
-      options.imports ?? [],
-    );
+      ]);
+    }
+    const ask = (f: ThrottlerOptionsFactory) => f.createThrottlerOptions();
+    const providers: Provider[] =
+      useFactory !== undefined
+        ? [
+            {
+              provide: THROTTLEKIT_OPTIONS,
+              useFactory: useFactory as (...args: unknown[]) => unknown,
+              inject: options.inject ?? [],
+            },
+          ]
+        : useClass !== undefined
+          ? [useClass, { provide: THROTTLEKIT_OPTIONS, useFactory: ask, inject: [useClass] }]
+          : [{ provide: THROTTLEKIT_OPTIONS, useFactory: ask, inject: [useExisting!] }];
+    return ThrottlekitModule.dynamic(providers, options.imports ?? []);
   }
 
   private static dynamic(

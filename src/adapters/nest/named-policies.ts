@@ -4,12 +4,65 @@ import {
   type ProblemList,
   parsePolicies,
 } from "../../index.js";
+import {
+  type DynamicThrottler,
+  fromThrottler,
+  isThrottlerShape,
+  type ThrottlerOptions,
+} from "./throttler-compat.js";
 
-/** Throttlers by name: `{ short: "3/s", long: { limit: 100, window: "1m" } }`. */
-export type NamedPolicies = Readonly<Record<string, PolicyInput>>;
+/**
+ * Throttlers by name: `{ short: "3/s", long: { limit: 100, window: "1m" } }`, or in
+ * @nestjs/throttler's shape `{ short: { limit: 3, ttl: 1000 } }` (ttl in ms).
+ */
+export type NamedPolicies = Readonly<Record<string, PolicyInput | Omit<ThrottlerOptions, "name">>>;
 
-/** A policy input, normalised to options carrying its throttler's name. */
-export type NamedPolicy = PolicyOptions & { readonly name: string };
+/**
+ * A policy input, normalised to options carrying its throttler's name. `dynamic` holds the
+ * values @nestjs/throttler-style throttlers compute per request (never passed to the limiter).
+ */
+export type NamedPolicy = PolicyOptions & {
+  readonly name: string;
+  readonly dynamic?: DynamicThrottler;
+};
+
+/**
+ * @nestjs/throttler's `[{ name?, ttl, limit, blockDuration? }]` (ttl in ms): fixed windows from
+ * each client's first request, named "default" unless named.
+ */
+export function throttlerList(
+  input: readonly ThrottlerOptions[],
+  option: string,
+  problems: ProblemList,
+): NamedPolicy[] {
+  const out: NamedPolicy[] = [];
+  const seen = new Set<string>();
+  input.forEach((item, i) => {
+    const where = `${option}[${i}]`;
+    if (!isThrottlerShape(item)) {
+      problems.add(where, item, "{ name?, ttl, limit, blockDuration? } (ttl in milliseconds)");
+      return;
+    }
+    const name = item.name ?? "default";
+    if (typeof name !== "string" || !NAME.test(name)) {
+      problems.add(
+        `${where}.name`,
+        name,
+        "a name of 1 to 64 characters: letters, digits, _ . : / -",
+      );
+      return;
+    }
+    if (seen.has(name)) {
+      problems.add(`${where}.name`, name, "a name no other throttler has");
+      return;
+    }
+    seen.add(name);
+    const p = fromThrottler(item, where, problems);
+    if (p !== undefined) out.push({ ...p, algorithm: "fixed-window", name });
+  });
+  if (input.length === 0) problems.add(option, input, "at least one throttler");
+  return out;
+}
 
 /** Throttler names end up in store keys and headers (as sf-strings): keep them plain. */
 const NAME = /^[\w.:/-]{1,64}$/;
@@ -77,6 +130,14 @@ function nameOne(
   where: string,
   problems: ProblemList,
 ): NamedPolicy | undefined {
+  if (isThrottlerShape(input)) {
+    if ("name" in input) {
+      problems.add(`${where}.name`, input.name, "no name: the key names the throttler");
+      return undefined;
+    }
+    const p = fromThrottler(input, where, problems);
+    return p === undefined ? undefined : { ...p, algorithm: "fixed-window", name };
+  }
   try {
     const p = parsePolicies(input, where)[0]!;
     if (typeof input === "string") return { limit: p.limit, window: p.windowMs, name };

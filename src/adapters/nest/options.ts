@@ -8,6 +8,7 @@ import {
   type MaybePromise,
   type ProxyHeader,
   type TrustProxy,
+  type Unlimited,
 } from "../../http/index.js";
 import {
   ConfigError,
@@ -27,7 +28,47 @@ import {
   type NamedPolicies,
   type NamedPolicy,
   namePolicies,
+  throttlerList,
 } from "./named-policies.js";
+import { isThrottlerShape, type ThrottlerOptions } from "./throttler-compat.js";
+
+/**
+ * Rate-limit header fields: throttlekit/http's styles, or "throttler" for @nestjs/throttler's
+ * `X-RateLimit-Limit`, `-Remaining`, `-Reset` (seconds) and, on 429, `Retry-After`, one set per
+ * throttler, suffixed `-<name>` for every throttler not named "default".
+ */
+export type NestHeaderStyle = HeaderStyle | "throttler";
+
+/** What a limited request's message says (@nestjs/throttler's `errorMessage`). */
+export type ErrorMessage =
+  | string
+  | ((context: ExecutionContext, detail: ThrottlerLimitDetail) => string);
+
+/** The refusal, as @nestjs/throttler's errorMessage function receives it. */
+export type ThrottlerLimitDetail = {
+  /** The binding throttler's limit, window (ms) and name. */
+  readonly limit: number;
+  readonly ttl: number;
+  readonly name: string;
+  /** The client's tracker (getTracker's answer) and the store key (generateKey's). */
+  readonly tracker: string;
+  readonly key: string;
+  /** Seconds until the request may be retried (Retry-After). */
+  readonly timeToBlockExpire: number;
+  /** Requests counted in the binding throttler's window. */
+  readonly totalHits: number;
+  readonly isBlocked: boolean;
+};
+
+/** @nestjs/throttler's getTracker option: who the client is. */
+export type GetTracker = (
+  // biome-ignore lint/suspicious/noExplicitAny: the platform's request, as @nestjs/throttler types it.
+  req: Record<string, any>,
+  context: ExecutionContext,
+) => MaybePromise<string | Unlimited>;
+
+/** @nestjs/throttler's generateKey option: the store key for a client on a handler. */
+export type GenerateKey = (context: ExecutionContext, tracker: string, name: string) => string;
 
 /**
  * Options of ThrottlekitModule.forRoot (or what forRootAsync's factory returns). Validated once
@@ -39,7 +80,7 @@ export type ThrottlekitModuleOptions = {
    * @Throttle() can override by name) or a plain policy list. All of a route's throttlers are
    * one all-or-nothing decision: a request rejected by one is charged to none.
    */
-  throttlers: NamedPolicies | PolicyInput | readonly PolicyInput[];
+  throttlers: NamedPolicies | PolicyInput | readonly PolicyInput[] | readonly ThrottlerOptions[];
   /** Where counters live (memoryStore(), redisStore({ client })...). @default memoryStore() */
   store?: Store;
   /** Namespace in the store. @default "tk:nest" */
@@ -65,10 +106,25 @@ export type ThrottlekitModuleOptions = {
   ipv6Prefix?: number;
   /** IPv4 clients are counted per network of this prefix. @default 32 */
   ipv4Prefix?: number;
-  /** Rate-limit header fields (throttlekit/http's styles), or false. Retry-After is always sent on 429. @default "draft-10" */
-  headers?: HeaderStyle | false;
+  /**
+   * Rate-limit header fields (throttlekit/http's styles, or "throttler" for @nestjs/throttler's
+   * per-throttler X-RateLimit-*), or false. Retry-After is always sent on 429.
+   * @default "throttler" when `throttlers` is in @nestjs/throttler's shape, else "draft-10"
+   */
+  headers?: NestHeaderStyle | false;
   /** Requests to leave alone (no counting, no headers), decided per request. @default undefined */
   skipIf?: (context: ExecutionContext) => MaybePromise<boolean>;
+  /** Requests whose User-Agent matches one of these are left alone (crawlers). @default [] */
+  ignoreUserAgents?: readonly RegExp[];
+  /** The refusal's message (the problem's `detail`). @default the quota-exceeded problem's */
+  errorMessage?: ErrorMessage;
+  /**
+   * Who the client is, instead of `identity` (the shape of @nestjs/throttler's option). A guard
+   * subclass's getTracker overrides it. @default the identity's key
+   */
+  getTracker?: GetTracker;
+  /** The store key of a client on a handler (a guard subclass's generateKey overrides it). */
+  generateKey?: GenerateKey;
   /**
    * Where every guarded decision goes (one `decision` per request, `limited`, `blocked` and
    * `violation` for refusals, rule `nest:<Controller>.<handler>`, key the tracker), with the
@@ -93,8 +149,12 @@ export type ThrottlekitConfig = {
   readonly prefix: string;
   readonly clock: (() => number) | undefined;
   readonly identity: Identity;
-  readonly headers: HeaderStyle | false;
+  readonly headers: NestHeaderStyle | false;
   readonly skipIf: ((context: ExecutionContext) => MaybePromise<boolean>) | undefined;
+  readonly ignoreUserAgents: readonly RegExp[];
+  readonly errorMessage: ErrorMessage | undefined;
+  readonly getTracker: GetTracker | undefined;
+  readonly generateKey: GenerateKey | undefined;
   readonly events: EventHub;
   /** The `metrics` option's collector; undefined when it is off. */
   readonly metrics: Metrics | undefined;
@@ -112,22 +172,35 @@ const KEYS = [
   "ipv4Prefix",
   "headers",
   "skipIf",
+  "ignoreUserAgents",
+  "errorMessage",
+  "getTracker",
+  "generateKey",
   "events",
   "metrics",
 ] as const;
 
+/** forRoot's input: throttlekit's options, or @nestjs/throttler's array of throttlers. */
+export type ThrottlekitModuleInput = ThrottlekitModuleOptions | readonly ThrottlerOptions[];
+
 /** Validates the module options all at once and applies defaults. */
-export function resolveOptions(options: ThrottlekitModuleOptions): ThrottlekitConfig {
+export function resolveOptions(input: ThrottlekitModuleInput): ThrottlekitConfig {
   const problems = new ProblemList();
+  // @nestjs/throttler's forRoot([{ ttl, limit }]) is forRoot({ throttlers: [...] }).
+  const options: ThrottlekitModuleOptions = Array.isArray(input)
+    ? { throttlers: input as readonly ThrottlerOptions[] }
+    : (input as ThrottlekitModuleOptions);
   if (typeof options !== "object" || options === null) {
     problems.add("ThrottlekitModule options", options, "an object { throttlers, store?, ... }");
     problems.throwIfAny();
   }
   problems.unknownKeys(options, KEYS);
   const t = options.throttlers;
-  const throttlers =
-    typeof t !== "string" && !Array.isArray(t) && isNamedPolicies(t)
-      ? namePolicies(t, "throttlers", problems)
+  const nestShaped = Array.isArray(t) && t.some(isThrottlerShape);
+  const throttlers = nestShaped
+    ? throttlerList(t as readonly ThrottlerOptions[], "throttlers", problems)
+    : typeof t !== "string" && !Array.isArray(t) && isNamedPolicies(t)
+      ? namePolicies(t as NamedPolicies, "throttlers", problems)
       : listPolicies(t as PolicyInput | readonly PolicyInput[], "throttlers", problems);
   const prefix = options.prefix ?? "tk:nest";
   if (typeof prefix !== "string" || prefix.length === 0 || prefix.length > 128) {
@@ -143,12 +216,29 @@ export function resolveOptions(options: ThrottlekitModuleOptions): ThrottlekitCo
   ) {
     problems.add("store", store, "a Store such as memoryStore() or redisStore({ client })");
   }
-  const headers = options.headers ?? "draft-10";
-  if (headers !== false && !HEADER_STYLES.includes(headers)) {
-    problems.add("headers", options.headers, `false or one of ${HEADER_STYLES.join(", ")}`);
+  const headers = options.headers ?? (nestShaped ? "throttler" : "draft-10");
+  if (headers !== false && headers !== "throttler" && !HEADER_STYLES.includes(headers)) {
+    problems.add(
+      "headers",
+      options.headers,
+      `false, "throttler" or one of ${HEADER_STYLES.join(", ")}`,
+    );
   }
-  if (options.skipIf !== undefined && typeof options.skipIf !== "function") {
-    problems.add("skipIf", options.skipIf, "a function (context) => boolean");
+  for (const key of ["skipIf", "getTracker", "generateKey"] as const) {
+    if (options[key] !== undefined && typeof options[key] !== "function") {
+      problems.add(key, options[key], "a function");
+    }
+  }
+  const agents = options.ignoreUserAgents ?? [];
+  if (!Array.isArray(agents) || !agents.every((a) => a instanceof RegExp)) {
+    problems.add("ignoreUserAgents", options.ignoreUserAgents, "an array of RegExp");
+  }
+  const message = options.errorMessage;
+  if (message !== undefined && typeof message !== "string" && typeof message !== "function") {
+    problems.add("errorMessage", message, "a string or (context, detail) => string");
+  }
+  if (options.getTracker !== undefined && options.identity !== undefined) {
+    problems.add("getTracker", options.getTracker, "either getTracker or identity, not both");
   }
   let identity = options.identity;
   if (identity !== undefined && typeof identity !== "function") {
@@ -218,6 +308,13 @@ export function resolveOptions(options: ThrottlekitModuleOptions): ThrottlekitCo
     identity: identity!,
     headers,
     skipIf: options.skipIf,
+    // Global flags (g, y) would make test() stateful between requests.
+    ignoreUserAgents: (agents as readonly RegExp[]).map((a) =>
+      a.global || a.sticky ? new RegExp(a.source, a.flags.replace(/[gy]/g, "")) : a,
+    ),
+    errorMessage: message,
+    getTracker: options.getTracker,
+    generateKey: options.generateKey,
     events,
     metrics,
   };

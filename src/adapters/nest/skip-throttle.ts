@@ -8,7 +8,9 @@ export type SkipThrottleMetadata = boolean | Readonly<Record<string, boolean>>;
 /**
  * Leaves a controller or a handler unlimited. On a method, `SkipThrottle(false)` limits it
  * again inside a skipped class. `SkipThrottle({ short: true })` drops only the named
- * throttlers (a method's entries override its class's).
+ * throttlers (a method's entries override its class's); inside a skipped class, a method's
+ * `SkipThrottle({ default: false })` limits it again by those throttlers (@nestjs/throttler's
+ * form).
  *
  * @default skip true
  * @example
