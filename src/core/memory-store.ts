@@ -92,13 +92,32 @@ export interface MemoryStore extends Store {
   readonly maxKeys: number;
 }
 
-/** The registry of bindings (one per prefix + policies) and the room they share. */
+/** Bindings of other limiters a binding taking its first key sweeps (see `hold`). */
+const SWEEP_BINDINGS = 2;
+
+/**
+ * The registry of bindings (one per prefix + policies) and the room they share.
+ *
+ * Bindings are bounded (docs/memory-store.md, "Bindings"): a policy function may mint one per
+ * distinct limit a client asks for. The registry holds each binding weakly, and strongly only
+ * while it holds a key (`held`): a binding goes once no limiter uses it and its keys are gone,
+ * never while a key of it is live, and two binds of one prefix and policies get the same
+ * binding as long as either can still see it. Held bindings are at most `maxKeys`; each new one
+ * sweeps a few others, so those nobody decides with any more give their rested keys back.
+ */
 class InMemoryStore implements MemoryStore, Room {
   readonly name = "memory";
   /** Allow and deny lists, shared by every limiter (and HTTP limiter) using this store. */
   readonly lists = memoryLists();
   size = 0;
-  private readonly bindings = new Map<string, MemoryBinding>();
+  private readonly bindings = new Map<string, WeakRef<MemoryBinding>>();
+  /** The bindings holding at least one key, in the order they took their first. */
+  private readonly held = new Set<MemoryBinding>();
+  private heldSweep: Iterator<MemoryBinding> | undefined;
+  /** Forgets the entry of a binding the garbage collector took (unless rebound since). */
+  private readonly finalizer = new FinalizationRegistry<string>((id) => {
+    if (this.bindings.get(id)?.deref() === undefined) this.bindings.delete(id);
+  });
   /** Lease tables of createConcurrencyLimiter, one per namespace; each key counts as one. */
   private readonly leases = new Map<string, MemoryConcurrency>();
 
@@ -111,12 +130,38 @@ class InMemoryStore implements MemoryStore, Room {
   bind(namespace: string, policies: readonly Policy[]): StoreBinding {
     // Limiters with the same prefix and policies share state, as they would in Redis.
     const id = `${namespace}\u0000${policies.map((p) => p.id).join("\u0000")}`;
-    let binding = this.bindings.get(id);
+    let binding = this.bindings.get(id)?.deref();
     if (binding === undefined) {
       binding = new MemoryBinding(this, policies);
-      this.bindings.set(id, binding);
+      this.bindings.set(id, new WeakRef(binding));
+      this.finalizer.register(binding, id);
     }
     return binding;
+  }
+
+  /** Bindings registered now (a collected one counts until its finalizer has run). */
+  get bindingCount(): number {
+    return this.bindings.size;
+  }
+
+  /** Bindings holding a key, hence kept alive by the store: at most `maxKeys`. */
+  get heldCount(): number {
+    return this.held.size;
+  }
+
+  hold(binding: MemoryBinding, t: number): void {
+    // Sweeps before adding, so a binding never sweeps itself here.
+    for (let i = 0; i < SWEEP_BINDINGS && this.held.size > 0; i++) {
+      this.heldSweep ??= this.held.values();
+      const next = this.heldSweep.next();
+      if (next.done) this.heldSweep = undefined;
+      else next.value.sweep(t);
+    }
+    this.held.add(binding);
+  }
+
+  release(binding: MemoryBinding): void {
+    this.held.delete(binding);
   }
 
   concurrency(namespace: string): ConcurrencyBinding {
@@ -176,18 +221,21 @@ class InMemoryStore implements MemoryStore, Room {
     evict: (b: MemoryBinding) => boolean,
   ): boolean {
     if (asking !== undefined && evict(asking)) return true;
-    for (const b of this.bindings.values()) if (b !== asking && evict(b)) return true;
+    // Only bindings holding keys have any to free.
+    for (const b of this.held) if (b !== asking && evict(b)) return true;
     return false;
   }
 
   fullRetryMs(t: number): number {
     let soonest = Number.POSITIVE_INFINITY;
-    for (const b of this.bindings.values()) soonest = Math.min(soonest, b.blocks.soonestEnd());
+    for (const b of this.held) soonest = Math.min(soonest, b.blocks.soonestEnd());
     return soonest === Number.POSITIVE_INFINITY ? 1000 : soonest - t;
   }
 
   async close(): Promise<void> {
     this.bindings.clear();
+    this.held.clear();
+    this.heldSweep = undefined;
     for (const table of this.leases.values()) table.clear();
     this.leases.clear();
     this.size = 0;

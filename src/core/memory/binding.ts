@@ -20,6 +20,40 @@ export interface Room extends KeyCount {
   makeRoom(t: number, asking: MemoryBinding | undefined, forBlock: boolean): boolean;
   /** How long a refused newcomer should wait: until the soonest block held ends. */
   fullRetryMs(t: number): number;
+  /**
+   * `binding` holds its first key (counter, block or history): the store keeps it alive until
+   * it holds none, whether or not a limiter still does. `t` lets the store sweep idle bindings.
+   */
+  hold(binding: MemoryBinding, t: number): void;
+  /** `binding` holds no key any more: only the limiters using it keep it alive now. */
+  release(binding: MemoryBinding): void;
+}
+
+/**
+ * A binding's share of the store's key count. The tables count their keys through it; it tells
+ * the store when the binding starts and stops holding any, so the store holds strongly exactly
+ * the bindings with state (memory-store.ts). `t` is the time of the decision adding a key.
+ */
+class BindingKeys implements KeyCount {
+  /** Keys of this binding: rows, blocks and escalation histories. */
+  held = 0;
+  t = 0;
+  binding!: MemoryBinding;
+
+  constructor(private readonly room: Room) {}
+
+  get size(): number {
+    return this.room.size;
+  }
+
+  set size(value: number) {
+    const delta = value - this.room.size;
+    this.room.size = value;
+    const before = this.held;
+    this.held += delta;
+    if (before === 0 && this.held > 0) this.room.hold(this.binding, this.t);
+    else if (before > 0 && this.held === 0) this.room.release(this.binding);
+  }
 }
 
 /**
@@ -37,14 +71,18 @@ export class MemoryBinding extends RowTable implements StoreBinding {
   private ops = 0;
   /** Set when the binding has exactly one fixed-width policy: the fast path. */
   private readonly solo: RowAlgorithm | undefined;
+  private readonly keys: BindingKeys;
 
   constructor(
     private readonly room: Room,
     policies: readonly Policy[],
   ) {
-    super(room, policies);
-    this.blocks = new BlockTable(room);
-    this.escalations = new EscalationTable(room, policies);
+    super(new BindingKeys(room), policies);
+    const keys = this.count as BindingKeys;
+    keys.binding = this;
+    this.keys = keys;
+    this.blocks = new BlockTable(keys);
+    this.escalations = new EscalationTable(keys, policies);
     this.pending = policies.map(() => 0);
     this.verdicts = policies.map(() => emptyVerdict());
     const only = this.algs[0]!;
@@ -219,6 +257,7 @@ export class MemoryBinding extends RowTable implements StoreBinding {
     ) {
       return; // nothing held could go: only possible in a store that holds no key at all
     }
+    this.keys.t = t;
     this.blocks.extend(key, until);
   }
 
@@ -241,6 +280,7 @@ export class MemoryBinding extends RowTable implements StoreBinding {
    */
   private remember(key: string, blockEnd: number, t: number): void {
     const room = this.room;
+    this.keys.t = t;
     const row = this.escalations.row(
       key,
       () => room.size < room.maxKeys || room.makeRoom(t, this, false),
@@ -257,6 +297,7 @@ export class MemoryBinding extends RowTable implements StoreBinding {
 
   private allocate(key: string, t: number): number {
     if (this.room.size >= this.room.maxKeys && !this.room.makeRoom(t, this, false)) return -1;
+    this.keys.t = t;
     return this.addRow(key);
   }
 
@@ -270,8 +311,16 @@ export class MemoryBinding extends RowTable implements StoreBinding {
     );
   }
 
-  /** Drops a few long-rested keys, ended blocks and forgotten histories; every 64 decisions. */
-  private sweep(t: number): void {
+  /** Keys this binding holds (counters, blocks, escalation histories). */
+  get held(): number {
+    return this.keys.held;
+  }
+
+  /**
+   * Drops a few long-rested keys, ended blocks and forgotten histories: every 64 decisions, and
+   * when the store sweeps bindings nobody may be deciding with any more (memory-store.ts).
+   */
+  sweep(t: number): void {
     this.sweepRows(t);
     this.blocks.sweep(t);
     this.escalations.sweep(t);

@@ -11,7 +11,11 @@ export const SWEEP_EVERY_MASK = 63;
 export const SWEEP_BATCH = 32;
 /** Keys examined to find an eviction victim, per binding and per attempt. */
 export const EVICT_SCAN = 64;
-const INITIAL_ROWS = 1024;
+/**
+ * Rows a binding starts with (it doubles as it fills): small, since a store may hold a binding per
+ * distinct policy set, e.g. one per limit a policy function computed (docs/memory-store.md).
+ */
+const INITIAL_ROWS = 4;
 const EMPTY_LOG: number[] = [];
 
 /**

@@ -211,7 +211,17 @@ class RedisStoreImpl implements RedisStore {
   private readonly runner: ScriptRunner;
   private readonly outages: OutageLog;
   private readonly counters = { degraded: 0, localHits: 0 };
-  private readonly bindings = new Map<string, RedisBinding>();
+  /**
+   * Bindings by prefix and policies, held weakly: a policy function may mint one per distinct
+   * limit a client asks for (docs/redis.md, "Bindings"). A binding lives while a limiter uses it
+   * or an operation of it is queued or in flight; its counters are in Redis, so one collected
+   * takes only its local cache with it.
+   */
+  private readonly bindings = new Map<string, WeakRef<RedisBinding>>();
+  /** Forgets the entry of a binding the garbage collector took (unless rebound since). */
+  private readonly finalizer = new FinalizationRegistry<string>((id) => {
+    if (this.bindings.get(id)?.deref() === undefined) this.bindings.delete(id);
+  });
   private readonly leases = new Map<string, RedisConcurrency>();
   private readonly ctx: BindingContext;
   /** fallback mode: leases answered locally while Redis is unavailable. */
@@ -262,12 +272,18 @@ class RedisStoreImpl implements RedisStore {
   bind(namespace: string, policies: readonly Policy[]): StoreBinding {
     // Limiters with the same prefix and policies share a binding, hence its batches and cache.
     const id = `${namespace}\u0000${policies.map((p) => p.id).join("\u0000")}`;
-    let binding = this.bindings.get(id);
+    let binding = this.bindings.get(id)?.deref();
     if (binding === undefined) {
       binding = new RedisBinding(this.ctx, namespace, policies);
-      this.bindings.set(id, binding);
+      this.bindings.set(id, new WeakRef(binding));
+      this.finalizer.register(binding, id);
     }
     return binding;
+  }
+
+  /** Bindings registered now (a collected one counts until its finalizer has run). */
+  get bindingCount(): number {
+    return this.bindings.size;
   }
 
   /**
@@ -290,7 +306,7 @@ class RedisStoreImpl implements RedisStore {
 
   /** Sends anything still queued. The client is yours: the store never quits it. */
   async close(): Promise<void> {
-    for (const b of this.bindings.values()) b.flush();
+    for (const ref of this.bindings.values()) ref.deref()?.flush();
   }
 }
 
