@@ -67,7 +67,7 @@ it("100,000 attacker-chosen policy sets leave a bounded registry, and live state
   expect(bob).toMatchObject({ allowed: false, reason: "limited", remaining: 0 });
   const carol = createLimiter({ ...opts, policies: "7/1d" }).consumeSync("carol");
   expect(carol).toMatchObject({ allowed: false, reason: "blocked" });
-});
+}, 120_000);
 
 it("a binding a limiter holds is kept, and shared, after its keys are gone", async () => {
   const clock = manualClock();
