@@ -18,6 +18,8 @@ import {
   type MaybePromise,
   type PlainResponse,
   type ProblemDetails,
+  type RateLimitInfo,
+  rateLimitInfo,
   rejectedProblem,
   retryAfterSeconds,
   UNLIMITED,
@@ -228,6 +230,20 @@ export class ThrottlekitGuard implements CanActivate {
     key: string,
   ): boolean {
     const render = variant.render;
+    // For @RateLimit() and for filters: throttlekit/http's RateLimitInfo, where Express and
+    // Fastify adapters put it (req.rateLimit, request.rateLimit).
+    (target.req as { rateLimit?: RateLimitInfo | undefined }).rateLimit = rateLimitInfo(
+      {
+        action: "continue",
+        reason: d.reason,
+        headers: undefined,
+        decision: d,
+        key: tracker,
+        after: undefined,
+        holds: false,
+      },
+      this.identityContext.now,
+    );
     if (d.allowed) {
       if (render !== undefined && target.res !== undefined) {
         writeHeaders(target.res, render(d));

@@ -3,6 +3,8 @@
  * throttlekit/http's identities and headers. HTTP (Express and Fastify platforms), GraphQL
  * resolvers and WebSocket gateways.
  */
+/** The decision as handlers see it (`@RateLimit() info`), throttlekit/http's shape. */
+export type { RateLimitInfo } from "../../http/index.js";
 export { ThrottlekitExceptionFilter } from "./exception-filter.js";
 export { ThrottlekitGuard } from "./guard.js";
 export {
@@ -21,6 +23,7 @@ export type {
   ThrottlekitModuleOptions,
   ThrottlerLimitDetail,
 } from "./options.js";
+export { RateLimit } from "./rate-limit-param.js";
 export { SkipThrottle, type SkipThrottleMetadata } from "./skip-throttle.js";
 export { Throttle, type ThrottleMetadata } from "./throttle.js";
 export { ThrottlekitException } from "./throttlekit-exception.js";
