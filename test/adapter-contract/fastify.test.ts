@@ -96,6 +96,25 @@ describe("fastify per-route config", () => {
     expect((await get("/")).status).toBe(429);
   });
 
+  it('scope "route": one counter per route URL (prefix included); 404s have none', async () => {
+    const get = await start({ policies: "1/min", scope: "route" }, (app) => {
+      app.register(
+        async (v1) => {
+          v1.get("/items/:id", async () => "ok");
+        },
+        { prefix: "/v1" },
+      );
+      app.get("/items/:id", async () => "ok");
+    });
+    expect((await get("/v1/items/1")).status).toBe(200);
+    expect((await get("/v1/items/2")).status).toBe(429);
+    expect((await get("/items/1")).status).toBe(200);
+    expect((await get("/items/2")).status).toBe(429);
+    // No route: the catch-all has no path either, so 404s share one counter (as scope "rule").
+    expect((await get("/nope/1")).status).toBe(404);
+    expect((await get("/nope/2")).status).toBe(429);
+  });
+
   it("a path no route matches is limited by the plugin: a scanner's 404s count", async () => {
     const get = await start({ policies: "2/min" }, (app) => {
       app.get("/", async () => "ok");
