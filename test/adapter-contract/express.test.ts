@@ -157,6 +157,24 @@ function expressSuite({ major, express, version, anyPath, statusRest, loginRoute
       expect(version.split(".")[0]).toBe(String(major));
     });
 
+    it('scope "route" in a mounted router: the template relative to the router', async () => {
+      const get = await start({ policies: "1/min", scope: "route" }, (app, limit) => {
+        const router = express.Router();
+        router.get("/items/:id", limit, ok);
+        app.use("/a", router);
+        app.use("/b", router);
+        app.get("/items/:id", limit, ok);
+        app.get("/users/:id", limit, ok);
+      });
+      expect((await get("/users/1")).status).toBe(200);
+      expect((await get("/users/2")).status).toBe(429);
+      expect((await get("/a/items/1")).status).toBe(200);
+      expect((await get("/a/items/2")).status).toBe(429);
+      // "/items/:id" under /b, and at the top, are the same template: one counter (documented).
+      expect((await get("/b/items/3")).status).toBe(429);
+      expect((await get("/items/4")).status).toBe(429);
+    });
+
     it("a store fault goes to next(error)", async () => {
       const get = await start({ policies: "5/min", store: downStore() }, (app, limit) => {
         app.use(limit);
