@@ -37,6 +37,11 @@ export {
   weeks,
 } from "./throttler-compat.js";
 export {
+  type ThrottlerStorage,
+  type ThrottlerStorageRecord,
+  throttlerStorageStore,
+} from "./throttler-storage.js";
+export {
   SKIP_THROTTLE_METADATA,
   THROTTLE_METADATA,
   THROTTLEKIT_CONFIG,

@@ -31,6 +31,7 @@ import {
   throttlerList,
 } from "./named-policies.js";
 import { isThrottlerShape, type ThrottlerOptions } from "./throttler-compat.js";
+import { type ThrottlerStorage, throttlerStorageStore } from "./throttler-storage.js";
 
 /**
  * Rate-limit header fields: throttlekit/http's styles, or "throttler" for @nestjs/throttler's
@@ -83,6 +84,11 @@ export type ThrottlekitModuleOptions = {
   throttlers: NamedPolicies | PolicyInput | readonly PolicyInput[] | readonly ThrottlerOptions[];
   /** Where counters live (memoryStore(), redisStore({ client })...). @default memoryStore() */
   store?: Store;
+  /**
+   * A @nestjs/throttler ThrottlerStorage instead of `store` (its fixed-window counting: see
+   * throttlerStorageStore). @default undefined
+   */
+  storage?: ThrottlerStorage;
   /** Namespace in the store. @default "tk:nest" */
   prefix?: string;
   /** Clock in ms (tests pass throttlekit/testing's manual clock). @default the store's own time */
@@ -163,6 +169,7 @@ export type ThrottlekitConfig = {
 const KEYS = [
   "throttlers",
   "store",
+  "storage",
   "prefix",
   "clock",
   "identity",
@@ -215,6 +222,26 @@ export function resolveOptions(input: ThrottlekitModuleInput): ThrottlekitConfig
     (typeof store !== "object" || store === null || typeof store.bind !== "function")
   ) {
     problems.add("store", store, "a Store such as memoryStore() or redisStore({ client })");
+  }
+  let fromStorage: Store | undefined;
+  if (options.storage !== undefined) {
+    if (store !== undefined) {
+      problems.add("storage", "storage and store", "either storage or store, not both");
+    }
+    try {
+      fromStorage = throttlerStorageStore(options.storage);
+    } catch (error) {
+      collectProblems(error, problems);
+    }
+    for (const t of throttlers) {
+      if (t.algorithm !== "fixed-window") {
+        problems.add(
+          `throttlers.${t.name}`,
+          t,
+          '{ ttl, limit } or algorithm "fixed-window" (a ThrottlerStorage counts fixed windows)',
+        );
+      }
+    }
   }
   const headers = options.headers ?? (nestShaped ? "throttler" : "draft-10");
   if (headers !== false && headers !== "throttler" && !HEADER_STYLES.includes(headers)) {
@@ -296,13 +323,13 @@ export function resolveOptions(input: ThrottlekitModuleInput): ThrottlekitConfig
       throw new ConfigError(error.problems.map((p) => ({ ...p, option: `metrics.${p.option}` })));
     }
   }
-  const resolvedStore = store ?? memoryStore();
+  const resolvedStore = fromStorage ?? store ?? memoryStore();
   // Outages reach the hub from bootstrap on, before any route has built its limiter.
   resolvedStore.observe?.(events);
   return {
     throttlers,
     store: resolvedStore,
-    ownsStore: store === undefined,
+    ownsStore: store === undefined && fromStorage === undefined,
     prefix,
     clock: options.clock,
     identity: identity!,
@@ -318,4 +345,9 @@ export function resolveOptions(input: ThrottlekitModuleInput): ThrottlekitConfig
     events,
     metrics,
   };
+}
+
+function collectProblems(error: unknown, problems: ProblemList): void {
+  if (!(error instanceof ConfigError)) throw error;
+  for (const p of error.problems) problems.add(p.option, p.received, p.expected);
 }

@@ -1,0 +1,111 @@
+/**
+ * A @nestjs/throttler ThrottlerStorage plugged into throttlekit/nest (`storage`): its own
+ * ThrottlerStorageService counts, on Express and Fastify; policies other than fixed windows
+ * are refused at bootstrap, operations a ThrottlerStorage lacks throw.
+ */
+import { Controller, Get, Module, type Type } from "@nestjs/common";
+import { APP_GUARD } from "@nestjs/core";
+import { ThrottlerStorageService } from "@nestjs/throttler";
+import { afterAll, describe, expect, it } from "vitest";
+import {
+  ThrottlekitGuard,
+  ThrottlekitModule,
+  type ThrottlerStorage,
+  throttlerStorageStore,
+} from "../../src/adapters/nest/index.js";
+import { resolveOptions } from "../../src/adapters/nest/options.js";
+import { ConfigError } from "../../src/core/errors/config-error.js";
+import { createLimiter } from "../../src/index.js";
+import { get, PLATFORMS, startApp, statuses } from "./support/app.js";
+import { decorate } from "./support/decorate.js";
+
+const storages: ThrottlerStorageService[] = [];
+afterAll(() => {
+  for (const s of storages) s.onApplicationShutdown();
+});
+
+function appWith(storage: ThrottlerStorage): Type<unknown> {
+  class HelloController {
+    hello() {
+      return "hello";
+    }
+  }
+  decorate(HelloController, [Controller("hello")], { hello: [Get()] });
+  class AppModule {}
+  decorate(AppModule, [
+    Module({
+      imports: [
+        ThrottlekitModule.forRoot({
+          throttlers: [
+            { name: "short", ttl: 1000, limit: 2 },
+            { name: "long", ttl: 60_000, limit: 100 },
+          ],
+          storage,
+        }),
+      ],
+      controllers: [HelloController],
+      providers: [{ provide: APP_GUARD, useClass: ThrottlekitGuard }],
+    }),
+  ]);
+  return AppModule;
+}
+
+describe.each(PLATFORMS)("a ThrottlerStorage as throttlekit/nest's storage, %s", (platform) => {
+  it("counts in @nestjs/throttler's ThrottlerStorageService, per throttler", async () => {
+    const storage = new ThrottlerStorageService();
+    storages.push(storage);
+    const app = await startApp(platform, appWith(storage));
+    try {
+      const first = await get(app.url, "/hello");
+      expect(first.headers.get("x-ratelimit-remaining-short")).toBe("1");
+      expect(first.headers.get("x-ratelimit-remaining-long")).toBe("99");
+      expect(await statuses(app.url, "/hello", 2)).toEqual([200, 429]);
+      const limited = await get(app.url, "/hello");
+      expect(limited.status).toBe(429);
+      expect(Number(limited.headers.get("retry-after"))).toBe(1);
+      // The storage holds the counters: one record per throttler.
+      expect(storage.storage.size).toBe(2);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe("throttlerStorageStore", () => {
+  it("refuses policies other than fixed windows, at bootstrap and at bind", () => {
+    const storage = new ThrottlerStorageService();
+    storages.push(storage);
+    expect(() => resolveOptions({ throttlers: { default: "5/min" }, storage })).toThrow(
+      ConfigError,
+    );
+    expect(() =>
+      createLimiter({ policies: "5/min", store: throttlerStorageStore(storage) }),
+    ).toThrow(ConfigError);
+    expect(() => throttlerStorageStore({} as never)).toThrow(ConfigError);
+  });
+
+  it("maps increment's record to a decision and throws for what a storage lacks", async () => {
+    const calls: unknown[][] = [];
+    const storage: ThrottlerStorage = {
+      async increment(...args) {
+        calls.push(args);
+        return { totalHits: 4, timeToExpire: 7, isBlocked: true, timeToBlockExpire: 9 };
+      },
+    };
+    const limiter = createLimiter({
+      policies: {
+        limit: 3,
+        window: 10_000,
+        algorithm: "fixed-window",
+        blockFor: 20_000,
+        name: "x",
+      },
+      store: throttlerStorageStore(storage),
+      prefix: "p",
+    });
+    const d = await limiter.consume("k");
+    expect(d).toMatchObject({ allowed: false, remaining: 0, resetMs: 7000, retryAfterMs: 9000 });
+    expect(calls[0]).toEqual([expect.stringMatching(/^p.*:k$/), 10_000, 3, 20_000, "x"]);
+    await expect(limiter.reset("k")).rejects.toThrow(ConfigError);
+  });
+});
