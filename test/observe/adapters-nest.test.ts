@@ -1,7 +1,7 @@
 /**
  * throttlekit/nest events (issue 17): a real Nest application (Express and Fastify platforms)
  * on 127.0.0.1, on the memory store and a real redis-server. Every guarded request is one
- * decision event, under `nest:<Controller>.<handler>`, keyed by the tracker (not the store key),
+ * decision event, under `nest.<Controller>.<handler>`, keyed by the tracker (not the store key),
  * with ratethrottle's violation payload for each refusal; the hub and the metrics collector are
  * injectable.
  */
@@ -76,17 +76,17 @@ describe.each(stores.cases.flatMap((s) => PLATFORMS.map((platform) => ({ ...s, p
       expect(await statuses(running.url, "/items/list", 3, ann)).toEqual([200, 200, 429]);
       expect(await statuses(running.url, "/items/create", 2, ann)).toEqual([200, 429]);
       expect(rec.summary()).toEqual([
-        "nest:ItemsController.list user:ann 1 allowed ok",
-        "nest:ItemsController.list user:ann 1 allowed ok",
-        "nest:ItemsController.list user:ann 1 refused limited",
-        "nest:ItemsController.create user:ann 1 allowed ok",
-        "nest:ItemsController.create user:ann 1 refused limited",
+        "nest.ItemsController.list user:ann 1 allowed ok",
+        "nest.ItemsController.list user:ann 1 allowed ok",
+        "nest.ItemsController.list user:ann 1 refused limited",
+        "nest.ItemsController.create user:ann 1 allowed ok",
+        "nest.ItemsController.create user:ann 1 refused limited",
       ]);
       expect(
         rec.violations().map((v) => [v.rule, v.identifier, v.policy, v.requestsMade, v.limit]),
       ).toEqual([
-        ["nest:ItemsController.list", "user:ann", "default", 3, 2],
-        ["nest:ItemsController.create", "user:ann", "default", 2, 1],
+        ["nest.ItemsController.list", "user:ann", "default", 3, 2],
+        ["nest.ItemsController.create", "user:ann", "default", 2, 1],
       ]);
       expect(derivedAgree(rec)).toEqual([]);
 
@@ -94,7 +94,7 @@ describe.each(stores.cases.flatMap((s) => PLATFORMS.map((platform) => ({ ...s, p
       const metrics = running.app.get<Metrics>(THROTTLEKIT_METRICS);
       const snapshot = metrics.snapshot();
       expect(snapshot.total).toMatchObject({ requests: 5, allowed: 3, limited: 2 });
-      expect(snapshot.rules["nest:ItemsController.list"]).toMatchObject({
+      expect(snapshot.rules["nest.ItemsController.list"]).toMatchObject({
         requests: 3,
         limited: 1,
       });
@@ -109,7 +109,7 @@ describe("Nest module options", () => {
     const seen: string[] = [];
     hub.on("decision", (e: { rule: string }) => seen.push(e.rule));
     expect(await statuses(running.url, "/items/list", 1)).toEqual([200]);
-    expect(seen).toEqual(["nest:ItemsController.list"]);
+    expect(seen).toEqual(["nest.ItemsController.list"]);
     expect(running.app.get(THROTTLEKIT_METRICS)).toBeNull();
   });
 

@@ -14,26 +14,29 @@ type FastifyLike = {
 };
 
 /**
- * Sends the guard's 429 (or 503 when a store outage refused the request) as `application/problem+json` (RFC 9457 §3). Nest's default filter
- * sends it as `application/json` (Nest's Express adapter rewrites any other content type of an
- * error body), with the same fields. Install it with `{ provide: APP_FILTER, useClass:
+ * Sends the guard's answers (429, 503, 403, 401, or your callbacks') exactly as throttlekit/http
+ * produced them: problem bodies as `application/problem+json` (RFC 9457 §3), a callback's body
+ * with its own type. Nest's default filter sends a JSON body as `application/json` (its Express
+ * adapter rewrites any other content type of an error body), with the same fields, and a text
+ * body as `{ statusCode, message }`. Install it with `{ provide: APP_FILTER, useClass:
  * ThrottlekitExceptionFilter }`; it catches ThrottlekitException only.
  */
 export class ThrottlekitExceptionFilter implements ExceptionFilter<ThrottlekitException> {
   catch(exception: ThrottlekitException, host: ArgumentsHost): void {
-    const body = JSON.stringify(exception.getResponse());
+    const { status, headers, body } = exception.answer;
+    const type = headers["Content-Type"] ?? PROBLEM_CONTENT_TYPE;
     const res = host.switchToHttp().getResponse<ExpressLike | FastifyLike>();
     if (typeof (res as FastifyLike).code === "function") {
       (res as FastifyLike)
-        .code(exception.getStatus())
-        .header("Content-Type", PROBLEM_CONTENT_TYPE)
-        .send(body);
+        .code(status)
+        .header("Content-Type", type)
+        .send(body ?? "");
       return;
     }
     const r = res as ExpressLike;
-    r.statusCode = exception.getStatus();
-    r.setHeader("Content-Type", PROBLEM_CONTENT_TYPE);
-    r.end(body);
+    r.statusCode = status;
+    r.setHeader("Content-Type", type);
+    r.end(body ?? "");
   }
 }
 

@@ -1,17 +1,9 @@
+import { type CanActivate, type ExecutionContext, Inject, Injectable } from "@nestjs/common";
 import {
-  type CanActivate,
-  type ExecutionContext,
-  HttpException,
-  Inject,
-  Injectable,
-} from "@nestjs/common";
-import { Reflector } from "@nestjs/core";
-import {
-  BoundedMemo,
+  afterNodeResponse,
   ceilSeconds,
   type HeaderMap,
-  type HeaderRenderer,
-  headerRenderer,
+  type HttpOutcome,
   type IdentityContext,
   type IdentityResult,
   isThenable,
@@ -19,64 +11,31 @@ import {
   type PlainResponse,
   type ProblemDetails,
   type RateLimitInfo,
+  type RespondOutcome,
   rateLimitInfo,
-  rejectedProblem,
-  retryAfterSeconds,
   UNLIMITED,
   type Unlimited,
-  unauthorizedProblem,
 } from "../../http/index.js";
-import {
-  ConfigError,
-  createLimiter,
-  type Decision,
-  emitDecision,
-  isThrottlekitError,
-  type Limiter,
-  SILENT_EVENTS,
-} from "../../index.js";
-import type { NamedPolicy } from "./named-policies.js";
+import { ConfigError, type Decision } from "../../index.js";
 import { NestRequest, type Target, targetOf, writeHeaders } from "./nest-request.js";
 import type { ErrorMessage, ThrottlekitConfig } from "./options.js";
-import type { SkipThrottleMetadata } from "./skip-throttle.js";
-import type { ThrottleMetadata } from "./throttle.js";
+import type { Route } from "./route-limiters.js";
 import { ThrottlekitException } from "./throttlekit-exception.js";
-import { SKIP_THROTTLE_METADATA, THROTTLE_METADATA, THROTTLEKIT_CONFIG } from "./tokens.js";
+import { THROTTLEKIT_CONFIG } from "./tokens.js";
 import { TooManyRequestsError } from "./too-many-requests-error.js";
-
-/** One set of limits: a limiter and its header renderer. */
-type Variant = {
-  readonly limiter: Limiter;
-  readonly render: HeaderRenderer | undefined;
-};
-
-/** One handler's limits, built on its first request and reused for every later one. */
-type Route = Variant & {
-  /** The route's policies, for variants with per-request values. */
-  readonly policies: readonly NamedPolicy[];
-  /** Throttlers whose limit/ttl/blockDuration are functions of the context; empty if none. */
-  readonly dynamic: readonly number[];
-  /** Limiters by resolved values (bounded: the values may depend on the request). */
-  readonly variants: BoundedMemo<string, Variant>;
-  /** The route's throttler names, joined by "+" (passed to generateKey). */
-  readonly name: string;
-  /** The rule its decisions are emitted under: `nest:<Controller>.<handler>`. */
-  readonly rule: string;
-};
-
-// Reflector holds no state: one instance reads every class's metadata, no injection needed.
-const reflector = new Reflector();
 
 /**
  * Rate limits Nest handlers. Use it globally (`{ provide: APP_GUARD, useClass: ThrottlekitGuard }`)
  * or per controller/handler with `@UseGuards(ThrottlekitGuard)`, with ThrottlekitModule imported.
  *
- * Every throttler of a route is checked as one all-or-nothing decision by one throttlekit
- * limiter, built once per handler (never per request; no timers). HTTP routes get the
- * rate-limit headers, and a 429 with Retry-After and a problem body when limited (a 503
- * temporary-reduced-capacity problem when a store outage refused the request); GraphQL
- * resolvers an error with `extensions.code: "TOO_MANY_REQUESTS"`; WebSocket handlers an
- * `exception` message and no handler call. Other contexts (microservices) are not limited.
+ * Each handler's throttlers are one rule of throttlekit/http's engine, the one every HTTP adapter
+ * runs: the allow and deny lists, the identity (and its failure budget), `cost`, concurrency,
+ * shadow mode, abuse detection, load shedding, refunds by status, and `onLimited` / `onDenied` /
+ * `onIdentityError` answers. The limiter is built once per handler (never per request). HTTP
+ * routes get the rate-limit headers, and the engine's answer (a 429 problem with Retry-After; a
+ * 503 when a store outage refused the request; 403 denied; 401 identity) thrown as a
+ * ThrottlekitException; GraphQL resolvers an error with `extensions.code`; WebSocket handlers
+ * an `exception` message and no handler call. Other contexts (microservices) are not limited.
  *
  * Subclass it to change who a client is (`getTracker`) or how counters are keyed
  * (`generateKey`).
@@ -87,16 +46,23 @@ const reflector = new Reflector();
  * }
  */
 export class ThrottlekitGuard implements CanActivate {
-  private readonly routes = new WeakMap<object, WeakMap<object, Route | null>>();
   private readonly identityContext: IdentityContext;
+  /** generateKey is overridden (option or subclass): handlers count in one shared namespace. */
+  private readonly sharedKeys: boolean;
 
   constructor(protected readonly config: ThrottlekitConfig) {
-    const clock = config.clock;
-    this.identityContext = { now: clock ?? Date.now };
+    this.identityContext = { now: config.clock ?? Date.now };
+    this.sharedKeys =
+      config.generateKey !== undefined ||
+      this.generateKey !== ThrottlekitGuard.prototype.generateKey;
   }
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
-    const route = this.route(context.getClass(), context.getHandler());
+    const route = this.config.routes.route(
+      context.getClass(),
+      context.getHandler(),
+      this.sharedKeys,
+    );
     if (route === null) return true;
     const agents = this.config.ignoreUserAgents;
     if (agents.length > 0 && context.getType() === "http") {
@@ -119,23 +85,24 @@ export class ThrottlekitGuard implements CanActivate {
   /**
    * Who the client is, as a key. The default runs the module's identity (ip() unless
    * configured) over the platform request, or over the WebSocket client's socket. Return
-   * UNLIMITED to leave a client alone.
+   * UNLIMITED to leave a client alone; throw (an IdentityError) to answer 401.
    */
   protected getTracker(
     req: Record<string, unknown>,
     context: ExecutionContext,
   ): MaybePromise<string | Unlimited> {
     if (this.config.getTracker !== undefined) return this.config.getTracker(req, context);
-    const result = this.config.identity(new NestRequest(req), this.identityContext);
+    const result = this.config.identity(new NestRequest(req, context), this.identityContext);
     return isThenable<IdentityResult>(result)
       ? Promise.resolve(result).then(trackerOf)
       : trackerOf(result);
   }
 
   /**
-   * The store key for one client on one handler. The default counts each handler separately
-   * (`Controller.handler:tracker`); return the tracker alone to share one budget across every
-   * handler with the same throttlers. `name` is the route's throttler names joined by "+".
+   * The store key for one client on one handler. By default each handler counts apart (in its
+   * own namespace of the store, keyed by the tracker); once overridden, every handler counts in
+   * one namespace keyed by this answer, so returning the tracker alone shares one budget across
+   * every handler with the same throttlers. `name` is the route's throttler names joined by "+".
    */
   protected generateKey(context: ExecutionContext, tracker: string, name: string): string {
     if (this.config.generateKey !== undefined) {
@@ -145,265 +112,87 @@ export class ThrottlekitGuard implements CanActivate {
   }
 
   private limit(context: ExecutionContext, route: Route): boolean | Promise<boolean> {
-    if (route.dynamic.length > 0) {
-      return this.variantOf(context, route).then((v) => this.limitWith(context, route, v));
-    }
-    return this.limitWith(context, route, route);
-  }
-
-  /** The limiter for this request's values of function-valued limit/ttl/blockDuration. */
-  private async variantOf(context: ExecutionContext, route: Route): Promise<Variant> {
-    const policies = [...route.policies];
-    for (const i of route.dynamic) {
-      const { dynamic, ...p } = policies[i]!;
-      const limit = dynamic?.limit === undefined ? p.limit : await dynamic.limit(context);
-      const window = dynamic?.ttl === undefined ? p.window : await dynamic.ttl(context);
-      const block =
-        dynamic?.blockDuration === undefined ? p.blockFor : await dynamic.blockDuration(context);
-      const { blockFor: _, ...rest } = p;
-      policies[i] = { ...rest, limit, window, ...(block ? { blockFor: block } : {}) };
-    }
-    const id = route.dynamic
-      .map((i) => {
-        const p = policies[i]!;
-        return `${p.limit}/${String(p.window)}/${String(p.blockFor ?? 0)}`;
-      })
-      .join(",");
-    return route.variants.get(id) ?? route.variants.remember(id, this.variant(policies));
-  }
-
-  private limitWith(
-    context: ExecutionContext,
-    route: Route,
-    variant: Variant,
-  ): boolean | Promise<boolean> {
     const target = targetOf(context);
     if (target === undefined) return true;
-    let tracker: MaybePromise<string | Unlimited>;
-    try {
-      tracker = this.getTracker(target.req as Record<string, unknown>, context);
-    } catch (error) {
-      return this.identityFailed(target, error);
-    }
-    if (isThenable<string | Unlimited>(tracker)) {
-      return Promise.resolve(tracker).then(
-        (t) => this.charge(context, route, variant, target, t),
-        (error) => this.identityFailed(target, error),
-      );
-    }
-    return this.charge(context, route, variant, target, tracker);
+    const req: NestRequest = new NestRequest(target.req, context, () =>
+      this.identify(req, context, route),
+    );
+    const out = route.limiter.handle(req);
+    if (isThenable<HttpOutcome>(out))
+      return Promise.resolve(out).then((o) => this.answer(o, req, target));
+    return this.answer(out, req, target);
   }
 
-  private charge(
+  /** The engine's identity for this request: the tracker, or generateKey's answer over it. */
+  private identify(
+    req: NestRequest,
     context: ExecutionContext,
     route: Route,
-    variant: Variant,
-    target: Target,
-    tracker: string | Unlimited,
-  ): boolean | Promise<boolean> {
-    if (tracker === UNLIMITED) return true;
-    const key = this.generateKey(context, tracker, route.name);
-    const events = this.config.events;
-    const limiter = variant.limiter;
-    const decide = (d: Decision) => this.decide(context, target, variant, d, tracker, key);
-    if (!events.active) {
-      if (limiter.canConsumeSync) return decide(limiter.consumeSync(key));
-      return limiter.consume(key).then(decide);
-    }
-    // The limiter is silent (its key is generateKey's): the guard reports under the tracker.
-    const start = events.timing ? performance.now() : 0;
-    const report = (d: Decision): Decision => {
-      const ms = events.timing ? performance.now() - start : undefined;
-      emitDecision(events, this.identityContext.now(), route.rule, tracker, 1, d, false, ms);
-      return d;
+  ): MaybePromise<IdentityResult> {
+    const tracker = this.getTracker(req.raw as Record<string, unknown>, context);
+    const keyed = (t: string | Unlimited): IdentityResult => {
+      if (t === UNLIMITED) return t;
+      req.tracker = t;
+      return this.sharedKeys ? this.generateKey(context, t, route.throttlers) : t;
     };
-    if (limiter.canConsumeSync) return decide(report(limiter.consumeSync(key)));
-    return limiter.consume(key).then((d) => decide(report(d)));
+    return isThenable<string | Unlimited>(tracker)
+      ? Promise.resolve(tracker).then(keyed)
+      : keyed(tracker);
   }
 
-  private decide(
-    context: ExecutionContext,
-    target: Target,
-    variant: Variant,
-    d: Decision,
-    tracker: string,
-    key: string,
-  ): boolean {
-    const render = variant.render;
+  /** Applies the engine's outcome the way this kind of handler answers. */
+  private answer(o: HttpOutcome, req: NestRequest, target: Target): boolean {
+    const now = this.identityContext.now;
     // For @RateLimit() and for filters: throttlekit/http's RateLimitInfo, where Express and
     // Fastify adapters put it (req.rateLimit, request.rateLimit).
-    (target.req as { rateLimit?: RateLimitInfo | undefined }).rateLimit = rateLimitInfo(
-      {
-        action: "continue",
-        reason: d.reason,
-        headers: undefined,
-        decision: d,
-        key: tracker,
-        after: undefined,
-        holds: false,
-      },
-      this.identityContext.now,
-    );
-    if (d.allowed) {
-      if (render !== undefined && target.res !== undefined) {
-        writeHeaders(target.res, render(d));
-      }
+    if (o.decision !== undefined) {
+      (target.req as { rateLimit?: RateLimitInfo | undefined }).rateLimit = rateLimitInfo(o, now);
+    }
+    const throttler = this.config.headers === "throttler" && !this.config.shadow;
+    if (o.action === "continue") {
+      const headers =
+        throttler && o.decision !== undefined ? throttlerHeaders(o.decision) : o.headers;
+      if (headers !== undefined) writeHeaders(target.res, headers);
+      if (o.after !== undefined) settle(target, o.after);
       return true;
     }
-    const retryAfter = retryAfterSeconds(d);
-    const headers: HeaderMap = render === undefined ? {} : render(d);
-    if (retryAfter !== undefined) headers["Retry-After"] = String(retryAfter);
-    // A store outage's refusal is a 503 temporary-reduced-capacity (issue 13, item 4).
-    const problem = withMessage(
-      rejectedProblem(d, retryAfter, headers),
-      this.config.errorMessage,
-      context,
-      d,
-      tracker,
-      key,
-      retryAfter,
-    );
+    const headers: HeaderMap = { ...o.headers };
+    if (throttler && o.decision !== undefined) Object.assign(headers, throttlerHeaders(o.decision));
+    const answer = this.withMessage({ ...o, headers }, req);
+    const retryAfter = retryAfterOf(headers);
+    const { "Content-Type": _type, ...rest } = headers;
     if (target.kind === "graphql") {
       // The HTTP status stays 200 (GraphQL over HTTP); the headers still tell clients when.
-      writeHeaders(target.res, headers);
-      throw new TooManyRequestsError(detailOf(problem), d, retryAfter);
+      const { "Cache-Control": _cc, ...rate } = rest;
+      writeHeaders(target.res, rate);
+      throw graphqlError(answer, o.decision, retryAfter);
     }
     if (target.kind === "ws") {
       sendWs(target.req, {
         status: "error",
-        code: "TOO_MANY_REQUESTS",
-        message: detailOf(problem),
+        code: codeOf(answer.status),
+        message: messageOf(answer),
         ...(retryAfter === undefined ? {} : { retryAfter }),
       });
       return false;
     }
     // Content-Type is left to the exception filter: Nest's Express adapter replaces any
-    // non-JSON type on an error body (ThrottlekitExceptionFilter sends problem+json).
-    headers["Cache-Control"] = "no-store";
-    writeHeaders(target.res, headers);
-    throw new ThrottlekitException(JSON.parse(problem.body!) as ProblemDetails, d, retryAfter);
+    // non-JSON type on an error body (ThrottlekitExceptionFilter sends the answer's own).
+    writeHeaders(target.res, rest);
+    throw new ThrottlekitException(answer, o.decision, retryAfter);
   }
 
-  /** An identity that throws an IdentityError is a 401 (HTTP), never a 500. */
-  private identityFailed(target: Target, error: unknown): boolean {
-    if (!isThrottlekitError(error) || error.code !== "ERR_TK_IDENTITY") throw error;
-    const problem = unauthorizedProblem(error);
-    if (target.kind === "graphql") {
-      throw Object.assign(new Error(detailOf(problem)), {
-        extensions: { code: "UNAUTHENTICATED" },
-      });
-    }
-    if (target.kind === "ws") {
-      sendWs(target.req, { status: "error", code: "UNAUTHENTICATED", message: detailOf(problem) });
-      return false;
-    }
-    const { "Content-Type": _type, ...headers } = problem.headers;
-    writeHeaders(target.res, headers);
-    throw new HttpException(JSON.parse(problem.body!) as ProblemDetails, problem.status);
-  }
-
-  private route(cls: object, handler: object): Route | null {
-    let handlers = this.routes.get(cls);
-    if (handlers === undefined) {
-      handlers = new WeakMap();
-      this.routes.set(cls, handlers);
-    }
-    let route = handlers.get(handler);
-    if (route === undefined) {
-      route = this.build(cls, handler);
-      handlers.set(handler, route);
-    }
-    return route;
-  }
-
-  /** Resolves a handler's throttlers: module, then class, then method; minus skipped ones. */
-  private build(cls: object, handler: object): Route | null {
-    const classSkip = read<SkipThrottleMetadata>(SKIP_THROTTLE_METADATA, cls);
-    const handlerSkip = read<SkipThrottleMetadata>(SKIP_THROTTLE_METADATA, handler);
-    const skipAll =
-      typeof handlerSkip === "boolean"
-        ? handlerSkip
-        : typeof classSkip === "boolean"
-          ? classSkip
-          : false;
-    // A skipped class whose method says { name: false } keeps only those throttlers
-    // (@nestjs/throttler's `@SkipThrottle({ default: false })`).
-    const keepOnly =
-      classSkip === true && typeof handlerSkip === "object"
-        ? Object.keys(handlerSkip).filter((n) => handlerSkip[n] === false)
-        : undefined;
-    if (keepOnly === undefined ? skipAll : keepOnly.length === 0) return null;
-    const skipNamed: Record<string, boolean> = {
-      ...(typeof classSkip === "object" && handlerSkip !== false ? classSkip : {}),
-      ...(typeof handlerSkip === "object" ? handlerSkip : {}),
-    };
-    let set = new Map<string, NamedPolicy>();
-    for (const p of this.config.throttlers) set.set(p.name, p);
-    for (const meta of [
-      read<ThrottleMetadata>(THROTTLE_METADATA, cls),
-      read<ThrottleMetadata>(THROTTLE_METADATA, handler),
-    ]) {
-      if (meta === undefined) continue;
-      if (meta.replace) set = new Map();
-      for (const p of meta.policies) set.set(p.name, p);
-    }
-    for (const name in skipNamed) if (skipNamed[name] === true) set.delete(name);
-    if (keepOnly !== undefined) {
-      for (const name of [...set.keys()]) if (!keepOnly.includes(name)) set.delete(name);
-    }
-    if (set.size === 0) return null;
-    const policies = [...set.values()];
-    const dynamic: number[] = [];
-    policies.forEach((p, i) => {
-      if (p.dynamic !== undefined) dynamic.push(i);
-    });
-    return {
-      ...this.variant(policies),
-      policies,
-      dynamic,
-      variants: new BoundedMemo(256),
-      name: [...set.keys()].join("+"),
-      rule: ruleOf(cls, handler),
-    };
-  }
-
-  private variant(named: readonly NamedPolicy[]): Variant {
-    const { store, prefix, clock, headers } = this.config;
-    const limiter = createLimiter({
-      policies: named.map(({ dynamic: _, ...p }) => p),
-      store,
-      prefix,
-      events: SILENT_EVENTS,
-      ...(clock === undefined ? {} : { clock }),
-    });
-    return {
-      limiter,
-      render:
-        headers === "throttler"
-          ? throttlerHeaders
-          : headerRenderer(headers, limiter.policies, this.identityContext.now),
-    };
+  /** The errorMessage option, as the detail of a refusal's default problem. */
+  private withMessage(o: RespondOutcome, req: NestRequest): PlainResponse {
+    const message = this.config.errorMessage;
+    const d = o.decision;
+    if (message === undefined || d === undefined || d.allowed || d.reason === "degraded") return o;
+    return withMessage(o, message, req, d, retryAfterOf(o.headers));
   }
 }
 
 Injectable()(ThrottlekitGuard);
 Inject(THROTTLEKIT_CONFIG)(ThrottlekitGuard, undefined, 0);
-
-/**
- * `nest:<Controller>.<handler>`: bounded (one per handler), in the characters a metrics label
- * takes (anything else becomes "_"), at most 64 characters.
- */
-function ruleOf(cls: object, handler: object): string {
-  const name = (f: object) => (f as { name?: unknown }).name;
-  const c = name(cls);
-  const h = name(handler);
-  const raw = `nest:${typeof c === "string" ? c : "?"}.${typeof h === "string" ? h : "?"}`;
-  return raw.replace(/[^\w.:-]/g, "_").slice(0, 64);
-}
-
-function read<T>(key: string, target: object): T | undefined {
-  return reflector.get<T | undefined>(key, target as never);
-}
 
 function trackerOf(result: IdentityResult): string | Unlimited {
   if (typeof result === "string" || result === UNLIMITED) return result;
@@ -440,36 +229,98 @@ function throttlerHeaders(d: Decision): HeaderMap {
   return out;
 }
 
-/** Replaces the problem's detail with the errorMessage option's text. */
+/** Replaces the default problem's detail with the errorMessage option's text. */
 function withMessage(
-  problem: PlainResponse,
-  message: ErrorMessage | undefined,
-  context: ExecutionContext,
+  o: RespondOutcome,
+  message: ErrorMessage,
+  req: NestRequest,
   d: Decision,
-  tracker: string,
-  key: string,
   retryAfter: number | undefined,
 ): PlainResponse {
-  if (message === undefined || d.reason === "degraded") return problem;
+  const problem = problemOf(o);
+  if (problem === undefined) return o;
+  const key = o.key ?? "";
   const detail =
     typeof message === "string"
       ? message
-      : message(context, {
+      : message(req.context, {
           limit: d.limit,
           ttl: d.policy.windowMs,
           name: d.policy.name,
-          tracker,
+          tracker: req.tracker ?? key,
           key,
           timeToBlockExpire: retryAfter ?? 0,
-          totalHits: d.limit - d.remaining + (d.allowed ? 0 : 1),
-          isBlocked: !d.allowed,
+          totalHits: d.limit - d.remaining + 1,
+          isBlocked: true,
         });
-  const body = { ...(JSON.parse(problem.body!) as ProblemDetails), detail };
-  return { ...problem, body: JSON.stringify(body) };
+  return { ...o, body: JSON.stringify({ ...problem, detail }) };
 }
 
-function detailOf(problem: PlainResponse): string {
-  return (JSON.parse(problem.body!) as ProblemDetails).detail ?? "Too many requests.";
+/** The answer's problem details, when its body is one (throttlekit's own answers). */
+function problemOf(answer: PlainResponse): ProblemDetails | undefined {
+  if (!/problem\+json/.test(answer.headers["Content-Type"] ?? "")) return undefined;
+  try {
+    return JSON.parse(answer.body ?? "") as ProblemDetails;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a client is told: the problem's detail (or title), or a callback's text body. */
+function messageOf(answer: PlainResponse): string {
+  const problem = problemOf(answer);
+  if (problem !== undefined) return problem.detail ?? problem.title;
+  return answer.body ?? "Too many requests.";
+}
+
+function retryAfterOf(headers: HeaderMap): number | undefined {
+  const v = headers["Retry-After"];
+  return v === undefined ? undefined : Number(v);
+}
+
+/** The error code GraphQL and WebSocket clients get for an answer's status. */
+function codeOf(status: number): string {
+  if (status === 401) return "UNAUTHENTICATED";
+  if (status === 403) return "FORBIDDEN";
+  if (status === 503) return "SERVICE_UNAVAILABLE";
+  if (status === 429) return "TOO_MANY_REQUESTS";
+  return "RATE_LIMIT_ERROR";
+}
+
+/**
+ * A GraphQL resolver's error: TooManyRequestsError for a rule's refusal (429, or 503 when the
+ * store was out), else an error whose `extensions.code` names the status.
+ */
+function graphqlError(
+  answer: PlainResponse,
+  d: Decision | undefined,
+  retryAfter: number | undefined,
+): Error {
+  const message = messageOf(answer);
+  if (d !== undefined && !d.allowed) return new TooManyRequestsError(message, d, retryAfter);
+  return Object.assign(new Error(message), {
+    extensions: {
+      code: codeOf(answer.status),
+      ...(retryAfter === undefined ? {} : { retryAfter }),
+    },
+  });
+}
+
+/**
+ * Calls `after` (refunds by status, a concurrency slot, the detector) once the response ended: on
+ * the Node response under Express or Fastify (reply.raw); a WebSocket message has no response,
+ * so at once.
+ */
+function settle(target: Target, after: (status: number) => void): void {
+  const res = target.res as { raw?: unknown; once?: unknown } | undefined;
+  const node = (typeof res?.once === "function" ? res : res?.raw) as
+    | Parameters<typeof afterNodeResponse>[0]
+    | undefined;
+  if (node !== undefined && typeof (node as { once?: unknown }).once === "function") {
+    afterNodeResponse(node, after);
+  } else {
+    after(200);
+  }
 }
 
 /**

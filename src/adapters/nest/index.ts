@@ -13,17 +13,20 @@ export {
   type ThrottlerOptionsFactory,
 } from "./module.js";
 export type { NamedPolicies, NamedPolicy } from "./named-policies.js";
+export { executionContext } from "./nest-request.js";
 export type {
   ErrorMessage,
   GenerateKey,
   GetTracker,
   NestHeaderStyle,
+  NestHttpOptions,
   ThrottlekitConfig,
   ThrottlekitModuleInput,
   ThrottlekitModuleOptions,
   ThrottlerLimitDetail,
 } from "./options.js";
 export { RateLimit } from "./rate-limit-param.js";
+export { type NestKeyOptions, type RouteRef, ThrottlekitService } from "./service.js";
 export { SkipThrottle, type SkipThrottleMetadata } from "./skip-throttle.js";
 export { Throttle, type ThrottleMetadata } from "./throttle.js";
 export { ThrottlekitException } from "./throttlekit-exception.js";

@@ -10,6 +10,7 @@ import {
 import { ConfigError } from "../../index.js";
 import { ThrottlekitGuard } from "./guard.js";
 import { resolveOptions, type ThrottlekitConfig, type ThrottlekitModuleInput } from "./options.js";
+import { ThrottlekitService } from "./service.js";
 import {
   THROTTLEKIT_CONFIG,
   THROTTLEKIT_EVENTS,
@@ -111,6 +112,7 @@ export class ThrottlekitModule implements OnApplicationShutdown {
           inject: [THROTTLEKIT_CONFIG],
         },
         ThrottlekitGuard,
+        ThrottlekitService,
       ],
       exports: [
         THROTTLEKIT_OPTIONS,
@@ -118,6 +120,7 @@ export class ThrottlekitModule implements OnApplicationShutdown {
         THROTTLEKIT_EVENTS,
         THROTTLEKIT_METRICS,
         ThrottlekitGuard,
+        ThrottlekitService,
       ],
     };
   }
@@ -127,6 +130,8 @@ export class ThrottlekitModule implements OnApplicationShutdown {
    * the module made itself; a store you passed in stays yours to close.
    */
   async onApplicationShutdown(): Promise<void> {
+    await this.config.routes.close();
+    await this.config.root.close();
     await this.config.metrics?.close();
     if (this.config.ownsStore) await this.config.store.close?.();
   }

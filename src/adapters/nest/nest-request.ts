@@ -1,5 +1,5 @@
 import type { ExecutionContext } from "@nestjs/common";
-import type { HeaderMap, HttpRequest } from "../../http/index.js";
+import type { HeaderMap, HttpRequest, IdentityResult, MaybePromise } from "../../http/index.js";
 
 // The platforms' objects are read structurally: throttlekit/nest imports neither Express,
 // Fastify, ws nor Socket.IO.
@@ -58,10 +58,18 @@ export function targetOf(context: ExecutionContext): Target | undefined {
  * The canonical request (throttlekit/http's HttpRequest) over a platform request or a
  * WebSocket client: headers are read in place, the path only when an identity asks.
  */
-export class NestRequest implements HttpRequest<unknown> {
+export class NestRequest implements HttpRequest<object> {
   readonly remoteAddress: string | undefined;
+  /** The tracker the guard's getTracker answered, once the identity ran (errorMessage's). */
+  tracker: string | undefined;
 
-  constructor(readonly raw: object) {
+  constructor(
+    readonly raw: object,
+    /** The guard call's context (the handler, its class; executionContext(req) reads it). */
+    readonly context: ExecutionContext,
+    /** Who the client is, as the guard says (getTracker, and generateKey when overridden). */
+    readonly identify: () => MaybePromise<IdentityResult> = NO_IDENTITY,
+  ) {
     const r = raw as Raw;
     this.remoteAddress =
       r.socket?.remoteAddress ??
@@ -85,6 +93,22 @@ export class NestRequest implements HttpRequest<unknown> {
     const v = (r.headers ?? r.handshake?.headers)?.[name];
     return typeof v === "string" ? v : Array.isArray(v) ? v.join(", ") : undefined;
   }
+}
+
+function NO_IDENTITY(): never {
+  throw new Error("throttlekit: a NestRequest without an identity");
+}
+
+/**
+ * The Nest ExecutionContext of a request a throttlekit/nest callback receives (`cost`,
+ * `onLimited`, `onDenied`, `skip`...): which handler and class it is for. Undefined for a request
+ * that did not come through the guard.
+ *
+ * @example
+ * cost: (req) => (executionContext(req)?.getHandler().name === "export" ? 10 : 1)
+ */
+export function executionContext(req: HttpRequest<object>): ExecutionContext | undefined {
+  return req instanceof NestRequest ? req.context : undefined;
 }
 
 /** Sets headers on an Express response (node's setHeader) or a Fastify reply (header). */

@@ -1,7 +1,10 @@
 import type { ExecutionContext } from "@nestjs/common";
 import {
+  createHttpLimiter,
   HEADER_STYLES,
   type HeaderStyle,
+  type HttpLimiter,
+  type HttpLimiterOptions,
   type Identity,
   type IpOptions,
   ip,
@@ -30,6 +33,7 @@ import {
   namePolicies,
   throttlerList,
 } from "./named-policies.js";
+import { RouteLimiters, type RuleDefaults, type SharedOptions } from "./route-limiters.js";
 import { isThrottlerShape, type ThrottlerOptions } from "./throttler-compat.js";
 import { type ThrottlerStorage, throttlerStorageStore } from "./throttler-storage.js";
 
@@ -133,7 +137,7 @@ export type ThrottlekitModuleOptions = {
   generateKey?: GenerateKey;
   /**
    * Where every guarded decision goes (one `decision` per request, `limited`, `blocked` and
-   * `violation` for refusals, rule `nest:<Controller>.<handler>`, key the tracker), with the
+   * `violation` for refusals, rule `nest.<Controller>.<handler>`, key the tracker), with the
    * store's `degraded` / `recovered`. Injectable as THROTTLEKIT_EVENTS.
    * @default a hub of the module's own
    */
@@ -144,7 +148,31 @@ export type ThrottlekitModuleOptions = {
    * @default false
    */
   metrics?: boolean | MetricsOptions;
-};
+} & NestHttpOptions;
+
+/**
+ * throttlekit/http's options, applied to every guarded handler as they apply to an HTTP
+ * adapter's rules (docs/http.md): the guard runs each request through the same engine. Callbacks
+ * receive throttlekit/http's request, whose `raw` is the platform's request (or the WebSocket
+ * client) and whose handler `executionContext(req)` gives.
+ */
+export type NestHttpOptions = Pick<
+  HttpLimiterOptions<object>,
+  | "allow"
+  | "deny"
+  | "listsRefresh"
+  | "identityFailures"
+  | "onLimited"
+  | "onDenied"
+  | "onIdentityError"
+  | "protect"
+  | "shed"
+  | "onShed"
+  | "countFailed"
+  | "countSuccessful"
+  | "logger"
+> &
+  RuleDefaults;
 
 /** The options, validated and with defaults applied; what the guard reads. */
 export type ThrottlekitConfig = {
@@ -164,7 +192,34 @@ export type ThrottlekitConfig = {
   readonly events: EventHub;
   /** The `metrics` option's collector; undefined when it is off. */
   readonly metrics: Metrics | undefined;
+  /**
+   * The module's own HTTP limiter: the lists (store-wide), the abuse detector and the load
+   * shedder every handler's limiter shares. It limits nothing itself.
+   */
+  readonly root: HttpLimiter<object>;
+  /** `mode: "shadow"`: refusals are reported, never answered (and no rate-limit headers). */
+  readonly shadow: boolean;
+  /** Every guarded handler's limiter, built on its first request. */
+  readonly routes: RouteLimiters;
 };
+
+/** The module options that are throttlekit/http's, passed to every handler's limiter. */
+const HTTP_KEYS = [
+  "allow",
+  "deny",
+  "listsRefresh",
+  "identityFailures",
+  "onLimited",
+  "onDenied",
+  "onIdentityError",
+  "protect",
+  "shed",
+  "onShed",
+  "countFailed",
+  "countSuccessful",
+  "logger",
+] as const;
+const RULE_KEYS = ["cost", "concurrency", "mode", "priority"] as const;
 
 const KEYS = [
   "throttlers",
@@ -185,6 +240,8 @@ const KEYS = [
   "generateKey",
   "events",
   "metrics",
+  ...HTTP_KEYS,
+  ...RULE_KEYS,
 ] as const;
 
 /** forRoot's input: throttlekit's options, or @nestjs/throttler's array of throttlers. */
@@ -209,10 +266,8 @@ export function resolveOptions(input: ThrottlekitModuleInput): ThrottlekitConfig
     : typeof t !== "string" && !Array.isArray(t) && isNamedPolicies(t)
       ? namePolicies(t as NamedPolicies, "throttlers", problems)
       : listPolicies(t as PolicyInput | readonly PolicyInput[], "throttlers", problems);
+  // Checked by the root limiter below, as throttlekit/http checks it.
   const prefix = options.prefix ?? "tk:nest";
-  if (typeof prefix !== "string" || prefix.length === 0 || prefix.length > 128) {
-    problems.add("prefix", options.prefix, "a string of 1 to 128 characters");
-  }
   if (options.clock !== undefined && typeof options.clock !== "function") {
     problems.add("clock", options.clock, "a function returning the time in ms");
   }
@@ -310,6 +365,65 @@ export function resolveOptions(input: ThrottlekitModuleInput): ThrottlekitConfig
   if (m !== undefined && typeof m !== "boolean" && (typeof m !== "object" || m === null)) {
     problems.add("metrics", m, "true, false or the metrics options { store?, ... }");
   }
+  if (options.errorMessage !== undefined && options.onLimited !== undefined) {
+    problems.add(
+      "errorMessage",
+      options.errorMessage,
+      "either errorMessage or onLimited, not both",
+    );
+  }
+  const resolvedStore = fromStorage ?? store ?? memoryStore();
+  const shared: SharedOptions = {
+    store: resolvedStore,
+    prefix,
+    events,
+    headers: headers === "throttler" ? false : headers,
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    // The default ip()'s trust settings, so address entries of the lists see the same client.
+    ...(options.trustProxy !== undefined ? { trustProxy: options.trustProxy } : {}),
+    ...(options.proxyHeader !== undefined ? { proxyHeader: options.proxyHeader } : {}),
+    ...(options.ipv6Prefix !== undefined ? { ipv6Prefix: options.ipv6Prefix } : {}),
+    ...(options.ipv4Prefix !== undefined ? { ipv4Prefix: options.ipv4Prefix } : {}),
+    // A ThrottlerStorage counts fixed windows only: so does the identity-failure budget then.
+    ...(fromStorage !== undefined && options.identityFailures === undefined
+      ? { identityFailures: { limit: 20, window: "1m", algorithm: "fixed-window" as const } }
+      : {}),
+    ...pick(options, HTTP_KEYS),
+  };
+  const defaults: RuleDefaults = pick(options, RULE_KEYS);
+  // The root limiter checks every throttlekit/http option (and the rule defaults, on a rule of
+  // its own) with throttlekit/http's own messages, at bootstrap.
+  let root: HttpLimiter<object> | undefined;
+  if (!problems.items.some((p) => p.option === "store" || p.option === "storage")) {
+    try {
+      root = createHttpLimiter<object>({
+        ...shared,
+        rules: [
+          { name: "nest", exempt: true },
+          ...(Object.keys(defaults).length > 0
+            ? [
+                {
+                  ...defaults,
+                  name: "nest-defaults",
+                  policies: { limit: 1, window: 1000, algorithm: "fixed-window" as const },
+                },
+              ]
+            : []),
+        ],
+      });
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      for (const p of error.problems) {
+        // The rule defaults are module options here, not rules[1].<name>.
+        const option = p.option.replace(/^rules\[1\]\./, "");
+        // Options the module checked itself (headers, trustProxy...) are reported once.
+        if (!problems.items.some((q) => q.option === option)) {
+          problems.add(option, p.received, p.expected);
+        }
+      }
+    }
+  }
+  if (problems.items.length > 0) void root?.close();
   problems.throwIfAny();
   let metrics: Metrics | undefined;
   if (m !== undefined && m !== false) {
@@ -323,7 +437,6 @@ export function resolveOptions(input: ThrottlekitModuleInput): ThrottlekitConfig
       throw new ConfigError(error.problems.map((p) => ({ ...p, option: `metrics.${p.option}` })));
     }
   }
-  const resolvedStore = fromStorage ?? store ?? memoryStore();
   // Outages reach the hub from bootstrap on, before any route has built its limiter.
   resolvedStore.observe?.(events);
   return {
@@ -344,7 +457,27 @@ export function resolveOptions(input: ThrottlekitModuleInput): ThrottlekitConfig
     generateKey: options.generateKey,
     events,
     metrics,
+    root: root!,
+    shadow: options.mode === "shadow",
+    routes: new RouteLimiters(throttlers, shareRoot(shared, root!), defaults),
   };
+}
+
+/** The shared options with the root limiter's detector and shedder instead of their options. */
+function shareRoot(shared: SharedOptions, root: HttpLimiter<object>): SharedOptions {
+  const { protect: _p, shed: _s, ...rest } = shared;
+  return {
+    ...rest,
+    ...(root.protect !== undefined ? { protect: root.protect } : {}),
+    ...(root.shed !== undefined ? { shed: root.shed } : {}),
+  };
+}
+
+/** The keys of `options` among `keys` that are set. */
+function pick<T extends object, K extends keyof T>(options: T, keys: readonly K[]): Pick<T, K> {
+  const out = {} as Pick<T, K>;
+  for (const k of keys) if (options[k] !== undefined) out[k] = options[k];
+  return out;
 }
 
 function collectProblems(error: unknown, problems: ProblemList): void {
