@@ -5,9 +5,10 @@ import type { CaseKit, Harness } from "./contract.js";
 
 /**
  * Key management, limits from the request and per-path counting (issue 19 items 2-4). Key
- * management runs on a second HttpLimiter over the case's store, prefix and clock with the same
- * options, as an admin process of the fleet would: counters and blocks live in the store, so
- * its calls reach what the adapter's limiter counts.
+ * management runs on the limiter the adapter built (the runner's `limiter`), and again on a
+ * second HttpLimiter over the case's store, prefix and clock with the same options, as an admin
+ * process of the fleet would: counters and blocks live in the store, so its calls reach what
+ * the adapter's limiter counts.
  */
 export function keyCases({ setup, statusOf }: CaseKit): void {
   /** The key the adapter's default ip() identity gives fetch's requests. */
@@ -60,6 +61,57 @@ export function keyCases({ setup, statusOf }: CaseKit): void {
       expect(await statusOf(t.get("/a"))).toBe(429);
       expect(await statusOf(t.get("/b"))).toBe(200);
       await done();
+    });
+  });
+
+  describe("key management on the adapter's own limiter", () => {
+    // The limiter the adapter built (Express's limit.limiter, Fastify's app.throttlekit...): what
+    // an app holding the middleware calls, with no second limiter beside it.
+    it("resetKey gives a limited client 200 again", async () => {
+      const t = await setup({ policies: "2/min" });
+      expect(await statusOf(t.get("/"))).toBe(200);
+      expect(await statusOf(t.get("/"))).toBe(200);
+      expect(await statusOf(t.get("/"))).toBe(429);
+      await t.limiter.resetKey(KEY);
+      const res = await t.get("/");
+      await res.arrayBuffer();
+      expect(res.status).toBe(200);
+      // A fresh window: the request after the reset is the first of two.
+      expect(res.headers.get("ratelimit")).toMatch(/;r=1\b/);
+    });
+
+    it("block answers 429 with Retry-After; unblock lets the client in again", async () => {
+      const t = await setup({ policies: "100/min" });
+      expect(await statusOf(t.get("/"))).toBe(200);
+      await t.limiter.block(KEY, "1m");
+      const res = await t.get("/");
+      await res.arrayBuffer();
+      expect(res.status).toBe(429);
+      expect(res.headers.get("retry-after")).toBe("60");
+      t.clock.advance("30s");
+      const later = await t.get("/");
+      await later.arrayBuffer();
+      expect(later.status).toBe(429);
+      expect(later.headers.get("retry-after")).toBe("30");
+      await t.limiter.unblock(KEY);
+      expect(await statusOf(t.get("/"))).toBe(200);
+    });
+
+    it("getKey reports what the client's requests left, as the headers do", async () => {
+      const t = await setup({ policies: "5/min" });
+      const peek = () => t.limiter.getKey(KEY, { rule: "default" });
+      expect((await peek())?.remaining).toBe(5);
+      const res = await t.get("/");
+      await res.arrayBuffer();
+      expect(res.headers.get("ratelimit")).toMatch(/;r=4\b/);
+      expect((await peek())?.remaining).toBe(4);
+      // Peeking charges nothing: the next request still sees 3 left after it.
+      const next = await t.get("/");
+      await next.arrayBuffer();
+      expect(next.headers.get("ratelimit")).toMatch(/;r=3\b/);
+      const all = await t.limiter.getKey(KEY);
+      expect(all.default?.remaining).toBe(3);
+      expect(all.default?.allowed).toBe(true);
     });
   });
 

@@ -14,7 +14,8 @@
  *     app.all("/status/:code", (req, res) => res.status(Number(req.params.code)).send("ok"));
  *     app.all("*", (req, res) => res.send("ok"));
  *     // served (./listen.ts): waits for "listening", closes keep-alive sockets, then the limiter
- *     return served(app.listen(0, "127.0.0.1"), () => limit.limiter.close());
+ *     const server = await served(app.listen(0, "127.0.0.1"), () => limit.limiter.close());
+ *     return { ...server, limiter: limit.limiter };  // the limiter the adapter built
  *   },
  * };
  * ```
@@ -36,7 +37,10 @@
  *    in flight until the case lets it go (or `ms` passes), counted by a gauge the cases read
  *    (cases-concurrency.ts);
  * 8. answer `/items/<id>`, for every method, with 200 `ok`: from a route registered as
- *    `/items/:id` where the framework has a router (cases-route.ts), else from the catch-all.
+ *    `/items/:id` where the framework has a router (cases-route.ts), else from the catch-all;
+ * 9. return, as `limiter`, the HttpLimiter the adapter built and counts with (Express's and
+ *    Koa's `limit.limiter`, Fastify's `app.throttlekit`...): cases-keys.ts manages keys on it, as
+ *    the app holding the middleware would.
  *
  * ## The store factory
  *
@@ -45,6 +49,7 @@
  */
 import { afterEach, describe } from "vitest";
 import type { Store } from "../../src/core/store.js";
+import type { HttpLimiter } from "../../src/http/http-limiter.js";
 import type { HttpLimiterOptions } from "../../src/http/options.js";
 import { type ManualClock, manualClock } from "../../src/testing/manual-clock.js";
 import { concurrencyCases } from "./cases-concurrency.js";
@@ -62,6 +67,12 @@ import { slow } from "./slow.js";
 export type RunningServer = {
   /** Base URL, e.g. "http://127.0.0.1:43121" (no trailing slash). */
   readonly url: string;
+  /**
+   * The HttpLimiter the adapter built (point 9). Optional in the type only because suites that
+   * borrow this shape (test/outage, whose Nest runner has no single HttpLimiter) leave it out;
+   * the contract refuses a runner that does not return it.
+   */
+  readonly limiter?: HttpLimiter;
   close(): Promise<void>;
 };
 
@@ -99,6 +110,8 @@ export type Harness = {
   readonly prefix: string;
   /** The server's base URL (for raw-socket requests). */
   readonly url: string;
+  /** The limiter the adapter under test built (its resetKey, block, getKey...). */
+  readonly limiter: HttpLimiter;
   get(path?: string, init?: RequestInit): Promise<Response>;
 };
 
@@ -128,11 +141,16 @@ export function adapterContract(runner: AdapterRunner, stores: StoreFactory): vo
       });
       const server = await runner.start({ store, clock: clock.now, prefix, ...options });
       cleanups.push(() => server.close());
+      const { limiter } = server;
+      if (limiter === undefined) {
+        throw new Error(`${runner.name}: start() must return the adapter's limiter (point 9)`);
+      }
       return {
         clock,
         store,
         prefix,
         url: server.url,
+        limiter,
         get: (path = "/", init) => fetch(`${server.url}${path}`, init),
       };
     }

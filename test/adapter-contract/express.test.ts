@@ -5,7 +5,7 @@ import { type ExpressRateLimit, expressRateLimit } from "../../src/adapters/expr
 import type { HttpLimiterOptions } from "../../src/http/options.js";
 import { infoBody } from "./cases-info.js";
 import type { LoginForm } from "./cases-paths.js";
-import { type AdapterRunner, adapterContract } from "./contract.js";
+import { type AdapterRunner, adapterContract, type RunningServer } from "./contract.js";
 import { served } from "./listen.js";
 import { slow, slowMs } from "./slow.js";
 import { downStore, storeFactories } from "./stores.js";
@@ -83,8 +83,9 @@ const MAJORS: readonly Major[] = [
   },
 ];
 
-function listen(app: express.Express, limit: ExpressRateLimit) {
-  return served(app.listen(0, "127.0.0.1"), () => limit.limiter.close());
+async function listen(app: express.Express, limit: ExpressRateLimit): Promise<RunningServer> {
+  const server = await served(app.listen(0, "127.0.0.1"), () => limit.limiter.close());
+  return { ...server, limiter: limit.limiter };
 }
 
 for (const m of MAJORS) expressSuite(m);

@@ -55,7 +55,7 @@ const fastifyRunner: AdapterRunner = {
     await app.register(fastifyRateLimit, options as FastifyRateLimitOptions);
     routes(app);
     const url = await listen(app);
-    return { url, close: () => app.close() };
+    return { url, limiter: app.throttlekit, close: () => app.close() };
   },
 };
 

@@ -40,7 +40,7 @@ const fetchRunner: AdapterRunner = {
         : app(request),
     );
     const server = serve({ fetch: handler, port: 0, hostname: "127.0.0.1" }) as Server;
-    return served(server, () => limit.limiter.close());
+    return { ...(await served(server, () => limit.limiter.close())), limiter: limit.limiter };
   },
 };
 

@@ -46,7 +46,7 @@ const honoRunner: AdapterRunner = {
       return c.text("ok");
     });
     app.all("*", (c) => c.text("ok"));
-    return serveApp(app, () => limit.limiter.close());
+    return { ...(await serveApp(app, () => limit.limiter.close())), limiter: limit.limiter };
   },
 };
 

@@ -1,10 +1,11 @@
 import { createRequire } from "node:module";
+import Router from "@koa/router";
 import Koa, { type Context, type Next } from "koa";
 import { afterEach, describe, expect, it } from "vitest";
 import { type KoaRateLimit, koaRateLimit } from "../../src/adapters/koa.js";
 import type { HttpLimiterOptions } from "../../src/http/options.js";
 import { infoBody } from "./cases-info.js";
-import { type AdapterRunner, adapterContract } from "./contract.js";
+import { type AdapterRunner, adapterContract, type RunningServer } from "./contract.js";
 import { served } from "./listen.js";
 import { slow, slowMs } from "./slow.js";
 import { downStore, storeFactories } from "./stores.js";
@@ -24,6 +25,15 @@ async function ok(ctx: Context): Promise<void> {
     ctx.body = "login";
     return;
   }
+  await answer(ctx);
+}
+
+function login(ctx: Context): void {
+  ctx.body = "login";
+}
+
+/** Every path but /login, for the routed runner (it routes /login on its own). */
+async function answer(ctx: Context): Promise<void> {
   if (ctx.path === "/info") {
     ctx.body = infoBody(ctx.state.rateLimit);
     return;
@@ -34,8 +44,9 @@ async function ok(ctx: Context): Promise<void> {
   ctx.body = "ok";
 }
 
-function listen(app: Koa, limit: KoaRateLimit) {
-  return served(app.listen(0, "127.0.0.1"), () => limit.limiter.close());
+async function listen(app: Koa, limit: KoaRateLimit): Promise<RunningServer> {
+  const server = await served(app.listen(0, "127.0.0.1"), () => limit.limiter.close());
+  return { ...server, limiter: limit.limiter };
 }
 
 /**
@@ -76,7 +87,44 @@ function koaSuite({ major, Koa, version }: Major): void {
     },
   };
 
-  for (const store of storeFactories) adapterContract(koaRunner, store);
+  /**
+   * The limiter on each @koa/router route (`router.all(path, limit, handler)`): the router has
+   * matched, so `ctx._matchedRoute` holds the template. The catch-all is a route too, whose
+   * template ("{/*rest}") is no path: it counts under the rule.
+   */
+  const routedRunner: AdapterRunner = {
+    name: `koa ${major} (@koa/router, per route)`,
+    routeTemplates: true,
+    // @koa/router 15 (path-to-regexp 8) matches ctx.path (undecoded) regardless of case and
+    // with an optional trailing slash; found by sending every LOGIN_FORMS spelling.
+    loginRoutes: [
+      "/login",
+      "/LOGIN",
+      "/Login",
+      "/login/",
+      "/login#x",
+      "/login?x=1",
+      "http://127.0.0.1/login",
+    ],
+    async start(options) {
+      const limit = koaRateLimit(options);
+      const router = new Router();
+      router.post("/login", limit, login);
+      router.all("/status/:code", limit, answer);
+      router.all("/status/:code/{*rest}", limit, answer);
+      router.all("/items/:id", limit, answer);
+      router.all("{/*rest}", limit, answer);
+      const app = new Koa();
+      app.use(onError);
+      app.use(router.routes());
+      return listen(app, limit);
+    },
+  };
+
+  for (const store of storeFactories) {
+    adapterContract(koaRunner, store);
+    adapterContract(routedRunner, store);
+  }
 
   describe(`koa ${major} adapter specifics`, () => {
     it(`runs on Koa ${major}`, () => {
@@ -141,26 +189,43 @@ function koaSuite({ major, Koa, version }: Major): void {
       expect(seen).toBe("ann");
     });
     it('scope "route" reads the template @koa/router leaves in ctx._matchedRoute', async () => {
-      // @koa/router is not installed here: this stands in for it, setting what its route
-      // layers set before their middleware runs (the adapter's reading is what is under test).
       const limit = koaRateLimit({ policies: "1/min", scope: "route" });
+      // On the route: the router has matched, and the template carries the router's prefix.
+      const routes = new Router();
+      routes.get("/items/:id", limit, answer);
+      routes.get("/users/:id", limit, answer);
+      const v1 = new Router({ prefix: "/v1" });
+      v1.get("/items/:id", limit, answer);
+      // router.use(limit): that layer sets its own pattern, which is no template.
+      const used = new Router();
+      used.use(limit);
+      used.get("/use/:id", answer);
       const app = new Koa();
-      app.use((ctx, next) => {
-        const route = /^\/(items|users)\/[^/]+$/.exec(ctx.path);
-        if (route) Object.assign(ctx, { _matchedRoute: `/${route[1]}/:id` });
-        else if (ctx.path.startsWith("/use/")) Object.assign(ctx, { _matchedRoute: "(.*)" });
-        return next();
-      });
+      app.use(routes.routes());
+      app.use(v1.routes());
+      app.use(used.routes());
+      // No route matched: app-wide, before any router, as app.use(limit) is.
       app.use(limit);
-      app.use(ok);
+      app.use(answer);
       const server = await listen(app, limit);
       closers.push(() => server.close());
-      const status = async (path: string) => (await fetch(`${server.url}${path}`)).status;
+      const status = async (path: string) => {
+        const res = await fetch(`${server.url}${path}`);
+        const body = await res.text();
+        // Through to the handler, or refused by the limiter: never a 404 from a missed route.
+        if (res.status === 200) expect(body).toBe("ok");
+        else expect(res.status).toBe(429);
+        return res.status;
+      };
       expect(await status("/items/1")).toBe(200);
       expect(await status("/items/2")).toBe(429);
       expect(await status("/users/1")).toBe(200);
-      // No template (a router.use layer's pattern, or no router): the rule's, here one counter.
+      expect(await status("/users/2")).toBe(429);
+      expect(await status("/v1/items/1")).toBe(200);
+      expect(await status("/v1/items/2")).toBe(429);
+      // No template (router.use, or no route matched): the rule's counter, one for both.
       expect(await status("/use/1")).toBe(200);
+      expect(await status("/use/2")).toBe(429);
       expect(await status("/elsewhere")).toBe(429);
     });
 

@@ -1,7 +1,11 @@
 import { createServer, type Server, type ServerResponse } from "node:http";
-import { nodeRateLimit, type RateLimitedRequest } from "../../src/adapters/node.js";
+import {
+  type NodeRateLimit,
+  nodeRateLimit,
+  type RateLimitedRequest,
+} from "../../src/adapters/node.js";
 import { infoBody } from "./cases-info.js";
-import { type AdapterRunner, adapterContract } from "./contract.js";
+import { type AdapterRunner, adapterContract, type RunningServer } from "./contract.js";
 import { served } from "./listen.js";
 import { slow, slowMs } from "./slow.js";
 import { storeFactories } from "./stores.js";
@@ -35,8 +39,9 @@ function app(req: RateLimitedRequest, res: ServerResponse): void {
   res.end("ok");
 }
 
-function listen(server: Server, close: () => Promise<void>) {
-  return served(server.listen(0, "127.0.0.1"), close);
+async function listen(server: Server, limiter: NodeRateLimit["limiter"]): Promise<RunningServer> {
+  const running = await served(server.listen(0, "127.0.0.1"), () => limiter.close());
+  return { ...running, limiter };
 }
 
 /** nodeRateLimit(...).wrap(listener) */
@@ -45,7 +50,7 @@ const wrapped: AdapterRunner = {
   loginRoutes: NODE_LOGIN_ROUTES,
   async start(options) {
     const limit = nodeRateLimit(options);
-    return listen(createServer(limit.wrap(app)), () => limit.limiter.close());
+    return listen(createServer(limit.wrap(app)), limit.limiter);
   },
 };
 
@@ -65,7 +70,7 @@ const middleware: AdapterRunner = {
         }
       });
     });
-    return listen(server, () => limit.limiter.close());
+    return listen(server, limit.limiter);
   },
 };
 
