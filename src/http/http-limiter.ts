@@ -16,7 +16,7 @@ import { ip, isIpIdentity } from "./identity/ip.js";
 import type { Identity } from "./identity/types.js";
 import type { IdentityFailures } from "./identity-failed.js";
 import type { KeyOptions } from "./key-management.js";
-import { type HttpLists, listValueProblem } from "./lists.js";
+import { type HttpLists, ListIndex, listValueProblem } from "./lists.js";
 import type { HttpLimiterOptions, HttpOutcome } from "./options.js";
 import { LiveLimiter, type ReloadInfo, type Running } from "./reload.js";
 import { checkFixed } from "./reload-fixed.js";
@@ -141,6 +141,7 @@ const OPTION_KEYS = [
   "onIdentityError",
   "allow",
   "deny",
+  "lists",
   "listsRefresh",
   "identityFailures",
   "logger",
@@ -274,6 +275,14 @@ function compile<Raw>(
       if (problem !== undefined) problems.add(`${list}[${i}]`, value, problem);
       else staticEntries.push({ list, value });
     });
+  }
+  if (options.lists !== undefined) {
+    if (!(options.lists instanceof ListIndex))
+      problems.add("lists", options.lists, "another limiter's `lists` (limiter.lists)");
+    for (const k of ["allow", "deny", "listsRefresh"] as const) {
+      if (options[k] !== undefined)
+        problems.add(k, options[k], "none with `lists` (set it on the limiter that owns them)");
+    }
   }
   const refreshMs = options.listsRefresh === undefined ? 5000 : parseDuration(options.listsRefresh);
   if (refreshMs === undefined || refreshMs <= 0)

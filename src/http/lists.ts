@@ -94,13 +94,14 @@ export class ListIndex implements HttpLists {
   empty = true;
 
   constructor(
-    private readonly store: ListStore,
+    /** Where the entries live (another limiter given these lists reads and writes there too). */
+    readonly backend: ListStore,
     readonly shared: boolean,
     private readonly now: () => number,
     private readonly staticEntries: readonly { list: ListKind; value: string }[],
     private readonly refreshMs: number,
   ) {
-    this.unsubscribe = store.subscribe?.(() => {
+    this.unsubscribe = backend.subscribe?.(() => {
       this.stale = true;
     });
     // The static entries apply from the start, whatever the store does.
@@ -142,9 +143,9 @@ export class ListIndex implements HttpLists {
       return this.stale ? this.loading.then(() => this.load(awaited)) : this.loading;
     }
     this.stale = false;
-    if (this.store.entriesSync !== undefined) {
+    if (this.backend.entriesSync !== undefined) {
       try {
-        this.loaded(this.store.entriesSync(this.now()));
+        this.loaded(this.backend.entriesSync(this.now()));
       } catch {
         this.failed();
       }
@@ -153,7 +154,7 @@ export class ListIndex implements HttpLists {
     }
     let entries: Promise<ListEntry[]>;
     try {
-      entries = this.store.entries(this.now());
+      entries = this.backend.entries(this.now());
     } catch (error) {
       entries = Promise.reject(error);
     }
@@ -238,14 +239,14 @@ export class ListIndex implements HttpLists {
 
   async remove(list: ListKind, value: string): Promise<boolean> {
     checkList(list);
-    const removed = await this.store.remove(list, value);
+    const removed = await this.backend.remove(list, value);
     await this.reloadAfterChange();
     return removed;
   }
 
   async entries(list?: ListKind): Promise<ListEntry[]> {
     if (list !== undefined) checkList(list);
-    const all = await this.store.entries(this.now());
+    const all = await this.backend.entries(this.now());
     return list === undefined ? all : all.filter((e) => e.list === list);
   }
 
@@ -278,7 +279,7 @@ export class ListIndex implements HttpLists {
     }
     if (problems.length > 0) throw new ConfigError(problems);
     const now = this.now();
-    await this.store.add(
+    await this.backend.add(
       { list, value, expiresAt: ms === undefined ? undefined : now + ms, reason: options.reason },
       now,
     );

@@ -9,6 +9,7 @@ import type { AbuseDetector, AbuseDetectorOptions } from "../protect/types.js";
 import type { ProxyHeader, TrustProxy } from "./client-address.js";
 import type { HeaderMap, HeaderStyle } from "./headers.js";
 import type { Identity } from "./identity/types.js";
+import type { HttpLists } from "./lists.js";
 import type { PlainResponse } from "./problem.js";
 import type { HttpRequest, HttpResponse, MaybePromise } from "./request.js";
 import type { HttpRule, RuleConcurrency, RuleMode, RulePolicies } from "./rules.js";
@@ -194,6 +195,14 @@ export type HttpLimiterOptions<Raw = unknown> = {
   allow?: readonly string[];
   /** Identity keys and addresses/CIDRs answered 403 (kept in this process). @default [] */
   deny?: readonly string[];
+  /**
+   * Another limiter's `lists`, to read the same entries through the same snapshot (one load,
+   * one subscription, changes seen at once by both): several limiters in one process over one
+   * set of lists (throttlekit/nest's handlers share the module's). The static `allow`, `deny`
+   * and `listsRefresh` are then that limiter's, and this one never closes them.
+   * @default lists of its own
+   */
+  lists?: HttpLists;
   /** How often lists are reloaded from a store that cannot signal changes. @default "5s" */
   listsRefresh?: Duration;
   /**

@@ -26,6 +26,7 @@ export const FIXED_OPTIONS = [
   "metrics",
   "protect",
   "shed",
+  "lists",
 ] as const;
 export type FixedOption = (typeof FIXED_OPTIONS)[number];
 
@@ -46,6 +47,8 @@ export type Fixed = {
   readonly collector: Metrics | undefined;
   readonly protect: AbuseDetector | undefined;
   readonly shed: LoadShedder | undefined;
+  /** The `lists` option: another limiter's index, used as is and never closed here. */
+  readonly borrowedLists: ListIndex | undefined;
   /** The lists index in force: the abuse detector's writes mark its snapshot stale. */
   readonly current: { lists: ListIndex | undefined };
   /** These options as first given: a reload may repeat them, equal as data. */
@@ -66,6 +69,7 @@ export function checkFixed(options: HttpLimiterOptions, fixed: Fixed, problems: 
     metrics: fixed.given.metrics,
     protect: fixed.protect,
     shed: fixed.shed,
+    lists: fixed.borrowedLists,
   };
   for (const k of FIXED_OPTIONS) {
     const v = options[k];

@@ -28,8 +28,9 @@ export function fixedOf(
   problems: ProblemList,
 ): Fixed | undefined {
   const { store, events, prefix } = base;
-  const listStore = store.lists?.(prefix);
-  const listBackend: ListStore = listStore ?? memoryLists()(prefix);
+  const borrowed = options.lists instanceof ListIndex ? options.lists : undefined;
+  const listStore = borrowed === undefined ? store.lists?.(prefix) : undefined;
+  const listBackend: ListStore = borrowed?.backend ?? listStore ?? memoryLists()(prefix);
   const current: Fixed["current"] = { lists: undefined };
   const protect = buildProtect(
     options.protect,
@@ -52,7 +53,8 @@ export function fixedOf(
     logger: base.logger!,
     clock: options.clock,
     listBackend,
-    listsShared: listStore !== undefined,
+    listsShared: borrowed?.shared ?? listStore !== undefined,
+    borrowedLists: borrowed,
     collector: metricsOf(options.metrics, events, options.clock),
     protect,
     current,
@@ -75,6 +77,7 @@ export function listsOf(
   staticEntries: readonly { list: "allow" | "deny"; value: string }[],
   refreshMs: number,
 ): ListIndex {
+  if (fixed.borrowedLists !== undefined) return fixed.borrowedLists;
   const from = { staticEntries, refreshMs };
   if (running !== undefined && sameData(builtFrom.get(running), from)) return running;
   const lists = new ListIndex(fixed.listBackend, fixed.listsShared, now, staticEntries, refreshMs);

@@ -158,7 +158,7 @@ export class LiveLimiter<Raw> extends Watching implements HttpLimiter<Raw> {
     this.current.capacity.inFlight?.close();
     for (const d of this.draining) d.close();
     this.draining.clear();
-    this.current.lists.close();
+    if (this.current.lists !== this.fixed.borrowedLists) this.current.lists.close();
     await this.fixed.collector?.close();
     if (this.fixed.ownStore) await this.fixed.store.close?.();
   }
