@@ -209,12 +209,13 @@ describe("degraded and recovered: once per outage, on every observing hub", () =
     hub.on("degraded", (e) => types.push(e.type));
     hub.on("recovered", (e) => types.push(e.type));
     const prefix = `adapters-${process.pid}`;
-    const closers = [
+    const closers: { close(): Promise<void> }[] = [
       wsRateLimit({ store, prefix: `${prefix}-ws`, messages: { perIdentity: "9/s" }, events: hub }),
       socketIoRateLimit({ store, prefix: `${prefix}-sio`, maxConnections: 2, eventHub: hub }),
       grpcRateLimit({ store, prefix: `${prefix}-grpc`, policies: "9/s", events: hub }),
     ];
-    nestOptions({ throttlers: "9/s", store, prefix: `${prefix}-nest`, events: hub });
+    const nest = nestOptions({ throttlers: "9/s", store, prefix: `${prefix}-nest`, events: hub });
+    closers.push(nest.root);
     const graphql = createGraphQLLimiter({
       store,
       prefix: `${prefix}-gql`,

@@ -463,11 +463,17 @@ export function resolveOptions(input: ThrottlekitModuleInput): ThrottlekitConfig
   };
 }
 
-/** The shared options with the root limiter's detector and shedder instead of their options. */
+/**
+ * The shared options with the root limiter's lists, detector and shedder instead of their
+ * options: handlers' limiters share them rather than build their own.
+ */
 function shareRoot(shared: SharedOptions, root: HttpLimiter<object>): SharedOptions {
-  const { protect: _p, shed: _s, ...rest } = shared;
+  const { protect: _p, shed: _s, allow: _a, deny: _d, listsRefresh: _r, ...rest } = shared;
   return {
     ...rest,
+    // One snapshot of the lists for the application: a change through ThrottlekitService's
+    // lists, or an automatic block of `protect`, applies to every handler at once.
+    lists: root.lists,
     ...(root.protect !== undefined ? { protect: root.protect } : {}),
     ...(root.shed !== undefined ? { shed: root.shed } : {}),
   };
