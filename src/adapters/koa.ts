@@ -83,11 +83,14 @@ class KoaRequest implements HttpRequest<KoaRaw> {
    * The template @koa/router (and koa-router) sets in `ctx._matchedRoute` before a matched
    * route's middleware runs: there when this middleware is on a route (`router.get("/items/:id",
    * limit, handler)`), prefix included. Undefined before the router ran (app.use) and for a
-   * RegExp route; a value not starting with "/" (a `router.use` layer's own pattern) is no route.
+   * RegExp route. A `router.use` layer's own pattern is no route: `(?:\/|$)`, or under a prefix
+   * `/api(?:\/|$)` (a regular expression, not a template).
    */
   get route(): string | undefined {
     const route = (this.ctx as { _matchedRoute?: unknown })._matchedRoute;
-    return typeof route === "string" && route.startsWith("/") ? route : undefined;
+    return typeof route === "string" && route.startsWith("/") && !route.includes("(?:")
+      ? route
+      : undefined;
   }
 
   get raw(): KoaRaw {

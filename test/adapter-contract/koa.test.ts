@@ -200,10 +200,15 @@ function koaSuite({ major, Koa, version }: Major): void {
       const used = new Router();
       used.use(limit);
       used.get("/use/:id", answer);
+      // Under a prefix, the layer's pattern is "/v2(?:\/|$)": a pattern, still no template.
+      const usedV2 = new Router({ prefix: "/v2" });
+      usedV2.use(limit);
+      usedV2.get("/use/:id", answer);
       const app = new Koa();
       app.use(routes.routes());
       app.use(v1.routes());
       app.use(used.routes());
+      app.use(usedV2.routes());
       // No route matched: app-wide, before any router, as app.use(limit) is.
       app.use(limit);
       app.use(answer);
@@ -226,6 +231,7 @@ function koaSuite({ major, Koa, version }: Major): void {
       // No template (router.use, or no route matched): the rule's counter, one for both.
       expect(await status("/use/1")).toBe(200);
       expect(await status("/use/2")).toBe(429);
+      expect(await status("/v2/use/1")).toBe(429);
       expect(await status("/elsewhere")).toBe(429);
     });
 
