@@ -186,6 +186,31 @@ describe.each(COMBOS)(
       });
     });
 
+    it("@Throttle({ default: { limit: 1 } }) keeps the module's ttl; numeric strings from the environment", async () => {
+      const partial = controller("partial", {
+        one: [Get("one"), Throttle({ default: { limit: 1 } })],
+        plain: [Get("plain")],
+      });
+      const root = appModule(
+        [
+          ThrottlekitModule.forRoot(
+            rootOptions(kind, [{ ttl: "60000" as never, limit: " 3 " as never }]),
+          ),
+        ],
+        [partial],
+      );
+      await run(platform, root, async (url) => {
+        const first = await get(url, "/partial/one");
+        expect(first.headers.get("x-ratelimit-limit")).toBe("1");
+        expect(first.headers.get("x-ratelimit-reset")).toBe("60");
+        const limited = await get(url, "/partial/one");
+        expect(limited.status).toBe(429);
+        // Blocked for the module's ttl from the refusal, as @nestjs/throttler.
+        expect(Number(limited.headers.get("retry-after"))).toBe(60);
+        expect(await statuses(url, "/partial/plain", 4)).toEqual([200, 200, 200, 429]);
+      });
+    });
+
     it("time helpers: ttl: seconds(60), minutes(1)", async () => {
       const root = appModule(
         [

@@ -1,13 +1,15 @@
 /**
  * A @nestjs/throttler ThrottlerStorage plugged into throttlekit/nest (`storage`): its own
- * ThrottlerStorageService counts, on Express and Fastify; policies other than fixed windows
- * are refused at bootstrap, operations a ThrottlerStorage lacks throw.
+ * ThrottlerStorageService counts, on Express and Fastify; throttlers in @nestjs/throttler's
+ * shape (the module's and @Throttle()'s) count in fixed windows there, throttlekit policies of
+ * another algorithm are refused at bootstrap, operations a ThrottlerStorage lacks throw.
  */
 import { Controller, Get, Module, type Type } from "@nestjs/common";
 import { APP_GUARD } from "@nestjs/core";
 import { ThrottlerStorageService } from "@nestjs/throttler";
 import { afterAll, describe, expect, it } from "vitest";
 import {
+  Throttle,
   ThrottlekitGuard,
   ThrottlekitModule,
   type ThrottlerStorage,
@@ -31,6 +33,20 @@ function appWith(storage: ThrottlerStorage): Type<unknown> {
     }
   }
   decorate(HelloController, [Controller("hello")], { hello: [Get()] });
+  class OverrideController {
+    partial() {
+      return "partial";
+    }
+    added() {
+      return "added";
+    }
+  }
+  decorate(OverrideController, [Controller("override")], {
+    // The module's short ttl, a limit of its own.
+    partial: [Get("partial"), Throttle({ short: { limit: 1 } })],
+    // A throttler the module lacks, for this route only.
+    added: [Get("added"), Throttle({ burst: { ttl: 5000, limit: 1 } })],
+  });
   class AppModule {}
   decorate(AppModule, [
     Module({
@@ -43,7 +59,7 @@ function appWith(storage: ThrottlerStorage): Type<unknown> {
           storage,
         }),
       ],
-      controllers: [HelloController],
+      controllers: [HelloController, OverrideController],
       providers: [{ provide: APP_GUARD, useClass: ThrottlekitGuard }],
     }),
   ]);
@@ -69,15 +85,56 @@ describe.each(PLATFORMS)("a ThrottlerStorage as throttlekit/nest's storage, %s",
       await app.close();
     }
   });
+
+  it("counts @Throttle() overrides in @nestjs/throttler's shape there too", async () => {
+    const storage = new ThrottlerStorageService();
+    storages.push(storage);
+    const app = await startApp(platform, appWith(storage));
+    try {
+      expect(await statuses(app.url, "/override/partial", 2)).toEqual([200, 429]);
+      expect(await statuses(app.url, "/override/added", 2)).toEqual([200, 429]);
+      // partial: short and long; added: short, long and burst.
+      expect(storage.storage.size).toBe(5);
+    } finally {
+      await app.close();
+    }
+  });
 });
 
 describe("throttlerStorageStore", () => {
+  it("counts throttlers in @nestjs/throttler's shape in fixed windows", () => {
+    const storage = new ThrottlerStorageService();
+    storages.push(storage);
+    const config = resolveOptions({
+      throttlers: [
+        { name: "a", ttl: 1000, limit: 2 },
+        { name: "b", ttl: () => 1000, limit: 2, blockDuration: 0 },
+      ],
+      storage,
+    });
+    expect(config.throttlers.map((t) => [t.algorithm, t.blockFor])).toEqual([
+      ["fixed-window", 1000],
+      ["fixed-window", undefined],
+    ]);
+    // Without a storage, the same throttlers are sliding logs, as @nestjs/throttler counts.
+    const plain = resolveOptions([{ ttl: 1000, limit: 2 }]);
+    expect(plain.throttlers[0]?.algorithm).toBe("sliding-log");
+    void config.root.close();
+    void plain.root.close();
+  });
+
   it("refuses policies other than fixed windows, at bootstrap and at bind", () => {
     const storage = new ThrottlerStorageService();
     storages.push(storage);
     expect(() => resolveOptions({ throttlers: { default: "5/min" }, storage })).toThrow(
       ConfigError,
     );
+    expect(() =>
+      resolveOptions({
+        throttlers: { default: { limit: 5, window: "1m", algorithm: "sliding-log" } },
+        storage,
+      }),
+    ).toThrow(/throttlers\.default/);
     expect(() =>
       createLimiter({ policies: "5/min", store: throttlerStorageStore(storage) }),
     ).toThrow(ConfigError);

@@ -26,6 +26,7 @@ import {
   type Store,
 } from "../../index.js";
 import {
+  inFixedWindows,
   isNamedPolicies,
   listPolicies,
   type NamedPolicies,
@@ -288,15 +289,19 @@ export function resolveOptions(input: ThrottlekitModuleInput): ThrottlekitConfig
     } catch (error) {
       collectProblems(error, problems);
     }
-    for (const t of throttlers) {
-      if (t.algorithm !== "fixed-window") {
+    // Throttlers in @nestjs/throttler's shape count the storage's way (fixed windows); one in
+    // throttlekit's shape asks for an algorithm: only "fixed-window" is the storage's.
+    throttlers.forEach((t, i) => {
+      const fixed = inFixedWindows(t);
+      if (fixed !== undefined) throttlers[i] = fixed;
+      else if (t.algorithm !== "fixed-window") {
         problems.add(
           `throttlers.${t.name}`,
           t,
           '{ ttl, limit } or algorithm "fixed-window" (a ThrottlerStorage counts fixed windows)',
         );
       }
-    }
+    });
   }
   const headers = options.headers ?? (nestShaped ? "throttler" : "draft-10");
   if (headers !== false && headers !== "throttler" && !HEADER_STYLES.includes(headers)) {

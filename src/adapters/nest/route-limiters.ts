@@ -8,10 +8,11 @@ import {
   type MaybePromise,
 } from "../../http/index.js";
 import type { PolicyOptions } from "../../index.js";
-import type { NamedPolicy } from "./named-policies.js";
+import { applyOverride, inFixedWindows, type NamedPolicy } from "./named-policies.js";
 import type { NestRequest } from "./nest-request.js";
 import type { SkipThrottleMetadata } from "./skip-throttle.js";
 import type { ThrottleMetadata } from "./throttle.js";
+import { wholeNumber } from "./throttler-compat.js";
 import { SKIP_THROTTLE_METADATA, THROTTLE_METADATA } from "./tokens.js";
 
 /** One guarded handler: its throttlers, as one rule of an HTTP limiter of its own. */
@@ -148,12 +149,24 @@ export class RouteLimiters {
       if (meta === undefined) continue;
       if (meta.replace) set = new Map();
       for (const p of meta.policies) set.set(p.name, p);
+      // Field by field over what the module, then the class, set (@nestjs/throttler's guard
+      // reads each field from the method, else the class, else the module's throttler).
+      for (const o of meta.overrides ?? []) {
+        const p = applyOverride(set.get(o.name), o);
+        if (p !== undefined) set.set(o.name, p);
+      }
     }
     for (const name in skipNamed) if (skipNamed[name] === true) set.delete(name);
     if (keepOnly !== undefined) {
       for (const name of [...set.keys()]) if (!keepOnly.includes(name)) set.delete(name);
     }
-    return set.size === 0 ? null : [...set.values()];
+    if (set.size === 0) return null;
+    const out = [...set.values()];
+    // A ThrottlerStorage (the module's `storage`) counts fixed windows only: throttlers in
+    // @nestjs/throttler's shape count there its way, the module's and @Throttle()'s alike.
+    return this.shared.store?.name === "nest-throttler-storage"
+      ? out.map((p) => inFixedWindows(p) ?? p)
+      : out;
   }
 }
 
@@ -168,12 +181,18 @@ function toPolicy({ dynamic: _, ...p }: NamedPolicy): PolicyOptions {
   return p;
 }
 
-/** The values of @nestjs/throttler's function-valued limit/ttl/blockDuration for this request. */
+/**
+ * The values of @nestjs/throttler's function-valued limit/ttl/blockDuration for this request.
+ * Numeric strings are numbers, as @nestjs/throttler's toNumber makes them; without a
+ * blockDuration the block lasts the resolved ttl, @nestjs/throttler's default.
+ */
 async function resolveDynamic(
   policies: readonly NamedPolicy[],
   req: HttpRequest<object>,
 ): Promise<PolicyOptions[]> {
   const context = (req as NestRequest).context;
+  // Anything but a whole number (or its string) goes as it is, for the limiter to refuse.
+  const numeric = (value: number): number => wholeNumber(value) ?? value;
   const out: PolicyOptions[] = [];
   for (const named of policies) {
     const { dynamic, blockFor, ...p } = named;
@@ -181,10 +200,14 @@ async function resolveDynamic(
       out.push(toPolicy(named));
       continue;
     }
-    const limit = dynamic.limit === undefined ? p.limit : await dynamic.limit(context);
-    const window = dynamic.ttl === undefined ? p.window : await dynamic.ttl(context);
+    const limit = dynamic.limit === undefined ? p.limit : numeric(await dynamic.limit(context));
+    const window = dynamic.ttl === undefined ? p.window : numeric(await dynamic.ttl(context));
     const block =
-      dynamic.blockDuration === undefined ? blockFor : await dynamic.blockDuration(context);
+      dynamic.blockDuration !== undefined
+        ? numeric(await dynamic.blockDuration(context))
+        : dynamic.blockForTtl === true
+          ? window
+          : blockFor;
     out.push({ ...p, limit, window, ...(block ? { blockFor: block } : {}) });
   }
   return out;

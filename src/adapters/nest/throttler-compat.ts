@@ -10,19 +10,37 @@ export type Resolvable<T> = T | ((context: ExecutionContext) => MaybePromise<T>)
 
 /**
  * One throttler in @nestjs/throttler's shape (v6): `{ name?, ttl, limit, blockDuration? }`,
- * times in milliseconds (`seconds(60)`). It counts in a fixed window that starts at a client's
- * first request, as @nestjs/throttler's storage does, except that a refused request is not
- * counted (throttlekit's rule: a rejected request consumes nothing).
+ * times in milliseconds (`seconds(60)`). It counts as @nestjs/throttler 6.7's storage does: each
+ * request expires `ttl` after it was made (a sliding log), and a client refused once waits
+ * `blockDuration` from that refusal. With a `storage` (a ThrottlerStorage) it counts in fixed
+ * windows instead, the storage's own way.
  */
 export type ThrottlerOptions = {
   /** @default "default" */
   name?: string;
-  /** Window length in ms, or a function of the context. */
+  /** How long each request counts, in ms, or a function of the context. */
   ttl: Resolvable<number>;
-  /** Requests per window, or a function of the context. */
+  /** Requests per `ttl`, or a function of the context. */
   limit: Resolvable<number>;
-  /** Once refused, the client stays refused this long (ms). @default until its window ends */
+  /**
+   * Once refused, the client stays refused this long (ms), from the refusal; `0`: refused only
+   * until enough of its requests have expired.
+   * @default ttl (the resolved one when ttl is a function), as @nestjs/throttler
+   */
   blockDuration?: Resolvable<number>;
+};
+
+/**
+ * A throttler's fields as @Throttle({ name: ... }) gives them: any of them, the others taken
+ * from the throttler of that name (@nestjs/throttler's `@Throttle({ default: { limit: 5 } })`).
+ */
+export type ThrottlerOverride = Partial<Omit<ThrottlerOptions, "name">>;
+
+/** A throttler's validated fields: numeric strings made numbers, functions kept. */
+export type ThrottlerFields = {
+  readonly limit?: Resolvable<number>;
+  readonly ttl?: Resolvable<number>;
+  readonly blockDuration?: Resolvable<number>;
 };
 
 /** The per-request parts of a throttler given as functions (`limit: (ctx) => n`). */
@@ -30,6 +48,8 @@ export type DynamicThrottler = {
   readonly limit?: (context: ExecutionContext) => MaybePromise<number>;
   readonly ttl?: (context: ExecutionContext) => MaybePromise<number>;
   readonly blockDuration?: (context: ExecutionContext) => MaybePromise<number>;
+  /** No blockDuration: the block lasts the request's resolved ttl (@nestjs/throttler's default). */
+  readonly blockForTtl?: boolean;
 };
 
 /** `seconds(60)` = 60 000: @nestjs/throttler's helpers for `ttl` in milliseconds. */
@@ -54,19 +74,44 @@ export function isThrottlerShape(value: unknown): value is ThrottlerOptions {
   );
 }
 
-const THROTTLER_KEYS = ["name", "ttl", "limit", "blockDuration"];
+/**
+ * True for a @Throttle() value in @nestjs/throttler's shape, whole or partial: an object with
+ * some of ttl, limit, blockDuration and nothing of throttlekit's shape (no window, algorithm...),
+ * so `{ limit: 5, algorithm: "gcra" }` is still read, and reported, as a throttlekit policy.
+ */
+export function isThrottlerOverride(value: unknown): value is ThrottlerOverride {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const keys = Object.keys(value);
+  return (
+    keys.some((k) => FIELDS.includes(k)) &&
+    keys.every((k) => THROTTLER_KEYS.includes(k) || MODULE_LEVEL.includes(k))
+  );
+}
+
+const FIELDS = ["ttl", "limit", "blockDuration"];
+const THROTTLER_KEYS = ["name", ...FIELDS];
 /** Per-throttler options @nestjs/throttler has that throttlekit takes once, on the module. */
 const MODULE_LEVEL = ["skipIf", "ignoreUserAgents", "getTracker", "generateKey"];
 
 /**
- * Converts one @nestjs/throttler throttler to a throttlekit fixed-window policy; function values
- * are kept in `dynamic` and the static placeholders are replaced per request.
+ * A whole number given as a number or a numeric string: @nestjs/throttler converts strings
+ * (`toNumber`), and options read from the environment are strings. Anything else: undefined.
  */
-export function fromThrottler(
-  input: ThrottlerOptions,
+export function wholeNumber(value: unknown): number | undefined {
+  const n = typeof value === "string" && /^\s*\d+\s*$/.test(value) ? Number(value.trim()) : value;
+  return typeof n === "number" && Number.isSafeInteger(n) ? n : undefined;
+}
+
+/**
+ * Validates one throttler's fields (every problem into `problems`): a module's needs ttl and
+ * limit, a @Throttle() override (`partial`) any of them. Numeric strings become numbers.
+ */
+export function throttlerFields(
+  input: ThrottlerOverride,
   where: string,
   problems: ProblemList,
-): { limit: number; window: number; blockFor?: number; dynamic?: DynamicThrottler } | undefined {
+  partial: boolean,
+): ThrottlerFields {
   for (const key of Object.keys(input)) {
     if (MODULE_LEVEL.includes(key)) {
       problems.add(
@@ -82,32 +127,59 @@ export function fromThrottler(
       );
     }
   }
-  const dynamic: { -readonly [K in keyof DynamicThrottler]: DynamicThrottler[K] } = {};
-  const number = (key: "ttl" | "limit" | "blockDuration", min: number): number | undefined => {
+  const out: { -readonly [K in keyof ThrottlerFields]: ThrottlerFields[K] } = {};
+  for (const key of ["limit", "ttl", "blockDuration"] as const) {
     const v = input[key];
-    if (v === undefined && key === "blockDuration") return undefined;
+    if (v === undefined && (partial || key === "blockDuration")) continue;
     if (typeof v === "function") {
-      dynamic[key] = v;
-      return undefined;
+      out[key] = v;
+      continue;
     }
-    if (typeof v !== "number" || !Number.isInteger(v) || v < min) {
+    const min = key === "blockDuration" ? 0 : 1;
+    const n = wholeNumber(v);
+    if (n === undefined || n < min) {
       problems.add(
         `${where}.${key}`,
         v,
-        `a whole number ≥ ${min}${key === "limit" ? "" : " (milliseconds)"} or (context) => number`,
+        `a whole number ≥ ${min}${key === "limit" ? "" : " (milliseconds)"}, as a number or a numeric string, or (context) => number`,
       );
+      continue;
     }
-    return v as number;
+    out[key] = n;
+  }
+  return out;
+}
+
+/**
+ * A throttler's fields as a throttlekit policy's: function values are kept in `dynamic` and the
+ * static placeholders are replaced per request. `blockDuration` unset blocks for `ttl`, `0` not
+ * at all, as @nestjs/throttler.
+ */
+export function policyOfFields(fields: ThrottlerFields): {
+  limit: number;
+  window: number;
+  blockFor?: number;
+  dynamic?: DynamicThrottler;
+} {
+  const dynamic: { -readonly [K in keyof DynamicThrottler]: DynamicThrottler[K] } = {};
+  const value = (key: "limit" | "ttl" | "blockDuration"): number | undefined => {
+    const v = fields[key];
+    if (typeof v !== "function") return v;
+    dynamic[key] = v;
+    return undefined;
   };
-  const limit = number("limit", 1);
-  const ttl = number("ttl", 1);
-  const block = number("blockDuration", 0);
-  const hasDynamic = Object.keys(dynamic).length > 0;
+  const limit = value("limit");
+  const ttl = value("ttl");
+  let block = value("blockDuration");
+  if (fields.blockDuration === undefined) {
+    if (ttl === undefined) dynamic.blockForTtl = true;
+    else block = ttl;
+  }
   return {
     // Placeholders for function values: each request's own values replace them.
     limit: limit ?? 1,
     window: ttl ?? 1000,
     ...(block === undefined || block === 0 ? {} : { blockFor: block }),
-    ...(hasDynamic ? { dynamic } : {}),
+    ...(Object.keys(dynamic).length > 0 ? { dynamic } : {}),
   };
 }
