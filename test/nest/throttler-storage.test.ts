@@ -165,4 +165,21 @@ describe("throttlerStorageStore", () => {
     expect(calls[0]).toEqual([expect.stringMatching(/^p.*:k$/), 10_000, 3, 20_000, "x"]);
     await expect(limiter.reset("k")).rejects.toThrow(ConfigError);
   });
+
+  it("passes no block for a throttler without one (blockDuration: 0), as @nestjs/throttler does", async () => {
+    const blocks: unknown[] = [];
+    const storage: ThrottlerStorage = {
+      async increment(_key, _ttl, _limit, blockDuration) {
+        blocks.push(blockDuration);
+        return { totalHits: 1, timeToExpire: 1, isBlocked: false, timeToBlockExpire: 0 };
+      },
+    };
+    const limiter = createLimiter({
+      policies: { limit: 3, window: 10_000, algorithm: "fixed-window", name: "x" },
+      store: throttlerStorageStore(storage),
+      prefix: "p",
+    });
+    expect((await limiter.consume("k")).allowed).toBe(true);
+    expect(blocks).toEqual([0]);
+  });
 });

@@ -28,7 +28,7 @@ export type {
 export { RateLimit } from "./rate-limit-param.js";
 export { type NestKeyOptions, type RouteRef, ThrottlekitService } from "./service.js";
 export { SkipThrottle, type SkipThrottleMetadata } from "./skip-throttle.js";
-export { Throttle, type ThrottleMetadata } from "./throttle.js";
+export { Throttle, type ThrottleMetadata, type ThrottleOverrides } from "./throttle.js";
 export { ThrottlekitException } from "./throttlekit-exception.js";
 export {
   days,
@@ -37,6 +37,7 @@ export {
   type Resolvable,
   seconds,
   type ThrottlerOptions,
+  type ThrottlerOverride,
   weeks,
 } from "./throttler-compat.js";
 export {

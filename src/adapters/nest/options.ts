@@ -464,7 +464,12 @@ export function resolveOptions(input: ThrottlekitModuleInput): ThrottlekitConfig
     metrics,
     root: root!,
     shadow: options.mode === "shadow",
-    routes: new RouteLimiters(throttlers, shareRoot(shared, root!), defaults),
+    routes: new RouteLimiters(
+      throttlers,
+      shareRoot(shared, root!),
+      defaults,
+      fromStorage !== undefined,
+    ),
   };
 }
 

@@ -60,6 +60,8 @@ export class RouteLimiters {
     private readonly throttlers: readonly NamedPolicy[],
     private readonly shared: SharedOptions,
     private readonly defaults: RuleDefaults,
+    /** The store is a ThrottlerStorage (the `storage` option): it counts fixed windows only. */
+    private readonly storageCounts = false,
   ) {}
 
   /**
@@ -164,9 +166,7 @@ export class RouteLimiters {
     const out = [...set.values()];
     // A ThrottlerStorage (the module's `storage`) counts fixed windows only: throttlers in
     // @nestjs/throttler's shape count there its way, the module's and @Throttle()'s alike.
-    return this.shared.store?.name === "nest-throttler-storage"
-      ? out.map((p) => inFixedWindows(p) ?? p)
-      : out;
+    return this.storageCounts ? out.map((p) => inFixedWindows(p) ?? p) : out;
   }
 }
 

@@ -73,7 +73,9 @@ export function throttlerStorageStore(storage: ThrottlerStorage): Store {
         async consume(key: string, cost: number): Promise<Decision> {
           const records = await Promise.all(
             policies.map(async (p) => {
-              const blockMs = p.blockForMs > 0 ? p.blockForMs : p.windowMs;
+              // No blockFor is no block (@nestjs/throttler's blockDuration: 0); its default
+              // (ttl) is already the policy's blockFor (throttler-compat.ts).
+              const blockMs = p.blockForMs;
               let r: ThrottlerStorageRecord | undefined;
               for (let i = 0; i < Math.max(1, cost); i++) {
                 r = await storage.increment(
