@@ -30,6 +30,7 @@ export type WarningCode =
    * started (once per block, never per request).
    */
   | "WARN_TK_AUTO_BLOCKED"
+  | "WARN_TK_DENY_LIST_FULL"
   /**
    * An HTTP limiter's `reload()` was refused (a ConfigError); the running configuration keeps
    * serving. Once per refused reload.

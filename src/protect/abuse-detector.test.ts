@@ -84,6 +84,27 @@ describe("autoBlock", () => {
     expect(await lists.entries(T0 + 75_000)).toHaveLength(1);
   });
 
+  it("keeps at most maxBlocked blocks on the deny list at once; past it, blocks stay local", async () => {
+    const lists = memoryLists()("tk");
+    const log = recorder();
+    const d = createAbuseDetector({
+      autoBlock: true,
+      blockDuration: "1m",
+      maxBlocked: 2,
+      lists,
+      logger: log.logger,
+    });
+    for (const id of ["a", "b", "c", "e"]) expect(stuff(d, id).blocked).toBe(true);
+    // Two on the fleet's list; the third and fourth are blocked here only, logged once.
+    expect((await lists.entries(T0 + 10_000)).map((e) => e.value)).toEqual(["a", "b"]);
+    expect(d.isBlocked("c", T0 + 10_000)).toBe(true);
+    expect(log.lines.filter((l) => l.includes("WARN_TK_DENY_LIST_FULL"))).toHaveLength(1);
+    expect(log.lines.find((l) => l.includes("WARN_TK_DENY_LIST_FULL"))).toContain('"c"');
+    // Once the first two have run out, the list has room again.
+    expect(stuff(d, "f", T0 + 10_000 + 60_000).blocked).toBe(true);
+    expect((await lists.entries(T0 + 80_000)).map((e) => e.value)).toEqual(["f"]);
+  });
+
   it("keeps blocks in the process without lists", () => {
     const d = createAbuseDetector({ autoBlock: true, logger: false });
     expect(stuff(d, "a").blocked).toBe(true);
@@ -191,6 +212,7 @@ describe("options", () => {
         scoreThreshold: 0.9,
         lists: memoryLists()("x"),
         maxClients: 10,
+        maxBlocked: 5,
         events: createEvents(),
         logger: false,
         clock: () => 0,
@@ -208,6 +230,7 @@ describe("options", () => {
         scoreThreshold: 1.5,
         lists: {},
         maxClients: 1.5,
+        maxBlocked: 0,
         events: {},
         logger: "console",
         clock: 5,
@@ -222,6 +245,7 @@ describe("options", () => {
       "scoreThreshold",
       "lists",
       "maxClients",
+      "maxBlocked",
       "events",
       "logger",
       "clock",

@@ -1,5 +1,5 @@
 import { formatDuration } from "../core/duration.js";
-import { warn } from "../core/logger.js";
+import { warn, warnOnce } from "../core/logger.js";
 import { BoundedTable } from "./bounded-table.js";
 import type { ResolvedAbuseOptions } from "./options.js";
 import { ABUSE_REASON_PREFIX, type AbuseSignal } from "./types.js";
@@ -16,6 +16,13 @@ import { ABUSE_REASON_PREFIX, type AbuseSignal } from "./types.js";
 export class Blocker {
   /** Identifier → when its block ends (ms). */
   private readonly blocks: BoundedTable<number>;
+  /**
+   * When each block written to the fleet's deny list ends, oldest first: every block lasts
+   * blockDurationMs, so they end in the order they were written (a queue, pruned from the head).
+   * Bounded by maxBlocked.
+   */
+  private readonly written: number[] = [];
+  private head = 0;
 
   constructor(private readonly options: ResolvedAbuseOptions) {
     this.blocks = new BoundedTable(options.maxClients);
@@ -38,7 +45,7 @@ export class Blocker {
     const until = now + o.blockDurationMs;
     this.blocks.set(identifier, until);
     const why = reasons.length > 0 ? reasons.join(", ") : "score";
-    if (o.lists !== undefined) {
+    if (o.lists !== undefined && this.room(now, identifier)) {
       try {
         o.lists
           .add(
@@ -76,6 +83,29 @@ export class Blocker {
       `"${identifier}" put on the deny list for ${formatDuration(o.blockDurationMs)} (abuse detection: ${why}; score ${score.toFixed(2)})`,
     );
     return until;
+  }
+
+  /**
+   * True when one more block fits on the fleet's deny list (maxBlocked live at once), and
+   * counts it; else logs WARN_TK_DENY_LIST_FULL (once per logger) and keeps the block local.
+   */
+  private room(now: number, identifier: string): boolean {
+    const written = this.written;
+    while (this.head < written.length && written[this.head]! <= now) this.head++;
+    if (this.head > 1024 && this.head * 2 > written.length) {
+      written.splice(0, this.head);
+      this.head = 0;
+    }
+    if (written.length - this.head >= this.options.maxBlocked) {
+      warnOnce(
+        this.options.logger,
+        "WARN_TK_DENY_LIST_FULL",
+        `${this.options.maxBlocked} automatic blocks already stand on the deny list (maxBlocked): "${identifier}" is blocked in this process only`,
+      );
+      return false;
+    }
+    written.push(now + this.options.blockDurationMs);
+    return true;
   }
 
   unblock(identifier?: string): void {

@@ -13,6 +13,7 @@ export const ABUSE_DEFAULTS = Object.freeze({
   blockDuration: "1h",
   scoreThreshold: 0.8,
   maxClients: 100_000,
+  maxBlocked: 10_000,
 });
 
 /** Options checked and resolved to the numbers the detector works with. */
@@ -26,6 +27,7 @@ export type ResolvedAbuseOptions = {
   readonly scoreThreshold: number;
   readonly lists: ListStore | undefined;
   readonly maxClients: number;
+  readonly maxBlocked: number;
   readonly events: EventHub | undefined;
   readonly logger: Logger;
   readonly clock: () => number;
@@ -39,6 +41,7 @@ const KNOWN: readonly (keyof AbuseDetectorOptions)[] = [
   "scoreThreshold",
   "lists",
   "maxClients",
+  "maxBlocked",
   "events",
   "logger",
   "clock",
@@ -118,6 +121,10 @@ export function collectAbuseOptions(
   if (typeof maxClients !== "number" || !Number.isSafeInteger(maxClients) || maxClients < 1)
     problems.add(at("maxClients"), options.maxClients, "a whole number ≥ 1");
 
+  const maxBlocked = options.maxBlocked ?? ABUSE_DEFAULTS.maxBlocked;
+  if (typeof maxBlocked !== "number" || !Number.isSafeInteger(maxBlocked) || maxBlocked < 1)
+    problems.add(at("maxBlocked"), options.maxBlocked, "a whole number ≥ 1");
+
   if (options.events !== undefined && !hasMethods(options.events, ["emit", "wants", "on"]))
     problems.add(at("events"), options.events, "an EventHub (createEvents())");
 
@@ -139,6 +146,7 @@ export function collectAbuseOptions(
     scoreThreshold,
     lists: options.lists,
     maxClients,
+    maxBlocked,
     events: options.events,
     logger: logger as Logger,
     clock,

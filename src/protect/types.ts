@@ -52,6 +52,13 @@ export type AbuseDetectorOptions = {
   lists?: ListStore;
   /** Identifiers tracked at once; beyond it the least recently seen are forgotten. @default 100000 */
   maxClients?: number;
+  /**
+   * Automatic blocks this detector keeps on the fleet's deny list at once. An attacker with many
+   * addresses could otherwise grow the list (and every process's snapshot of it, re-read each
+   * `listsRefresh`) without bound; past it, a new block applies in this process only (its block
+   * table, bounded by maxClients) and WARN_TK_DENY_LIST_FULL is logged. @default 10000
+   */
+  maxBlocked?: number;
   /** Receives `autoBlock` events. */
   events?: EventHub;
   /** Logs each auto-block once. @default console */
