@@ -125,3 +125,44 @@ describe("throttlekit/nest in GraphQL resolvers (Apollo driver, Express)", () =>
     }
   });
 });
+
+class CountedResolver {
+  counted() {
+    return "counted";
+  }
+}
+decorate(CountedResolver, [Resolver()], { counted: [Query("counted")] });
+
+class ConcurrentAppModule {}
+decorate(ConcurrentAppModule, [
+  Module({
+    imports: [
+      ThrottlekitModule.forRoot({ throttlers: { default: "100/min" }, concurrency: 1 }),
+      GraphQLModule.forRoot<ApolloDriverConfig>({
+        driver: ApolloDriver,
+        typeDefs: "type Query { counted: String! }",
+        playground: false,
+      }),
+    ],
+    providers: [CountedResolver, { provide: APP_GUARD, useClass: ThrottlekitGuard }],
+  }),
+]);
+
+describe("throttlekit/nest concurrency in GraphQL resolvers", () => {
+  let app: RunningApp;
+  beforeAll(async () => {
+    app = await startApp("express", ConcurrentAppModule);
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it("a query's resolvers never refuse each other: a resolver's slot is given back at once", async () => {
+    // Three calls of one guarded resolver in one request, under concurrency 1: holding each
+    // slot to the end of the shared HTTP response would refuse the second and third.
+    for (let i = 0; i < 3; i++) {
+      const r = await gql(app.url, "{ a: counted b: counted c: counted }");
+      expect(r.body).toEqual({ data: { a: "counted", b: "counted", c: "counted" } });
+    }
+  });
+});

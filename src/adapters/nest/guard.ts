@@ -62,6 +62,7 @@ export class ThrottlekitGuard implements CanActivate {
       context.getClass(),
       context.getHandler(),
       this.sharedKeys,
+      context.getType() === "http",
     );
     if (route === null) return true;
     const agents = this.config.ignoreUserAgents;
@@ -308,10 +309,16 @@ function graphqlError(
 
 /**
  * Calls `after` (refunds by status, a concurrency slot, the detector) once the response ended: on
- * the Node response under Express or Fastify (reply.raw); a WebSocket message has no response,
- * so at once.
+ * the Node response under Express or Fastify (reply.raw). A WebSocket message has no response,
+ * and a GraphQL resolver shares its response with every other resolver of the query (holding a
+ * slot to its end would make a query's resolvers refuse each other): both settle at once, with
+ * 200, the status GraphQL answers with.
  */
 function settle(target: Target, after: (status: number) => void): void {
+  if (target.kind !== "http") {
+    after(200);
+    return;
+  }
   const res = target.res as { raw?: unknown; once?: unknown } | undefined;
   const node = (typeof res?.once === "function" ? res : res?.raw) as
     | Parameters<typeof afterNodeResponse>[0]

@@ -68,7 +68,7 @@ export class RouteLimiters {
    * The route of a handler, or null when it has no throttlers (skipped, or every throttler
    * dropped). `sharedKeys`: the guard overrides generateKey (see the class comment).
    */
-  route(cls: object, handler: object, sharedKeys: boolean): Route | null {
+  route(cls: object, handler: object, sharedKeys: boolean, http = true): Route | null {
     const byHandler = this.byHandler[sharedKeys ? 1 : 0];
     let handlers = byHandler.get(cls);
     if (handlers === undefined) {
@@ -77,7 +77,7 @@ export class RouteLimiters {
     }
     let route = handlers.get(handler);
     if (route === undefined) {
-      route = this.build(cls, handler, sharedKeys);
+      route = this.build(cls, handler, sharedKeys, http);
       handlers.set(handler, route);
       if (route !== null) {
         const list = this.byRule.get(route.rule) ?? [];
@@ -99,7 +99,12 @@ export class RouteLimiters {
     await Promise.all(this.routes().map((r) => r.limiter.close()));
   }
 
-  private build(cls: object, handler: object, sharedKeys: boolean): Route | null {
+  /**
+   * `http`: the handler answers HTTP requests (a controller). `concurrency` counts those in
+   * flight; a GraphQL resolver or a gateway's message handler has no request of its own to hold
+   * a slot through (a query's resolvers run together), so its rule has none.
+   */
+  private build(cls: object, handler: object, sharedKeys: boolean, http: boolean): Route | null {
     const policies = this.policiesOf(cls, handler);
     if (policies === null) return null;
     const rule = ruleOf(cls, handler);
@@ -109,7 +114,7 @@ export class RouteLimiters {
       identity: identify,
       rules: [
         {
-          ...this.defaults,
+          ...(http ? this.defaults : withoutConcurrency(this.defaults)),
           name: rule,
           ...(sharedKeys ? { zone: "nest" } : {}),
           policies: dynamic
@@ -171,6 +176,10 @@ export class RouteLimiters {
 }
 
 type Handlers = WeakMap<object, WeakMap<object, Route | null>>;
+
+function withoutConcurrency({ concurrency: _, ...rest }: RuleDefaults): RuleDefaults {
+  return rest;
+}
 
 /** Every handler limiter's identity: the guard's getTracker/generateKey, through the request. */
 function identify(req: HttpRequest<object>): MaybePromise<IdentityResult> {
