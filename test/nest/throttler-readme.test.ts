@@ -13,7 +13,9 @@ import {
   Inject,
   Injectable,
   Module,
+  Post,
   type Type,
+  UseGuards,
 } from "@nestjs/common";
 import { APP_GUARD } from "@nestjs/core";
 import { Redis } from "ioredis";
@@ -163,7 +165,7 @@ describe.each(COMBOS)(
       });
     });
 
-    it("@SkipThrottle() on a class, @SkipThrottle({ default: false }) on a method; @Throttle({ default: { limit, ttl } })", async () => {
+    it("@SkipThrottle() or @SkipThrottle({ default: true }) on a class, @SkipThrottle({ default: false }) on a method; @Throttle({ default: { limit, ttl } })", async () => {
       const skipped = controller(
         "users",
         {
@@ -172,17 +174,103 @@ describe.each(COMBOS)(
         },
         [SkipThrottle()],
       );
+      const skippedByName = controller(
+        "users-by-name",
+        {
+          dontSkip: [Get("dont-skip"), SkipThrottle({ default: false })],
+          doSkip: [Get("do-skip")],
+        },
+        [SkipThrottle({ default: true })],
+      );
       const overridden = controller("override", {
         findAll: [Get(), Throttle({ default: { limit: 3, ttl: 60000 } })],
       });
       const root = appModule(
         [ThrottlekitModule.forRoot(rootOptions(kind, [{ ttl: 60000, limit: 2 }]))],
-        [skipped, overridden],
+        [skipped, skippedByName, overridden],
       );
       await run(platform, root, async (url) => {
         expect(await statuses(url, "/users/dont-skip", 3)).toEqual([200, 200, 429]);
         expect(await statuses(url, "/users/do-skip", 5)).toEqual([200, 200, 200, 200, 200]);
+        expect(await statuses(url, "/users-by-name/dont-skip", 3)).toEqual([200, 200, 429]);
+        expect(await statuses(url, "/users-by-name/do-skip", 5)).toEqual([200, 200, 200, 200, 200]);
         expect(await statuses(url, "/override", 4)).toEqual([200, 200, 200, 429]);
+      });
+    });
+
+    it("named throttlers: @SkipThrottle({ short: true, medium: true }) on a class, @Throttle({ short, medium }) on a handler; @SkipThrottle() skips them all", async () => {
+      const skipped = controller("users", { list: [Get()] }, [
+        SkipThrottle({ short: true, medium: true }),
+      ]);
+      const overridden = controller("named", {
+        findAll: [
+          Get(),
+          Throttle({ short: { limit: 5, ttl: 1000 }, medium: { limit: 30, ttl: 10000 } }),
+        ],
+      });
+      // The README's "incorrect usage": @nestjs/throttler skips no named throttler here,
+      // throttlekit skips them all (docs/migrate/nestjs-throttler.md, what differs on purpose).
+      const all = controller("all", { hello: [Get()] }, [SkipThrottle()]);
+      const root = appModule(
+        [
+          ThrottlekitModule.forRoot(
+            rootOptions(kind, [
+              { name: "short", ttl: 1000, limit: 1 },
+              { name: "medium", ttl: 10000, limit: 2 },
+              { name: "long", ttl: 60000, limit: 4 },
+            ]),
+          ),
+        ],
+        [skipped, overridden, all],
+      );
+      await run(platform, root, async (url) => {
+        // Only long counts: short (1) and medium (2) would refuse the second and third.
+        expect(await statuses(url, "/users", 5)).toEqual([200, 200, 200, 200, 429]);
+        const first = await get(url, "/named");
+        expect(first.headers.get("x-ratelimit-limit-short")).toBe("5");
+        expect(first.headers.get("x-ratelimit-limit-medium")).toBe("30");
+        expect(first.headers.get("x-ratelimit-limit-long")).toBe("4");
+        expect(await statuses(url, "/named", 4)).toEqual([200, 200, 200, 429]);
+        expect(await statuses(url, "/all", 6)).toEqual([200, 200, 200, 200, 200, 200]);
+      });
+    });
+
+    it("@UseGuards(ThrottlekitGuard) on a controller and on a handler, no APP_GUARD; @SkipThrottle({ long: true }) on a guarded @Post", async () => {
+      const reports = controller("reports", { list: [Get()] }, [UseGuards(ThrottlekitGuard)]);
+      const search = controller("search", {
+        search: [UseGuards(ThrottlekitGuard), Get()],
+        open: [Get("open")],
+      });
+      const auth = controller("auth", {
+        login: [SkipThrottle({ long: true }), UseGuards(ThrottlekitGuard), Post("login")],
+      });
+      class AppModule {}
+      decorate(AppModule, [
+        Module({
+          imports: [
+            ThrottlekitModule.forRoot(
+              rootOptions(kind, [
+                { name: "short", ttl: 60000, limit: 3 },
+                { name: "long", ttl: 60000, limit: 1 },
+              ]),
+            ),
+          ],
+          controllers: [reports, search, auth],
+        }),
+      ]);
+      await run(platform, AppModule, async (url) => {
+        expect(await statuses(url, "/reports", 2)).toEqual([200, 429]);
+        expect(await statuses(url, "/search", 2)).toEqual([200, 429]);
+        // A handler without the guard carries no limit.
+        expect(await statuses(url, "/search/open", 4)).toEqual([200, 200, 200, 200]);
+        // long (1) left out: short (3) alone limits the login.
+        const logins: number[] = [];
+        for (let i = 0; i < 4; i++) {
+          const res = await fetch(`${url}/auth/login`, { method: "POST" });
+          await res.arrayBuffer();
+          logins.push(res.status);
+        }
+        expect(logins).toEqual([201, 201, 201, 429]);
       });
     });
 
