@@ -2,10 +2,17 @@
  * The guard runs through throttlekit/http's engine (issue 19, item 6): what every HTTP adapter
  * offers reaches Nest handlers too. Lists (static and store-kept), `cost`, identities and their
  * failure budget, `onLimited`, shadow mode, refunds by status, concurrency, and key management
- * through ThrottlekitService, on Express and Fastify, on the memory store and on a real
+ * through ThrottlekitService, load shedding and abuse detection, on Express and Fastify, on the memory store and on a real
  * redis-server this file starts.
  */
-import { BadRequestException, Controller, Get, Module, type Type } from "@nestjs/common";
+import {
+  BadRequestException,
+  Controller,
+  Get,
+  Module,
+  NotFoundException,
+  type Type,
+} from "@nestjs/common";
 import { APP_FILTER, APP_GUARD } from "@nestjs/core";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -17,9 +24,10 @@ import {
   type ThrottlekitModuleOptions,
   ThrottlekitService,
 } from "../../src/adapters/nest/index.js";
-import { IdentityError } from "../../src/http/index.js";
+import { ABNORMAL_USAGE_DETECTED_TYPE, IdentityError } from "../../src/http/index.js";
 import { createEvents, type DecisionEvent, memoryStore, type Store } from "../../src/index.js";
 import { redisStore } from "../../src/stores/redis/index.js";
+import { manualClock } from "../../src/testing/index.js";
 import { type RedisNode, startRedis } from "../support/redis-server.js";
 import { get, PLATFORMS, type RunningApp, startApp, statuses } from "./support/app.js";
 import { decorate } from "./support/decorate.js";
@@ -38,6 +46,9 @@ class ItemsController {
   fail(): never {
     throw new BadRequestException("bad");
   }
+  missing(): never {
+    throw new NotFoundException("no such item");
+  }
   async slow() {
     await gate;
     return "slow";
@@ -47,6 +58,7 @@ decorate(ItemsController, [Controller("items")], {
   hello: [Get("hello")],
   heavy: [Get("heavy")],
   fail: [Get("fail")],
+  missing: [Get("missing/:id")],
   slow: [Get("slow")],
 });
 
@@ -211,6 +223,53 @@ describe.each(STORES.flatMap((s) => PLATFORMS.map((p) => [s, p] as const)))(
       expect((await first).status).toBe(200);
       await new Promise((r) => setTimeout(r, 50));
       expect((await get(app.url, "/items/slow")).status).toBe(200);
+    });
+
+    it("shed: one load shedder for every handler; past maxInFlight a request is answered 503", async () => {
+      const app = await start({
+        throttlers: { default: "100/min" },
+        shed: { maxInFlight: 1, reserve: { critical: 0, normal: 0 } },
+      });
+      gate = new Promise((r) => {
+        release = r;
+      });
+      const first = get(app.url, "/items/slow");
+      await new Promise((r) => setTimeout(r, 100));
+      // Another handler: the count is the application's, not the handler's.
+      const shed = await get(app.url, "/items/hello");
+      expect(shed.status).toBe(503);
+      expect(shed.headers.get("retry-after")).toBe("1");
+      expect(shed.json()).toMatchObject({ status: 503 });
+      release();
+      expect((await first).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 50));
+      expect((await get(app.url, "/items/hello")).status).toBe(200);
+    });
+
+    it("protect: a prober of missing items is put on the deny list and answered 429 abnormal-usage-detected", async () => {
+      const clock = manualClock();
+      const app = await start({
+        throttlers: { default: "1000/min" },
+        clock: clock.now,
+        getTracker: (req) => String(req.headers["x-client"] ?? "anonymous"),
+        protect: { autoBlock: true, window: "10s", blockDuration: "5m" },
+      });
+      const scan = { "x-client": "scanner", "user-agent": "zgrab/0.x" };
+      let refused: Awaited<ReturnType<typeof get>> | undefined;
+      for (let i = 0; i < 40 && refused === undefined; i++) {
+        clock.advance(100);
+        const res = await get(app.url, `/items/missing/wp-${i}`, scan);
+        // The detector hears each final status once the response has ended.
+        await new Promise((r) => setTimeout(r, 5));
+        if (res.status !== 404) refused = res;
+      }
+      expect(refused?.status).toBe(429);
+      expect(refused!.json()).toMatchObject({ type: ABNORMAL_USAGE_DETECTED_TYPE });
+      // Blocked on every handler: one detector, one deny list for the application.
+      const elsewhere = await get(app.url, "/items/hello", scan);
+      expect(elsewhere.status).toBe(429);
+      // An ordinary client is not.
+      expect((await get(app.url, "/items/hello", { "x-client": "ann" })).status).toBe(200);
     });
 
     it("ThrottlekitService: resetKey, block, unblock and getKey on a handler's counters", async () => {
