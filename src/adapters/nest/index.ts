@@ -7,6 +7,7 @@
 export type { RateLimitInfo } from "../../http/index.js";
 export { ThrottlekitExceptionFilter } from "./exception-filter.js";
 export { ThrottlekitGuard } from "./guard.js";
+export type { NestHttpOptions } from "./http-options.js";
 export {
   ThrottlekitModule,
   type ThrottlekitModuleAsyncOptions,
@@ -19,7 +20,6 @@ export type {
   GenerateKey,
   GetTracker,
   NestHeaderStyle,
-  NestHttpOptions,
   ThrottlekitConfig,
   ThrottlekitModuleInput,
   ThrottlekitModuleOptions,

@@ -1,10 +1,8 @@
 import type { ExecutionContext } from "@nestjs/common";
 import {
-  createHttpLimiter,
   HEADER_STYLES,
   type HeaderStyle,
   type HttpLimiter,
-  type HttpLimiterOptions,
   type Identity,
   type IpOptions,
   ip,
@@ -25,6 +23,7 @@ import {
   ProblemList,
   type Store,
 } from "../../index.js";
+import { httpParts, NEST_HTTP_KEYS, type NestHttpOptions } from "./http-options.js";
 import {
   inFixedWindows,
   isNamedPolicies,
@@ -34,7 +33,7 @@ import {
   namePolicies,
   throttlerList,
 } from "./named-policies.js";
-import { RouteLimiters, type RuleDefaults, type SharedOptions } from "./route-limiters.js";
+import { RouteLimiters } from "./route-limiters.js";
 import { isThrottlerShape, type ThrottlerOptions } from "./throttler-compat.js";
 import { type ThrottlerStorage, throttlerStorageStore } from "./throttler-storage.js";
 
@@ -151,30 +150,6 @@ export type ThrottlekitModuleOptions = {
   metrics?: boolean | MetricsOptions;
 } & NestHttpOptions;
 
-/**
- * throttlekit/http's options, applied to every guarded handler as they apply to an HTTP
- * adapter's rules (docs/http.md): the guard runs each request through the same engine. Callbacks
- * receive throttlekit/http's request, whose `raw` is the platform's request (or the WebSocket
- * client) and whose handler `executionContext(req)` gives.
- */
-export type NestHttpOptions = Pick<
-  HttpLimiterOptions<object>,
-  | "allow"
-  | "deny"
-  | "listsRefresh"
-  | "identityFailures"
-  | "onLimited"
-  | "onDenied"
-  | "onIdentityError"
-  | "protect"
-  | "shed"
-  | "onShed"
-  | "countFailed"
-  | "countSuccessful"
-  | "logger"
-> &
-  RuleDefaults;
-
 /** The options, validated and with defaults applied; what the guard reads. */
 export type ThrottlekitConfig = {
   readonly throttlers: readonly NamedPolicy[];
@@ -204,24 +179,6 @@ export type ThrottlekitConfig = {
   readonly routes: RouteLimiters;
 };
 
-/** The module options that are throttlekit/http's, passed to every handler's limiter. */
-const HTTP_KEYS = [
-  "allow",
-  "deny",
-  "listsRefresh",
-  "identityFailures",
-  "onLimited",
-  "onDenied",
-  "onIdentityError",
-  "protect",
-  "shed",
-  "onShed",
-  "countFailed",
-  "countSuccessful",
-  "logger",
-] as const;
-const RULE_KEYS = ["cost", "concurrency", "mode", "priority"] as const;
-
 const KEYS = [
   "throttlers",
   "store",
@@ -241,8 +198,7 @@ const KEYS = [
   "generateKey",
   "events",
   "metrics",
-  ...HTTP_KEYS,
-  ...RULE_KEYS,
+  ...NEST_HTTP_KEYS,
 ] as const;
 
 /** forRoot's input: throttlekit's options, or @nestjs/throttler's array of throttlers. */
@@ -378,56 +334,13 @@ export function resolveOptions(input: ThrottlekitModuleInput): ThrottlekitConfig
     );
   }
   const resolvedStore = fromStorage ?? store ?? memoryStore();
-  const shared: SharedOptions = {
-    store: resolvedStore,
-    prefix,
-    events,
-    headers: headers === "throttler" ? false : headers,
-    ...(options.clock === undefined ? {} : { clock: options.clock }),
-    // The default ip()'s trust settings, so address entries of the lists see the same client.
-    ...(options.trustProxy !== undefined ? { trustProxy: options.trustProxy } : {}),
-    ...(options.proxyHeader !== undefined ? { proxyHeader: options.proxyHeader } : {}),
-    ...(options.ipv6Prefix !== undefined ? { ipv6Prefix: options.ipv6Prefix } : {}),
-    ...(options.ipv4Prefix !== undefined ? { ipv4Prefix: options.ipv4Prefix } : {}),
-    // A ThrottlerStorage counts fixed windows only: so does the identity-failure budget then.
-    ...(fromStorage !== undefined && options.identityFailures === undefined
-      ? { identityFailures: { limit: 20, window: "1m", algorithm: "fixed-window" as const } }
-      : {}),
-    ...pick(options, HTTP_KEYS),
-  };
-  const defaults: RuleDefaults = pick(options, RULE_KEYS);
-  // The root limiter checks every throttlekit/http option (and the rule defaults, on a rule of
-  // its own) with throttlekit/http's own messages, at bootstrap.
-  let root: HttpLimiter<object> | undefined;
-  if (!problems.items.some((p) => p.option === "store" || p.option === "storage")) {
-    try {
-      root = createHttpLimiter<object>({
-        ...shared,
-        rules: [
-          { name: "nest", exempt: true },
-          ...(Object.keys(defaults).length > 0
-            ? [
-                {
-                  ...defaults,
-                  name: "nest-defaults",
-                  policies: { limit: 1, window: 1000, algorithm: "fixed-window" as const },
-                },
-              ]
-            : []),
-        ],
-      });
-    } catch (error) {
-      if (!(error instanceof ConfigError)) throw error;
-      for (const p of error.problems) {
-        // The rule defaults are module options here, not rules[1].<name>.
-        const option = p.option.replace(/^rules\[1\]\./, "");
-        // Options the module checked itself (headers, trustProxy...) are reported once.
-        if (!problems.items.some((q) => q.option === option)) {
-          problems.add(option, p.received, p.expected);
-        }
-      }
-    }
-  }
+  const http = httpParts(
+    options,
+    { store: resolvedStore, prefix, events, headers: headers === "throttler" ? false : headers },
+    fromStorage !== undefined,
+    problems,
+  );
+  const root = http?.root;
   if (problems.items.length > 0) void root?.close();
   problems.throwIfAny();
   let metrics: Metrics | undefined;
@@ -464,36 +377,8 @@ export function resolveOptions(input: ThrottlekitModuleInput): ThrottlekitConfig
     metrics,
     root: root!,
     shadow: options.mode === "shadow",
-    routes: new RouteLimiters(
-      throttlers,
-      shareRoot(shared, root!),
-      defaults,
-      fromStorage !== undefined,
-    ),
+    routes: new RouteLimiters(throttlers, http!.shared, http!.defaults, fromStorage !== undefined),
   };
-}
-
-/**
- * The shared options with the root limiter's lists, detector and shedder instead of their
- * options: handlers' limiters share them rather than build their own.
- */
-function shareRoot(shared: SharedOptions, root: HttpLimiter<object>): SharedOptions {
-  const { protect: _p, shed: _s, allow: _a, deny: _d, listsRefresh: _r, ...rest } = shared;
-  return {
-    ...rest,
-    // One snapshot of the lists for the application: a change through ThrottlekitService's
-    // lists, or an automatic block of `protect`, applies to every handler at once.
-    lists: root.lists,
-    ...(root.protect !== undefined ? { protect: root.protect } : {}),
-    ...(root.shed !== undefined ? { shed: root.shed } : {}),
-  };
-}
-
-/** The keys of `options` among `keys` that are set. */
-function pick<T extends object, K extends keyof T>(options: T, keys: readonly K[]): Pick<T, K> {
-  const out = {} as Pick<T, K>;
-  for (const k of keys) if (options[k] !== undefined) out[k] = options[k];
-  return out;
 }
 
 function collectProblems(error: unknown, problems: ProblemList): void {
