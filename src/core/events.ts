@@ -334,6 +334,23 @@ class Hub implements EventHub {
     if (ch?.hasSubscribers) ch.publish(event);
   }
 
+  /**
+   * emit("decision", event) for emitDecision, the per-decision path: the list and the channel
+   * are named fields here, where emit's `lists[type]` and `channels[type]` are keyed loads over
+   * ten types (bench/results/observe-overhead.md).
+   */
+  emitDecisionEvent(event: DecisionEvent): void {
+    const list = this.lists.decision;
+    for (let i = 0; i < list.length; i++) {
+      try {
+        list[i]!(event);
+      } catch (error) {
+        this.failed("decision", error);
+      }
+    }
+    if (this.dcDecision.hasSubscribers) this.dcDecision.publish(event);
+  }
+
   private failed(type: ThrottleEventType, error: unknown): void {
     const why = error instanceof Error ? error.message : String(error);
     warnOnce(
@@ -360,7 +377,18 @@ export function emitDecision(
   shadow: boolean,
   durationMs: number | undefined,
 ): void {
-  hub.emit("decision", { type: "decision", time, rule, key, cost, decision, shadow, durationMs });
+  const event: DecisionEvent = {
+    type: "decision",
+    time,
+    rule,
+    key,
+    cost,
+    decision,
+    shadow,
+    durationMs,
+  };
+  if (hub instanceof Hub) hub.emitDecisionEvent(event);
+  else hub.emit("decision", event);
   const reason = decision.reason;
   if (
     decision.allowed ||

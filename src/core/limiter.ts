@@ -362,7 +362,10 @@ class RateLimiter implements Limiter {
     // An in-process store's decisions are timed one in SAMPLE_EVERY: two clock reads cost ~70 ns
     // each on a VM, a third of a memory-store decision, for a latency that sits in the lowest
     // bucket anyway (bench/results/observe-overhead.md). A sample keeps the histogram's shape.
-    const timing = this.events.active && this.events.timing && this.sampled++ % SAMPLE_EVERY === 0;
+    // `active` read once: a getter over the hub's listeners and diagnostics channels.
+    const events = this.events;
+    const active = events.active;
+    const timing = active && events.timing && this.sampled++ % SAMPLE_EVERY === 0;
     const start = timing ? performance.now() : 0;
     const decided = this.binding.consumeSync!(key, cost, now);
     const ms = timing ? performance.now() - start : undefined;
@@ -370,7 +373,7 @@ class RateLimiter implements Limiter {
     const d =
       ban !== undefined && countsForBan(decided) ? ban.countSync(key, now, decided) : decided;
     // wallNow: the time the memory store itself decided at, without a second clock read.
-    this.report(key, cost, now, d, ms);
+    if (active) emitDecision(events, now ?? wallNow(), this.name, key, cost, d, false, ms);
     if (d !== decided) ban!.announce(key, now);
     return d;
   }
