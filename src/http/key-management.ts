@@ -3,7 +3,7 @@ import { DURATION_FORM, type Duration, parseDuration } from "../core/duration.js
 import { ConfigError } from "../core/errors/config-error.js";
 import { type Limiter, MAX_KEY_LENGTH } from "../core/limiter.js";
 import type { CompiledRule, Target } from "./rules.js";
-import { scopedKey } from "./scope.js";
+import { pathPart, scopedKey } from "./scope.js";
 import { UNLIMITED } from "./unlimited.js";
 
 /**
@@ -76,7 +76,8 @@ export function countersOf<Raw>(
     let counter = key;
     if (rule.scope !== "rule") {
       if (o.path === undefined) continue;
-      counter = scopedKey(key, o.path);
+      // A "path" counter is kept under the folded path (scope.ts), as the request's was.
+      counter = scopedKey(key, rule.scope === "path" ? pathPart(o.path) : o.path);
     }
     let targets: Target[];
     if (rule.dynamic !== undefined) {

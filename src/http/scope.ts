@@ -37,10 +37,26 @@ export function counterKey<Raw>(
   req: HttpRequest<Raw>,
   key: string,
 ): string {
-  if (rule.scope === "path") return scopedKey(key, req.path);
+  if (rule.scope === "path") return scopedKey(key, pathPart(req.path));
   const route = req.route ?? matchedPattern(rule, req);
   return route === undefined ? key : scopedKey(key, route);
 }
+
+/**
+ * What a "path" counter is kept under: the path, with the spellings frameworks route alike
+ * folded together (repeated slashes, a trailing slash, letter case), so a client cannot
+ * multiply its budget by spelling one path several ways. Folding only ever merges counters: two
+ * paths a case-sensitive router tells apart (`/files/A`, `/files/a`) share one, stricter, never
+ * looser. Percent-encoding is the adapters' (their `req.path` is canonical already).
+ */
+export function pathPart(path: string): string {
+  let p = path;
+  if (p.includes("//")) p = p.replace(MANY_SLASHES, "/");
+  if (p.length > 1 && p.charCodeAt(p.length - 1) === 47 /* / */) p = p.slice(0, -1);
+  return p.toLowerCase();
+}
+
+const MANY_SLASHES = /\/{2,}/g;
 
 function matchedPattern<Raw>(rule: CompiledRule<Raw>, req: HttpRequest<Raw>): string | undefined {
   const paths = rule.paths;

@@ -26,6 +26,16 @@ export function routeCases({ setup, statusOf, runner }: CaseKit): void {
       expect(await statusOf(t.get("/items/2"))).toBe(429);
     });
 
+    it('"path": the spellings a framework routes alike share one counter (slashes, case, percent-encoding)', async () => {
+      const t = await setup({ rules: [{ policies: "1/min", scope: "path" }] });
+      expect(await statusOf(t.get("/items/ab"))).toBe(200);
+      for (const spelling of ["/items/ab/", "/items//ab", "/ITEMS/Ab", "/items/%61b"]) {
+        expect([spelling, await statusOf(t.get(spelling))]).toEqual([spelling, 429]);
+      }
+      // Another path is another counter.
+      expect(await statusOf(t.get("/items/ac"))).toBe(200);
+    });
+
     it(
       templates
         ? 'top-level "route" (no rule path): one counter per template, /items/:id apart from /status/:code'

@@ -46,6 +46,9 @@ class ItemsController {
   fail(): never {
     throw new BadRequestException("bad");
   }
+  item() {
+    return "item";
+  }
   missing(): never {
     throw new NotFoundException("no such item");
   }
@@ -58,6 +61,7 @@ decorate(ItemsController, [Controller("items")], {
   hello: [Get("hello")],
   heavy: [Get("heavy")],
   fail: [Get("fail")],
+  item: [Get("item/:id")],
   missing: [Get("missing/:id")],
   slow: [Get("slow")],
 });
@@ -270,6 +274,32 @@ describe.each(STORES.flatMap((s) => PLATFORMS.map((p) => [s, p] as const)))(
       expect(elsewhere.status).toBe(429);
       // An ordinary client is not.
       expect((await get(app.url, "/items/hello", { "x-client": "ann" })).status).toBe(200);
+    });
+
+    it('scope "path": one handler counts each concrete path apart (/items/item/1, /items/item/2)', async () => {
+      const app = await start({ throttlers: { default: "1/min" }, scope: "path" });
+      expect(await statuses(app.url, "/items/item/1", 2)).toEqual([200, 429]);
+      expect(await statuses(app.url, "/items/item/2", 2)).toEqual([200, 429]);
+      // Other spellings of a path are that path's counter: a 429 (or a 404 where the platform
+      // routes them nowhere), never a fresh budget.
+      for (const spelling of ["/items/item/1/", "/ITEMS/item/1", "/items/item/%31"]) {
+        expect([spelling, (await get(app.url, spelling)).status]).not.toEqual([spelling, 200]);
+      }
+      // Key management names the path whose counter is meant.
+      const service = app.app.get(ThrottlekitService);
+      const route = [ItemsController, "item"] as const;
+      expect(await service.getKey("127.0.0.1", { route })).toBeUndefined();
+      expect(await service.getKey("127.0.0.1", { route, path: "/items/item/2" })).toMatchObject({
+        remaining: 0,
+      });
+      await service.resetKey("127.0.0.1", { route, path: "/items/item/2" });
+      expect(await statuses(app.url, "/items/item/2", 1)).toEqual([200]);
+      expect(await statuses(app.url, "/items/item/1", 1)).toEqual([429]);
+      // Without it, the handler is one counter whatever the path.
+      await running?.close();
+      const whole = await start({ throttlers: { default: "1/min" } });
+      expect(await statuses(whole.url, "/items/item/1", 1)).toEqual([200]);
+      expect(await statuses(whole.url, "/items/item/2", 1)).toEqual([429]);
     });
 
     it("ThrottlekitService: resetKey, block, unblock and getKey on a handler's counters", async () => {

@@ -48,7 +48,7 @@ const HTTP_KEYS = [
   "countSuccessful",
   "logger",
 ] as const;
-const RULE_KEYS = ["cost", "concurrency", "mode", "priority"] as const;
+const RULE_KEYS = ["cost", "concurrency", "mode", "priority", "scope"] as const;
 
 /** Every module option that is throttlekit/http's. */
 export const NEST_HTTP_KEYS = [...HTTP_KEYS, ...RULE_KEYS] as const;
@@ -59,7 +59,7 @@ export type HttpParts = {
   readonly root: HttpLimiter<object>;
   /** Every handler limiter's options, sharing the root's lists, detector and shedder. */
   readonly shared: SharedOptions;
-  /** The rule options every handler's rule gets (cost, concurrency, mode, priority). */
+  /** The rule options every handler's rule gets (cost, concurrency, mode, priority, scope). */
   readonly defaults: RuleDefaults;
 };
 

@@ -1,5 +1,11 @@
 import type { ExecutionContext } from "@nestjs/common";
-import type { HeaderMap, HttpRequest, IdentityResult, MaybePromise } from "../../http/index.js";
+import {
+  type HeaderMap,
+  type HttpRequest,
+  type IdentityResult,
+  type MaybePromise,
+  routingPath,
+} from "../../http/index.js";
 
 // The platforms' objects are read structurally: throttlekit/nest imports neither Express,
 // Fastify, ws nor Socket.IO.
@@ -82,10 +88,9 @@ export class NestRequest implements HttpRequest<object> {
     return (this.raw as Raw).method ?? "GET";
   }
 
+  /** The path as the platforms route it: no query or fragment, percent-encoding canonical. */
   get path(): string {
-    const url = (this.raw as Raw).url ?? "/";
-    const q = url.indexOf("?");
-    return q < 0 ? url : url.slice(0, q);
+    return routingPath((this.raw as Raw).url ?? "/");
   }
 
   header(name: string): string | undefined {

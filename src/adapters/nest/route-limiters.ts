@@ -34,7 +34,7 @@ export type SharedOptions = Omit<HttpLimiterOptions<object>, "rules" | "policies
 /** The rule options a module applies to every handler (cost, concurrency, mode, priority). */
 export type RuleDefaults = Pick<
   NonNullable<HttpLimiterOptions<object>["rules"]>[number],
-  "cost" | "concurrency" | "mode" | "priority"
+  "cost" | "concurrency" | "mode" | "priority" | "scope"
 >;
 
 // Reflector holds no state: one instance reads every class's metadata, no injection needed.

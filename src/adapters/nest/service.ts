@@ -16,6 +16,11 @@ export type RouteRef = string | readonly [controller: object, method: string];
 export type NestKeyOptions = {
   /** One handler. @default every handler this process has guarded */
   readonly route?: RouteRef;
+  /**
+   * With the module's `scope: "path"`: the concrete path whose counter is meant
+   * (`"/items/42"`); without it, handlers counting per path are left alone.
+   */
+  readonly path?: string;
 };
 
 /**
@@ -47,7 +52,8 @@ export class ThrottlekitService {
 
   /** Resets the key's counters on one handler, or on every handler guarded so far. */
   async resetKey(key: string, options?: NestKeyOptions): Promise<void> {
-    await Promise.all(this.routes(options, "resetKey").map((r) => r.limiter.resetKey(key)));
+    const at = pathOf(options);
+    await Promise.all(this.routes(options, "resetKey").map((r) => r.limiter.resetKey(key, at)));
   }
 
   /**
@@ -65,8 +71,10 @@ export class ThrottlekitService {
     options?: NestKeyOptions,
   ): Promise<Record<string, Decision> | Decision | undefined> {
     const routes = this.routes(options, "getKey");
+    const at = pathOf(options);
+    // Each handler's limiter has one rule: its record holds it, or nothing to peek.
     const peeks = await Promise.all(
-      routes.map(async (r) => [r.rule, await r.limiter.getKey(key, { rule: r.rule })] as const),
+      routes.map(async (r) => [r.rule, (await r.limiter.getKey(key, at))[r.rule]] as const),
     );
     if (options?.route !== undefined) return peeks[0]?.[1];
     const out: Record<string, Decision> = {};
@@ -76,12 +84,14 @@ export class ThrottlekitService {
 
   /** Blocks the key for `duration` on one handler or every one guarded so far (429 "blocked"). */
   async block(key: string, duration: Duration, options?: NestKeyOptions): Promise<void> {
-    await Promise.all(this.routes(options, "block").map((r) => r.limiter.block(key, duration)));
+    const at = pathOf(options);
+    await Promise.all(this.routes(options, "block").map((r) => r.limiter.block(key, duration, at)));
   }
 
   /** Ends a block (of `block`, or of a `blockDuration` penalty). */
   async unblock(key: string, options?: NestKeyOptions): Promise<void> {
-    await Promise.all(this.routes(options, "unblock").map((r) => r.limiter.unblock(key)));
+    const at = pathOf(options);
+    await Promise.all(this.routes(options, "unblock").map((r) => r.limiter.unblock(key, at)));
   }
 
   private routes(options: NestKeyOptions | undefined, call: string): Route[] {
@@ -110,6 +120,11 @@ export class ThrottlekitService {
     if (route === null) throw bad(ref, "a handler with throttlers (this one is skipped)");
     return [route];
   }
+}
+
+/** The `path` option as throttlekit/http's key options take it. */
+function pathOf(options: NestKeyOptions | undefined): { path: string } | undefined {
+  return options?.path === undefined ? undefined : { path: options.path };
 }
 
 Injectable()(ThrottlekitService);
