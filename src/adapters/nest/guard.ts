@@ -159,8 +159,8 @@ export class ThrottlekitGuard implements CanActivate {
     }
     const headers: HeaderMap = { ...o.headers };
     if (throttler && o.decision !== undefined) Object.assign(headers, throttlerHeaders(o.decision));
-    const answer = this.withMessage({ ...o, headers }, req);
     const retryAfter = retryAfterOf(headers);
+    const answer = withMessage({ ...o, headers }, this.config.errorMessage, req, retryAfter);
     const { "Content-Type": _type, ...rest } = headers;
     if (target.kind === "graphql") {
       // The HTTP status stays 200 (GraphQL over HTTP); the headers still tell clients when.
@@ -181,14 +181,6 @@ export class ThrottlekitGuard implements CanActivate {
     // non-JSON type on an error body (ThrottlekitExceptionFilter sends the answer's own).
     writeHeaders(target.res, rest);
     throw new ThrottlekitException(answer, o.decision, retryAfter);
-  }
-
-  /** The errorMessage option, as the detail of a refusal's default problem. */
-  private withMessage(o: RespondOutcome, req: NestRequest): PlainResponse {
-    const message = this.config.errorMessage;
-    const d = o.decision;
-    if (message === undefined || d === undefined || d.allowed || d.reason === "degraded") return o;
-    return withMessage(o, message, req, d, retryAfterOf(o.headers));
   }
 }
 
@@ -230,14 +222,18 @@ function throttlerHeaders(d: Decision): HeaderMap {
   return out;
 }
 
-/** Replaces the default problem's detail with the errorMessage option's text. */
+/**
+ * The errorMessage option as the detail of a rule's refusal with the default problem body (not
+ * a store outage's 503, nor a callback's own answer).
+ */
 function withMessage(
   o: RespondOutcome,
-  message: ErrorMessage,
+  message: ErrorMessage | undefined,
   req: NestRequest,
-  d: Decision,
   retryAfter: number | undefined,
 ): PlainResponse {
+  const d = o.decision;
+  if (message === undefined || d === undefined || d.allowed || d.reason === "degraded") return o;
   const problem = problemOf(o);
   if (problem === undefined) return o;
   const key = o.key ?? "";
